@@ -1,0 +1,34 @@
+#pragma once
+// The one GEMM entry point. Every large matrix product in the model goes
+// through here, so a faster backend (MKL, a packed kernel) is one file away.
+//
+//   C[m,n] = alpha * op(A)[m,k] * op(B)[k,n] + beta * C[m,n]
+//
+// A, B, C are row-major with leading dimensions lda, ldb, ldc (elements);
+// op(X) = X or X^T as selected by trans_a / trans_b. beta == 0 overwrites C
+// (its prior contents may be garbage/NaN). Multi-threaded with OpenMP through
+// Eigen when the product is large enough to pay for it.
+#include <cstdint>
+
+namespace moe {
+
+enum class Trans { kNo, kYes };
+
+template <typename T>
+void gemm(Trans trans_a, Trans trans_b, std::int64_t m, std::int64_t n, std::int64_t k, T alpha,
+          const T* a, std::int64_t lda, const T* b, std::int64_t ldb, T beta, T* c,
+          std::int64_t ldc);
+
+// Batched: `batch` independent GEMMs with fixed strides between operands
+// (the experts' [E,C,M] x [E,M,H] products). Parallel over the batch.
+template <typename T>
+void gemm_batched(Trans trans_a, Trans trans_b, std::int64_t batch, std::int64_t m,
+                  std::int64_t n, std::int64_t k, T alpha, const T* a, std::int64_t lda,
+                  std::int64_t stride_a, const T* b, std::int64_t ldb, std::int64_t stride_b,
+                  T beta, T* c, std::int64_t ldc, std::int64_t stride_c);
+
+// Threads used by GEMM and the elementwise kernels (default: OpenMP's).
+void set_num_threads(int n);
+int num_threads();
+
+}  // namespace moe

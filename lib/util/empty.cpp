@@ -1,0 +1,1 @@
+// Keeps every concept library non-empty while its folder has no sources yet.
