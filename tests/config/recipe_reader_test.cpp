@@ -1,0 +1,205 @@
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "config/dump.h"
+#include "config/reader.h"
+#include "config/recipe.h"
+
+namespace moe::config {
+
+// A recipe-shaped struct over the real section types, so the tests exercise
+// the same declarations moe-train uses.
+struct TestRecipe {
+  DataConfig data;
+  TrainConfig train;
+  OptimizerConfig optimizer;
+  MoeConfig moe;
+};
+template <class V>
+void visit(V& v, TestRecipe& r) {
+  v.section("data", r.data, "");
+  v.section("train", r.train, "");
+  v.section("optimizer", r.optimizer, "");
+  v.section("moe", r.moe, "");
+}
+
+namespace {
+namespace fs = std::filesystem;
+
+class RecipeReaderTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("moe-config-test-" + std::to_string(::getpid()) + "-" +
+                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  std::string write(const std::string& name, const std::string& text) {
+    const fs::path p = dir_ / name;
+    fs::create_directories(p.parent_path());
+    std::ofstream(p) << text;
+    return p.string();
+  }
+  // Reads and returns the error message, or "" if reading succeeded.
+  std::string error_of(const std::string& path, const std::vector<std::string>& sets = {}) {
+    try {
+      Source s;
+      s.add_file(path);
+      for (const auto& a : sets) s.add_override(a);
+      TestRecipe r;
+      read_config(s, r);
+    } catch (const InputError& e) {
+      return e.what();
+    }
+    return "";
+  }
+  fs::path dir_;
+};
+
+TEST_F(RecipeReaderTest, ReadsValuesAndKeepsDefaults) {
+  const auto path = write("r.yaml",
+                          "train:\n  seed: 7\n  batch_tokens: 1e4\n"
+                          "optimizer:\n  name: adam\n  lr: 0.0005\n"
+                          "moe:\n  second_expert_policy: all\n"
+                          "data:\n  langs: [de, fr]\n  corpus_dir: corpus\n");
+  Source s;
+  s.add_file(path);
+  TestRecipe r;
+  read_config(s, r);
+  EXPECT_EQ(r.train.seed, 7);
+  EXPECT_EQ(r.train.batch_tokens, 10000);
+  EXPECT_EQ(r.train.accum_steps, 1);  // default kept
+  EXPECT_EQ(r.optimizer.name, OptimizerKind::kAdam);
+  EXPECT_DOUBLE_EQ(r.optimizer.lr, 0.0005);
+  EXPECT_EQ(r.moe.second_expert_policy, SecondExpertPolicy::kAll);
+  EXPECT_EQ(r.data.langs, (std::vector<std::string>{"de", "fr"}));
+  // Paths are relative to the recipe file, not to the current directory.
+  EXPECT_EQ(r.data.corpus_dir.value, (dir_ / "corpus").string());
+}
+
+TEST_F(RecipeReaderTest, UnknownKeyNamesFileLineAndClosestKey) {
+  const auto path = write("r.yaml", "train:\n  seed: 1\n  bacth_tokens: 100\n");
+  const std::string err = error_of(path);
+  EXPECT_NE(err.find(path + ":3:"), std::string::npos) << err;
+  EXPECT_NE(err.find("unknown key 'train.bacth_tokens'"), std::string::npos) << err;
+  EXPECT_NE(err.find("did you mean 'train.batch_tokens'"), std::string::npos) << err;
+}
+
+TEST_F(RecipeReaderTest, UnknownSectionIsAnError) {
+  const auto path = write("r.yaml", "trian:\n  seed: 1\n");
+  EXPECT_NE(error_of(path).find("unknown key 'trian.seed'"), std::string::npos);
+}
+
+TEST_F(RecipeReaderTest, WrongTypeNamesFileLineAndKey) {
+  const auto path = write("r.yaml", "optimizer:\n  lr: fast\n");
+  const std::string err = error_of(path);
+  EXPECT_NE(err.find(path + ":2: key 'optimizer.lr': expected a number, got 'fast'"),
+            std::string::npos)
+      << err;
+  EXPECT_NE(error_of(write("b.yaml", "train:\n  seed: 1.5\n")).find("expected an integer"),
+            std::string::npos);
+  EXPECT_NE(error_of(write("c.yaml", "moe:\n  second_expert_policy: sometimes\n"))
+                .find("'sometimes' is not one of all|random|threshold"),
+            std::string::npos);
+  EXPECT_NE(error_of(write("d.yaml", "train: 5\n")).find("expected a mapping"), std::string::npos);
+  EXPECT_NE(error_of(write("e.yaml", "train:\n  seed: [1, 2]\n")).find("not a list"),
+            std::string::npos);
+}
+
+TEST_F(RecipeReaderTest, OutOfRangeValueIsAnError) {
+  const auto path = write("r.yaml", "moe:\n  top_k: 3\n");
+  const std::string err = error_of(path);
+  EXPECT_NE(err.find(path + ":2: key 'moe.top_k': 3 is out of range [1, 2]"), std::string::npos)
+      << err;
+}
+
+TEST_F(RecipeReaderTest, SyntaxErrorNamesTheLine) {
+  const auto path = write("r.yaml", "train:\n  seed: 1\n  bad: [1, 2\n");
+  const std::string err = error_of(path);
+  EXPECT_NE(err.find(path + ":"), std::string::npos) << err;
+  EXPECT_NE(err.find("YAML syntax error"), std::string::npos) << err;
+}
+
+TEST_F(RecipeReaderTest, MissingFileIsAnError) {
+  EXPECT_NE(error_of((dir_ / "nope.yaml").string()).find("no such recipe file"), std::string::npos);
+}
+
+TEST_F(RecipeReaderTest, IncludesApplyFirstAndLaterKeysOverride) {
+  write("configs/base.yaml", "train:\n  seed: 3\n  log_every: 10\ndata:\n  corpus_dir: ../corpus\n");
+  write("configs/opt.yaml", "optimizer:\n  name: adamw\ntrain:\n  log_every: 20\n");
+  const auto path = write("recipes/r.yaml",
+                          "include: [../configs/base.yaml, ../configs/opt.yaml]\ntrain:\n  seed: 9\n");
+  Source s;
+  s.add_file(path);
+  TestRecipe r;
+  read_config(s, r);
+  EXPECT_EQ(r.train.seed, 9);        // the including file wins
+  EXPECT_EQ(r.train.log_every, 20);  // the later include wins over the earlier
+  EXPECT_EQ(r.optimizer.name, OptimizerKind::kAdamW);
+  // relative to configs/base.yaml, where it was written
+  EXPECT_EQ(r.data.corpus_dir.value, (dir_ / "corpus").string());
+}
+
+TEST_F(RecipeReaderTest, ErrorsInIncludedFilesNameThatFile) {
+  const auto inc = write("inc.yaml", "train:\n  sead: 3\n");
+  const auto path = write("r.yaml", "include: inc.yaml\n");
+  const std::string err = error_of(path);
+  EXPECT_NE(err.find(inc + ":2: unknown key 'train.sead'"), std::string::npos) << err;
+}
+
+TEST_F(RecipeReaderTest, IncludeCycleIsAnError) {
+  write("a.yaml", "include: b.yaml\n");
+  const auto b = write("b.yaml", "include: a.yaml\n");
+  EXPECT_NE(error_of(b).find("include cycle"), std::string::npos);
+  EXPECT_NE(error_of(write("c.yaml", "include: missing.yaml\n")).find("no such file"),
+            std::string::npos);
+}
+
+TEST_F(RecipeReaderTest, SetOverridesWinAndAreCheckedToo) {
+  const auto path = write("r.yaml", "train:\n  seed: 3\n");
+  Source s;
+  s.add_file(path);
+  s.add_override("train.seed=11");
+  s.add_override("data.langs=[de, sw]");
+  TestRecipe r;
+  read_config(s, r);
+  EXPECT_EQ(r.train.seed, 11);
+  EXPECT_EQ(r.data.langs, (std::vector<std::string>{"de", "sw"}));
+  EXPECT_NE(error_of(path, {"train.sed=1"}).find("--set: unknown key 'train.sed'"),
+            std::string::npos);
+  EXPECT_NE(error_of(path, {"train.seed=x"}).find("--set: key 'train.seed'"), std::string::npos);
+  EXPECT_NE(error_of(path, {"noequals"}).find("expected key.path=value"), std::string::npos);
+}
+
+TEST_F(RecipeReaderTest, DumpRoundTrips) {
+  TestRecipe r;
+  r.train.seed = 42;
+  r.optimizer.lr = 0.1 + 0.2;  // not exactly representable in short decimal
+  r.data.langs = {"zh-Hans", "pt-BR"};
+  r.moe.second_expert_policy = SecondExpertPolicy::kThreshold;
+  const std::string text = dump_config(r);
+  const auto path = write("dumped.yaml", text);
+  Source s;
+  s.add_file(path);
+  TestRecipe back;
+  read_config(s, back);
+  EXPECT_EQ(back.train.seed, 42);
+  EXPECT_EQ(back.optimizer.lr, r.optimizer.lr);  // bit-exact
+  EXPECT_EQ(back.data.langs, r.data.langs);
+  EXPECT_EQ(back.moe.second_expert_policy, SecondExpertPolicy::kThreshold);
+  EXPECT_EQ(dump_config(back), text);
+}
+
+TEST_F(RecipeReaderTest, KeyListerCoversEveryField) {
+  TestRecipe r;
+  KeyLister lister;
+  visit(lister, r);
+  bool found = false;
+  for (const auto& row : lister.rows) found |= row.key == "moe.capacity_factor" && row.type == "float";
+  EXPECT_TRUE(found);
+}
+
+}  // namespace
+}  // namespace moe::config
