@@ -1,0 +1,65 @@
+#include "mesh/run_on_mesh.h"
+
+#include <cstdlib>
+#include <iostream>
+#include <optional>
+#include <string>
+
+#include "util/error.h"
+
+namespace moe {
+namespace {
+
+constexpr int kInputErrorExit = 1;
+constexpr int kOtherErrorExit = 2;
+
+bool in_multi_rank_job(const std::optional<MpiRuntime>& runtime) {
+  return runtime && runtime->uses_mpi() && runtime->world_size() > 1;
+}
+
+std::string rank_prefix(std::string_view program, const std::optional<MpiRuntime>& runtime) {
+  std::string prefix(program);
+  if (in_multi_rank_job(runtime))
+    prefix += ": rank " + std::to_string(runtime->world_rank()) + " of " +
+              std::to_string(runtime->world_size());
+  return prefix;
+}
+
+// Ends every rank of the job with `code`; mpirun reports the abort itself.
+[[noreturn]] void abort_job(int code) {
+  std::cerr.flush();
+  MPI_Abort(MPI_COMM_WORLD, code);
+  std::_Exit(code);  // MPI_Abort does not return; this only pleases [[noreturn]]
+}
+
+}  // namespace
+
+int run_on_mesh(std::string_view program, const std::function<int(MpiRuntime&)>& body,
+                MeshBackend backend) {
+  std::optional<MpiRuntime> runtime;
+  int code = 0;
+  std::optional<std::string> error;
+  try {
+    runtime.emplace(backend);
+    code = body(*runtime);
+  } catch (const InputError& e) {
+    code = kInputErrorExit;
+    error = e.what();
+  } catch (const std::exception& e) {
+    code = kOtherErrorExit;
+    error = e.what();
+  } catch (...) {
+    code = kOtherErrorExit;
+    error = "unknown exception";
+  }
+  if (error) std::cerr << rank_prefix(program, runtime) << ": error: " << *error << '\n';
+  if (code != 0 && in_multi_rank_job(runtime)) {
+    if (!error)
+      std::cerr << rank_prefix(program, runtime) << ": exited with code " << code
+                << ", aborting the job\n";
+    abort_job(code);
+  }
+  return code;
+}
+
+}  // namespace moe
