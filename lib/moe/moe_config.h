@@ -27,7 +27,8 @@ struct MoeConfig {
   double aux_loss_coef = 0.01;    // k in loss = nll + k * sum over MoE layers of aux
 };
 
-// Capacity C for a group of `group_tokens` tokens (see MoeConfig).
+// Capacity C for a group of `group_tokens` tokens (see MoeConfig). MoeLayer
+// always passes the full group_size, also for a batch's partial last group.
 inline std::int64_t expert_capacity(const MoeConfig& c, std::int64_t group_tokens, bool training) {
   if (c.capacity > 0) return c.capacity;
   const double cf = training ? c.capacity_factor : c.eval_capacity_factor;
@@ -42,5 +43,8 @@ inline std::int64_t expert_capacity(const MoeConfig& c, std::int64_t group_token
 std::string to_string(SecondExpertPolicy p);
 // Parses "all", "random", "threshold"; throws std::invalid_argument otherwise.
 SecondExpertPolicy parse_second_expert_policy(const std::string& s);
+
+// Throws InputError naming the first bad key ("moe.top_k: must be 1 or 2, got 3").
+void validate(const MoeConfig& c);
 
 }  // namespace moe

@@ -1,0 +1,483 @@
+#include "moe/moe_layer.h"
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+
+#include "tensor/gemm.h"
+#include "util/error.h"
+
+namespace moe {
+
+template <typename T>
+void route_group(const T* gates, const std::uint8_t* nonpad, std::int64_t S, int E,
+                 std::int64_t C, const RoutingRule& rule, const double* uniforms,
+                 TokenRoute<T>* routes, GroupRoutingSummary& sm) {
+  sm.real_tokens = 0;
+  sm.top1_count.assign(E, 0);
+  sm.second_count.assign(E, 0);
+  sm.filled.assign(E, 0);
+  sm.gate_sum.assign(E, 0.0);
+  sm.dropped_first = sm.dropped_second = sm.fully_dropped = 0;
+  sm.aux = 0;
+  const bool top2 = rule.top_k == 2;
+
+  // Pass 1 (steps 2-7): choices, normalised gates, the policy, and the
+  // pre-capacity positions (exclusive cumsums) of first and second choices.
+  for (std::int64_t s = 0; s < S; ++s) {
+    TokenRoute<T>& r = routes[s];
+    r = TokenRoute<T>{};
+    if (nonpad && !nonpad[s]) continue;
+    const T* g = gates + s * E;
+    ++sm.real_tokens;
+    for (int e = 0; e < E; ++e) sm.gate_sum[e] += static_cast<double>(g[e]);
+    int e1 = 0;
+    for (int e = 1; e < E; ++e)
+      if (g[e] > g[e1]) e1 = e;
+    r.expert[0] = e1;
+    r.position[0] = sm.top1_count[e1]++;
+    if (!top2) {
+      r.gate[0] = g[e1];
+      continue;
+    }
+    int e2 = e1 == 0 ? 1 : 0;
+    for (int e = e2 + 1; e < E; ++e)
+      if (e != e1 && g[e] > g[e2]) e2 = e;
+    const T denominator = g[e1] + g[e2] + T(1e-9);
+    r.expert[1] = e2;
+    r.gate[0] = g[e1] / denominator;
+    r.gate[1] = g[e2] / denominator;
+    switch (rule.policy) {
+      case SecondExpertPolicy::kAll: r.selected2 = true; break;
+      case SecondExpertPolicy::kRandom:
+        r.selected2 = *uniforms++ < static_cast<double>(r.gate[1]) / rule.threshold;
+        break;
+      case SecondExpertPolicy::kThreshold:
+        r.selected2 = static_cast<double>(r.gate[1]) > rule.threshold;
+        break;
+    }
+    if (r.selected2) r.position[1] = sm.second_count[e2]++;
+  }
+
+  // Pass 2 (steps 6, 8, 9): every first choice that fits outranks every
+  // second choice, so second positions start after the kept first choices.
+  std::vector<std::int64_t>& kept_first = sm.filled;  // reused as scratch, final value below
+  for (int e = 0; e < E; ++e) kept_first[e] = std::min(sm.top1_count[e], C);
+  for (std::int64_t s = 0; s < S; ++s) {
+    TokenRoute<T>& r = routes[s];
+    if (r.expert[0] < 0) continue;
+    r.kept[0] = r.position[0] < C;
+    r.weight[0] = r.kept[0] ? r.gate[0] : T(0);
+    if (!r.kept[0]) ++sm.dropped_first;
+    if (r.selected2) {
+      r.position[1] += kept_first[r.expert[1]];
+      r.kept[1] = r.position[1] < C;
+      r.weight[1] = r.kept[1] ? r.gate[1] : T(0);
+      if (!r.kept[1]) ++sm.dropped_second;
+    }
+    if (!r.kept[0] && !r.kept[1]) ++sm.fully_dropped;
+  }
+  for (int e = 0; e < E; ++e) sm.filled[e] = std::min(C, sm.top1_count[e] + sm.second_count[e]);
+
+  if (sm.real_tokens > 0) {
+    const double n = static_cast<double>(sm.real_tokens);
+    double sum = 0;
+    for (int e = 0; e < E; ++e) sum += static_cast<double>(sm.top1_count[e]) * sm.gate_sum[e];
+    sm.aux = E * sum / (n * n);
+  }
+}
+
+template <typename T>
+MoeLayer<T>::MoeLayer(const MoeConfig& cfg, std::int64_t d_model, std::int64_t d_hidden,
+                      Collectives* expert_axis)
+    : cfg_(cfg), d_model_(d_model), d_hidden_(d_hidden), experts_(cfg.num_experts) {
+  validate(cfg);
+  if (d_model < 1 || d_hidden < 1)
+    throw InputError("moe layer: d_model and d_hidden must be >= 1, got " +
+                     std::to_string(d_model) + " and " + std::to_string(d_hidden));
+  if (expert_axis != nullptr && expert_axis->size() > 1) {
+    axis_ = expert_axis;
+    ranks_ = expert_axis->size();
+  }
+  if (experts_ % ranks_ != 0)
+    throw InputError("moe.num_experts: " + std::to_string(experts_) +
+                     " experts cannot be split evenly over " + std::to_string(ranks_) +
+                     " expert-parallel ranks");
+  local_experts_ = experts_ / ranks_;
+}
+
+template <typename T>
+void MoeLayer<T>::check_params(const Params& p, const char* what) const {
+  check_shape(p.wg.shape(), Shape{d_model_, experts_}, what);
+  check_shape(p.wi.shape(), Shape{local_experts_, d_model_, d_hidden_}, what);
+  check_shape(p.wo.shape(), Shape{local_experts_, d_hidden_, d_model_}, what);
+}
+
+template <typename T>
+void MoeLayer<T>::route_all(bool training, Rng& rng) {
+  rule_.top_k = cfg_.top_k;
+  rule_.threshold = cfg_.second_expert_threshold;
+  rule_.policy = cfg_.second_expert_policy;
+  if (rule_.policy == SecondExpertPolicy::kRandom && !training) rule_.policy = SecondExpertPolicy::kAll;
+  const bool draws = rule_.top_k == 2 && rule_.policy == SecondExpertPolicy::kRandom;
+
+  const std::int64_t S = cfg_.group_size;
+  group_summaries_.resize(groups_);
+  std::vector<std::int64_t>& draw_offset = draw_offset_;
+  draw_offset.assign(groups_ + 1, 0);
+  for (std::int64_t g = 0; g < groups_; ++g) {
+    const std::int64_t end = std::min(tokens_, (g + 1) * S);
+    draw_offset[g + 1] = draw_offset[g] + std::count(nonpad_.begin() + g * S, nonpad_.begin() + end, 1);
+  }
+  uniforms_.resize(draws ? draw_offset[groups_] : 0);
+  // One draw per real token in token order, whatever the grouping or threading.
+  for (double& u : uniforms_) u = rng.uniform_double();
+
+  routes_.resize(tokens_);
+#pragma omp parallel for schedule(dynamic, 1)
+  for (std::int64_t g = 0; g < groups_; ++g) {
+    const std::int64_t begin = g * S, count = std::min(tokens_, begin + S) - begin;
+    route_group<T>(probs_.data() + begin * experts_, nonpad_.data() + begin, count, experts_,
+                   capacity_, rule_, draws ? uniforms_.data() + draw_offset[g] : nullptr,
+                   routes_.data() + begin, group_summaries_[g]);
+  }
+}
+
+template <typename T>
+void MoeLayer<T>::assign_slots() {
+  // Each expert's token-side rows hold group 0's filled prefix, then group
+  // 1's, ...: every filled row is in a prefix of the expert's G*C rows, so the
+  // expert GEMMs can stop at the fullest expert's count.
+  group_base_.resize(groups_ * experts_);
+  token_counts_.assign(experts_, 0);
+  for (std::int64_t g = 0; g < groups_; ++g)
+    for (int e = 0; e < experts_; ++e) {
+      group_base_[g * experts_ + e] = token_counts_[e];
+      token_counts_[e] += group_summaries_[g].filled[e];
+    }
+  slot_row_.resize(2 * tokens_);
+  const std::int64_t S = cfg_.group_size;
+#pragma omp parallel for schedule(static)
+  for (std::int64_t s = 0; s < tokens_; ++s) {
+    const TokenRoute<T>& r = routes_[s];
+    for (int k = 0; k < 2; ++k) {
+      const int e = r.expert[k];
+      slot_row_[2 * s + k] =
+          r.kept[k] ? e * token_rows_ + group_base_[(s / S) * experts_ + e] + r.position[k] : -1;
+    }
+  }
+}
+
+template <typename T>
+void MoeLayer<T>::exchange_counts() {
+  compute_counts_.assign(local_experts_, 0);
+  if (axis_ == nullptr) {
+    compute_counts_ = token_counts_;
+  } else {
+    // Counts below 2^24 travel exactly as floats (a rank's G*C is far smaller).
+    count_send_.resize(Shape{experts_});
+    count_recv_.resize(Shape{experts_});
+    for (int e = 0; e < experts_; ++e) count_send_[e] = static_cast<T>(token_counts_[e]);
+    axis_->all_to_all(count_send_.data(), count_recv_.data(), local_experts_);
+    source_counts_.resize(experts_);  // [D source][E_local]
+    for (int i = 0; i < experts_; ++i) {
+      source_counts_[i] = static_cast<std::int64_t>(count_recv_[i]);
+      compute_counts_[i % local_experts_] += source_counts_[i];
+    }
+  }
+  max_rows_ = *std::max_element(compute_counts_.begin(), compute_counts_.end());
+}
+
+template <typename T>
+void MoeLayer<T>::zero_tail_rows(Tensor<T>& compute_side) const {
+  const std::int64_t width = compute_side.shape().back();
+  for (int l = 0; l < local_experts_; ++l) {
+    T* first = compute_side.data() + (l * compute_rows_ + compute_counts_[l]) * width;
+    std::fill(first, first + (max_rows_ - compute_counts_[l]) * width, T(0));
+  }
+}
+
+template <typename T>
+void MoeLayer<T>::to_experts(Tensor<T>& token_side, Tensor<T>& compute_side) {
+  const std::int64_t M = token_side.shape().back();
+  exchange_.resize(Shape{experts_ * token_rows_, M});
+  axis_->all_to_all(token_side.data(), exchange_.data(),
+                    static_cast<std::size_t>(local_experts_ * token_rows_ * M));
+  compute_side.resize(Shape{local_experts_ * compute_rows_, M});
+#pragma omp parallel for schedule(static)
+  for (int l = 0; l < local_experts_; ++l) {
+    std::int64_t offset = 0;
+    for (int src = 0; src < ranks_; ++src) {
+      const std::int64_t rows = source_counts_[src * local_experts_ + l];
+      const T* from = exchange_.data() + (src * local_experts_ + l) * token_rows_ * M;
+      std::copy(from, from + rows * M, compute_side.data() + (l * compute_rows_ + offset) * M);
+      offset += rows;
+    }
+  }
+  zero_tail_rows(compute_side);
+}
+
+template <typename T>
+void MoeLayer<T>::to_tokens(const Tensor<T>& compute_side, Tensor<T>& token_side) {
+  const std::int64_t M = compute_side.shape().back();
+  exchange_.resize(Shape{experts_ * token_rows_, M});
+#pragma omp parallel for schedule(static)
+  for (int l = 0; l < local_experts_; ++l) {
+    std::int64_t offset = 0;
+    for (int src = 0; src < ranks_; ++src) {
+      const std::int64_t rows = source_counts_[src * local_experts_ + l];
+      const T* from = compute_side.data() + (l * compute_rows_ + offset) * M;
+      std::copy(from, from + rows * M,
+                exchange_.data() + (src * local_experts_ + l) * token_rows_ * M);
+      offset += rows;
+    }
+  }
+  token_side.resize(Shape{experts_ * token_rows_, M});
+  axis_->all_to_all(exchange_.data(), token_side.data(),
+                    static_cast<std::size_t>(local_experts_ * token_rows_ * M));
+}
+
+template <typename T>
+MoeStats MoeLayer<T>::forward(const Params& p, TensorView<const T> x, const std::uint8_t* nonpad,
+                              TensorView<T> y, bool training, Rng& rng) {
+  check_params(p, "MoeLayer::forward params");
+  const std::int64_t N = x.rank() == 2 ? x.dim(0) : -1;
+  check_shape(x.shape(), Shape{std::max<std::int64_t>(N, 0), d_model_}, "MoeLayer::forward x");
+  check_shape(y.shape(), x.shape(), "MoeLayer::forward y");
+  const std::int64_t M = d_model_, H = d_hidden_, E = experts_, L = local_experts_;
+  const std::int64_t S = cfg_.group_size;
+  tokens_ = N;
+  groups_ = (N + S - 1) / S;
+  // Capacity from the full S, also for a partial last group (docs/moe.md).
+  capacity_ = expert_capacity(cfg_, S, training);
+  token_rows_ = groups_ * capacity_;
+  compute_rows_ = ranks_ * token_rows_;
+
+  x_.resize(Shape{N, M});
+  x_.view().copy_from(x);
+  if (nonpad != nullptr) {
+    nonpad_.assign(nonpad, nonpad + N);
+  } else {
+    nonpad_.assign(N, 1);
+  }
+  for (std::uint8_t& b : nonpad_) b = b != 0;
+
+  // Gate (step 1), in T: float32 for the float build as GShard requires.
+  probs_.resize(Shape{N, E});
+  gemm<T>(Trans::kNo, Trans::kNo, N, E, M, T(1), x.data(), M, p.wg.data(), E, T(0), probs_.data(), E);
+#pragma omp parallel for schedule(static)
+  for (std::int64_t s = 0; s < N; ++s) {
+    T* row = probs_.data() + s * E;
+    const T top = *std::max_element(row, row + E);
+    T sum = 0;
+    for (std::int64_t e = 0; e < E; ++e) sum += row[e] = std::exp(row[e] - top);
+    for (std::int64_t e = 0; e < E; ++e) row[e] /= sum;
+  }
+
+  route_all(training, rng);
+  assign_slots();
+
+  dispatched_.resize(Shape{E * token_rows_, M});
+#pragma omp parallel for schedule(static)
+  for (std::int64_t s = 0; s < N; ++s)
+    for (int k = 0; k < 2; ++k) {
+      const std::int64_t row = slot_row_[2 * s + k];
+      if (row >= 0) std::copy(x.row(s), x.row(s) + M, dispatched_.data() + row * M);
+    }
+
+  exchange_counts();
+  Tensor<T>* expert_in = &dispatched_;
+  if (axis_ != nullptr) {
+    to_experts(dispatched_, expert_in_);
+    expert_in = &expert_in_;
+  } else {
+    zero_tail_rows(dispatched_);
+  }
+
+  const std::int64_t R = compute_rows_;
+  hidden_.resize(Shape{L * R, H});
+  expert_out_.resize(Shape{L * R, M});
+  gemm_batched<T>(Trans::kNo, Trans::kNo, L, max_rows_, H, M, T(1), expert_in->data(), M, R * M,
+                  p.wi.data(), H, M * H, T(0), hidden_.data(), H, R * H);
+#pragma omp parallel for schedule(static)
+  for (std::int64_t l = 0; l < L; ++l) {
+    T* h = hidden_.data() + l * R * H;
+    for (std::int64_t i = 0; i < max_rows_ * H; ++i) h[i] = std::max(h[i], T(0));
+  }
+  gemm_batched<T>(Trans::kNo, Trans::kNo, L, max_rows_, M, H, T(1), hidden_.data(), H, R * H,
+                  p.wo.data(), M, H * M, T(0), expert_out_.data(), M, R * M);
+
+  const T* out = expert_out_.data();
+  if (axis_ != nullptr) {
+    to_tokens(expert_out_, returned_);
+    out = returned_.data();
+  }
+#pragma omp parallel for schedule(static)
+  for (std::int64_t s = 0; s < N; ++s) {
+    T* ys = y.row(s);
+    std::fill(ys, ys + M, T(0));
+    for (int k = 0; k < 2; ++k) {
+      const std::int64_t row = slot_row_[2 * s + k];
+      if (row < 0) continue;
+      const T w = routes_[s].weight[k];
+      const T* o = out + row * M;
+      for (std::int64_t m = 0; m < M; ++m) ys[m] += w * o[m];
+    }
+  }
+  return summarise();
+}
+
+template <typename T>
+MoeStats MoeLayer<T>::summarise() const {
+  MoeStats st;
+  st.expert_load.assign(experts_, 0.0);
+  std::int64_t groups_with_tokens = 0, dropped_first = 0, dropped_second = 0, fully = 0;
+  std::int64_t second_selected = 0;
+  for (const GroupRoutingSummary& g : group_summaries_) {
+    if (g.real_tokens == 0) continue;
+    ++groups_with_tokens;
+    st.tokens += g.real_tokens;
+    st.aux_loss += g.aux;
+    dropped_first += g.dropped_first;
+    dropped_second += g.dropped_second;
+    fully += g.fully_dropped;
+    for (int e = 0; e < experts_; ++e) {
+      st.expert_load[e] += static_cast<double>(g.top1_count[e]);
+      second_selected += g.second_count[e];
+    }
+  }
+  if (st.tokens == 0) return st;
+  const double n = static_cast<double>(st.tokens);
+  st.aux_loss /= static_cast<double>(groups_with_tokens);
+  for (double& v : st.expert_load) v /= n;
+  st.dropped_fraction = static_cast<double>(fully) / n;
+  st.dropped_first_fraction = static_cast<double>(dropped_first) / n;
+  if (second_selected > 0)
+    st.dropped_second_fraction = static_cast<double>(dropped_second) / static_cast<double>(second_selected);
+  return st;
+}
+
+template <typename T>
+void MoeLayer<T>::backward(const Params& p, const Params& g, TensorView<const T> dy, T d_aux,
+                           TensorView<T> dx) {
+  check_params(p, "MoeLayer::backward params");
+  check_params(g, "MoeLayer::backward grads");
+  check_shape(dy.shape(), Shape{tokens_, d_model_}, "MoeLayer::backward dy");
+  check_shape(dx.shape(), Shape{tokens_, d_model_}, "MoeLayer::backward dx");
+  const std::int64_t N = tokens_, M = d_model_, H = d_hidden_, E = experts_, L = local_experts_;
+  const std::int64_t R = compute_rows_;
+  const T* out = axis_ != nullptr ? returned_.data() : expert_out_.data();
+
+  // Combine backward: d(expert output row) = w * dy_s; dw = <dy_s, output row>.
+  d_token_side_.resize(Shape{E * token_rows_, M});
+  d_weight_.resize(2 * N);
+#pragma omp parallel for schedule(static)
+  for (std::int64_t s = 0; s < N; ++s)
+    for (int k = 0; k < 2; ++k) {
+      const std::int64_t row = slot_row_[2 * s + k];
+      d_weight_[2 * s + k] = 0;
+      if (row < 0) continue;
+      const T w = routes_[s].weight[k];
+      const T* dys = dy.row(s);
+      const T* o = out + row * M;
+      T* d = d_token_side_.data() + row * M;
+      T dot = 0;
+      for (std::int64_t m = 0; m < M; ++m) {
+        dot += dys[m] * o[m];
+        d[m] = w * dys[m];
+      }
+      d_weight_[2 * s + k] = dot;
+    }
+
+  Tensor<T>* d_out = &d_token_side_;
+  Tensor<T>* expert_in = &dispatched_;
+  if (axis_ != nullptr) {
+    to_experts(d_token_side_, d_compute_side_);
+    d_out = &d_compute_side_;
+    expert_in = &expert_in_;
+  } else {
+    zero_tail_rows(d_token_side_);
+  }
+
+  // Experts backward; rows past an expert's count are zero in both the
+  // inputs and d_out, so they add nothing to the weight gradients.
+  grad_hidden_.resize(Shape{L * R, H});
+  gemm_batched<T>(Trans::kYes, Trans::kNo, L, H, M, max_rows_, T(1), hidden_.data(), H, R * H,
+                  d_out->data(), M, R * M, T(1), g.wo.data(), M, H * M);
+  gemm_batched<T>(Trans::kNo, Trans::kYes, L, max_rows_, H, M, T(1), d_out->data(), M, R * M,
+                  p.wo.data(), M, H * M, T(0), grad_hidden_.data(), H, R * H);
+#pragma omp parallel for schedule(static)
+  for (std::int64_t l = 0; l < L; ++l) {
+    T* dh = grad_hidden_.data() + l * R * H;
+    const T* h = hidden_.data() + l * R * H;
+    for (std::int64_t i = 0; i < max_rows_ * H; ++i)
+      if (!(h[i] > T(0))) dh[i] = 0;
+  }
+  gemm_batched<T>(Trans::kYes, Trans::kNo, L, M, H, max_rows_, T(1), expert_in->data(), M, R * M,
+                  grad_hidden_.data(), H, R * H, T(1), g.wi.data(), H, M * H);
+  // d(expert input) overwrites d_out, which is no longer needed.
+  gemm_batched<T>(Trans::kNo, Trans::kYes, L, max_rows_, M, H, T(1), grad_hidden_.data(), H, R * H,
+                  p.wi.data(), H, M * H, T(0), d_out->data(), M, R * M);
+  if (axis_ != nullptr) to_tokens(d_compute_side_, d_token_side_);
+
+  // Dispatch backward (a copy, so a sum of the kept rows) and the gate:
+  // combine weights -> normalisation -> softmax, plus the aux loss's m_e term
+  // d aux / d p[s,e] = E c_e / (G' n_g^2) (GSHARD.md §4).
+  std::int64_t groups_with_tokens = 0;
+  for (const GroupRoutingSummary& gs : group_summaries_) groups_with_tokens += gs.real_tokens > 0;
+  const std::int64_t S = cfg_.group_size;
+  d_logits_.resize(Shape{N, E});
+#pragma omp parallel for schedule(static)
+  for (std::int64_t s = 0; s < N; ++s) {
+    T* dxs = dx.row(s);
+    T* dl = d_logits_.data() + s * E;
+    std::fill(dxs, dxs + M, T(0));
+    std::fill(dl, dl + E, T(0));
+    if (!nonpad_[s]) continue;
+    for (int k = 0; k < 2; ++k) {
+      const std::int64_t row = slot_row_[2 * s + k];
+      if (row < 0) continue;
+      const T* d = d_token_side_.data() + row * M;
+      for (std::int64_t m = 0; m < M; ++m) dxs[m] += d[m];
+    }
+    const TokenRoute<T>& r = routes_[s];
+    const T* prob = probs_.data() + s * E;
+    T* dp = dl;  // dLoss/d(prob), turned into dLoss/d(logit) in place below
+    const T dw1 = d_weight_[2 * s], dw2 = d_weight_[2 * s + 1];
+    if (cfg_.top_k == 1) {
+      dp[r.expert[0]] += dw1;
+    } else {
+      const T p1 = prob[r.expert[0]], p2 = prob[r.expert[1]];
+      const T den = p1 + p2 + T(1e-9);
+      const T den2 = den * den;
+      dp[r.expert[0]] += dw1 * (den - p1) / den2 - dw2 * p2 / den2;
+      dp[r.expert[1]] += dw2 * (den - p2) / den2 - dw1 * p1 / den2;
+    }
+    if (d_aux != T(0)) {
+      const GroupRoutingSummary& gs = group_summaries_[s / S];
+      const double n = static_cast<double>(gs.real_tokens);
+      const double scale = static_cast<double>(d_aux) * static_cast<double>(E) /
+                           (static_cast<double>(groups_with_tokens) * n * n);
+      for (std::int64_t e = 0; e < E; ++e)
+        dp[e] += static_cast<T>(scale * static_cast<double>(gs.top1_count[e]));
+    }
+    T inner = 0;
+    for (std::int64_t e = 0; e < E; ++e) inner += prob[e] * dp[e];
+    for (std::int64_t e = 0; e < E; ++e) dl[e] = prob[e] * (dp[e] - inner);
+  }
+  gemm<T>(Trans::kNo, Trans::kYes, N, M, E, T(1), d_logits_.data(), E, p.wg.data(), E, T(1),
+          dx.data(), M);
+  gemm<T>(Trans::kYes, Trans::kNo, M, E, N, T(1), x_.data(), M, d_logits_.data(), E, T(1),
+          g.wg.data(), E);
+}
+
+#define MOE_INSTANTIATE_LAYER(T)                                                               \
+  template void route_group<T>(const T*, const std::uint8_t*, std::int64_t, int, std::int64_t, \
+                               const RoutingRule&, const double*, TokenRoute<T>*,              \
+                               GroupRoutingSummary&);                                          \
+  template class MoeLayer<T>;
+MOE_INSTANTIATE_LAYER(float)
+MOE_INSTANTIATE_LAYER(double)
+#undef MOE_INSTANTIATE_LAYER
+
+}  // namespace moe

@@ -1,0 +1,189 @@
+#pragma once
+// The GShard position-wise MoE layer (GSHARD.md §3-§5, docs/moe.md): a top-2
+// (or Switch top-1) gated mixture of E ReLU FFN experts without biases,
+//
+//   y_s = sum_e G[s,e] * wo_e^T relu(wi_e^T x_s),
+//
+// with tokens gated in groups of S, per-group expert capacity C, and the
+// lingvo-normalised auxiliary load-balancing loss. Dispatch and combine are
+// sparse (each token carries at most two (expert, slot, weight) triples);
+// the dense GSEC tensors of the paper are never built.
+//
+// Shapes (glossary: N tokens, M model dim, H expert hidden dim, E experts of
+// the layer across all ranks, E_local = E / D experts on this rank of the
+// expert axis of D ranks, S group size, G groups, C capacity):
+//   x, y, dx, dy   [N, M]     tokens of the batch in order, padding included
+//   nonpad         [N]        1 = real token, 0 = padding (never dispatched)
+//   wg             [M, E]     gate, replicated on every rank
+//   wi             [E_local, M, H]   this rank's experts (global e = rank*E_local + l)
+//   wo             [E_local, H, M]
+//
+// Ownership: the layer owns its forward cache and workspaces (they only grow,
+// so steady-state steps do not allocate); parameters, gradients, inputs and
+// outputs are caller-owned views that must stay valid for the call only (x is
+// copied into the cache). One forward, then at most one backward, per object.
+#include <cstdint>
+#include <vector>
+
+#include "moe/moe_config.h"
+#include "tensor/tensor.h"
+#include "util/collectives.h"
+#include "util/rng.h"
+
+namespace moe {
+
+// Diagnostics of one forward call, over this rank's tokens (lingvo logs the same).
+struct MoeStats {
+  double aux_loss = 0;                  // lingvo-normalised aux (x E^2, mean over groups)
+  std::vector<double> expert_load;      // [E] fraction of real tokens whose top-1 is e (pre-capacity)
+  double dropped_fraction = 0;          // fraction of real tokens with no expert at all
+  double dropped_first_fraction = 0;    // first choices over capacity / real tokens
+  double dropped_second_fraction = 0;   // second choices over capacity / second choices the policy kept
+  std::int64_t tokens = 0;              // real tokens routed
+};
+
+// How the second choice of each token is treated in one call. The layer
+// resolves MoeConfig into this: `random` at evaluation becomes `all`.
+struct RoutingRule {
+  int top_k = 2;  // 1 = Switch top-1 (no second choice)
+  SecondExpertPolicy policy = SecondExpertPolicy::kAll;
+  double threshold = 0.5;  // random: keep iff u < g2/threshold; threshold: keep iff g2 > threshold
+};
+
+// One token's routing (GSHARD.md §3.3 steps 2-9). Index 0 = first choice, 1 = second.
+template <typename T>
+struct TokenRoute {
+  std::int32_t expert[2] = {-1, -1};  // e1, e2; -1 = none (padding token, or slot 1 under top-1)
+  // Slot in the expert's per-group buffer, numbered as lingvo does before
+  // dropping (exclusive cumsum; all first choices of the group precede any
+  // second choice), so it may be >= C for a dropped choice; -1 for no choice
+  // (padding, top-1's slot 1, a second choice the policy skipped).
+  std::int64_t position[2] = {-1, -1};
+  bool selected2 = false;             // the second choice passed the policy (before capacity)
+  bool kept[2] = {false, false};      // dispatched: selected and position < C
+  // Top-2: g_k / (g1 + g2 + 1e-9), top-1: the softmax probability; before dropping.
+  T gate[2] = {0, 0};
+  T weight[2] = {0, 0};               // combine weight: gate * kept (no renormalisation)
+};
+
+// Per-group routing counts; vectors have E entries (reused across calls).
+struct GroupRoutingSummary {
+  std::int64_t real_tokens = 0;
+  std::vector<std::int64_t> top1_count;    // c_e: real tokens whose top-1 is e, pre-capacity
+  std::vector<std::int64_t> second_count;  // second choices on e that passed the policy, pre-capacity
+  std::vector<std::int64_t> filled;        // slots used in e's buffer (<= C): positions 0..filled-1
+  std::vector<double> gate_sum;            // sum over real tokens of gates[s,e]
+  std::int64_t dropped_first = 0;          // first choices with position >= C
+  std::int64_t dropped_second = 0;         // selected second choices with position >= C
+  std::int64_t fully_dropped = 0;          // real tokens with no kept choice
+  // E * sum_e (c_e/n) * (gate_sum_e/n) with n = real_tokens (padding is in
+  // neither numerator nor denominator); 0 when the group has no real token.
+  double aux = 0;
+};
+
+// Routes one group: gates [S,E] (softmax output, one row per token), nonpad
+// [S] (nullptr = all real), capacity C. `uniforms` is read only under the
+// random policy with top_k 2: one draw per real token of the group, in token
+// order. Writes routes [S] and summary. Ties between gates go to the lowest
+// expert index.
+template <typename T>
+void route_group(const T* gates, const std::uint8_t* nonpad, std::int64_t S, int E,
+                 std::int64_t C, const RoutingRule& rule, const double* uniforms,
+                 TokenRoute<T>* routes, GroupRoutingSummary& summary);
+
+template <typename T>
+class MoeLayer {
+ public:
+  struct Params {
+    TensorView<T> wg;  // [M, E]
+    TensorView<T> wi;  // [E_local, M, H]
+    TensorView<T> wo;  // [E_local, H, M]
+  };
+
+  // expert_axis: the ranks that share this layer's experts (nullptr or size
+  // 1 = all experts local, no exchange). Throws InputError for a bad cfg or
+  // when E is not a multiple of the axis size.
+  MoeLayer(const MoeConfig& cfg, std::int64_t d_model, std::int64_t d_hidden,
+           Collectives* expert_axis);
+
+  // x: [N,M] tokens of the batch in order (padding included); nonpad: N
+  // bytes, 1 = real token (nullptr = all real). y: [N,M], overwritten;
+  // padding and fully dropped tokens get exactly 0. `training` selects the
+  // capacity factor and whether the random policy draws from rng (one
+  // uniform_double per real token, in token order); at evaluation random
+  // behaves as all. With an expert axis every rank must call forward together.
+  MoeStats forward(const Params& p, TensorView<const T> x, const std::uint8_t* nonpad,
+                   TensorView<T> y, bool training, Rng& rng);
+
+  // dy: [N,M]; d_aux: dLoss/d(this layer's aux_loss). Accumulates into
+  // g.wg / g.wi / g.wo (raw sums over this rank's tokens for wg and over
+  // every rank's tokens for this rank's experts: the caller owns any
+  // data-parallel averaging). Writes dx [N,M].
+  void backward(const Params& p, const Params& g, TensorView<const T> dy, T d_aux,
+                TensorView<T> dx);
+
+  std::int64_t local_experts() const { return local_experts_; }
+  // Of the last forward: per-token routes [N] and the capacity C used.
+  const std::vector<TokenRoute<T>>& routes() const { return routes_; }
+  std::int64_t capacity() const { return capacity_; }
+
+ private:
+  void check_params(const Params& p, const char* what) const;
+  void route_all(bool training, Rng& rng);
+  void assign_slots();
+  MoeStats summarise() const;
+  // Token side [E][G*C][M] -> compute side [E_local][R][M] (rows compacted per
+  // expert, tail rows up to max_rows_ zeroed). Identity without an expert axis.
+  void to_experts(Tensor<T>& token_side, Tensor<T>& compute_side);
+  // Compute side -> token side: the mirror of to_experts.
+  void to_tokens(const Tensor<T>& compute_side, Tensor<T>& token_side);
+  void zero_tail_rows(Tensor<T>& compute_side) const;
+  void exchange_counts();
+
+  MoeConfig cfg_;
+  std::int64_t d_model_, d_hidden_;
+  int experts_, local_experts_, ranks_ = 1;
+  Collectives* axis_ = nullptr;  // null when there is no exchange
+
+  // Shapes of the last forward.
+  std::int64_t tokens_ = 0, groups_ = 0, capacity_ = 0;
+  std::int64_t token_rows_ = 0;    // G*C: rows per expert on the token side
+  std::int64_t compute_rows_ = 0;  // D*G*C: rows per local expert on the compute side
+  std::int64_t max_rows_ = 0;      // filled rows of the fullest local expert (GEMM height)
+
+  // Routing cache.
+  RoutingRule rule_;
+  Tensor<T> x_;                         // [N,M] copy of the input (for dwg)
+  Tensor<T> probs_;                     // [N,E] softmax gates
+  std::vector<std::uint8_t> nonpad_;    // [N]
+  std::vector<double> uniforms_;        // [real tokens] random-policy draws
+  std::vector<std::int64_t> draw_offset_;  // [G+1] first draw of each group
+  std::vector<TokenRoute<T>> routes_;   // [N]
+  std::vector<GroupRoutingSummary> group_summaries_;  // [G]
+  std::vector<std::int64_t> group_base_;  // [G,E] first token-side row of group g in e's buffer
+  std::vector<std::int64_t> slot_row_;    // [N,2] token-side row of each kept choice, -1 if none
+  std::vector<std::int64_t> token_counts_;    // [E] filled token-side rows per expert
+  std::vector<std::int64_t> compute_counts_;  // [E_local] filled compute-side rows
+  std::vector<std::int64_t> source_counts_;   // [D,E_local] rows each rank sent to each local expert
+  Tensor<T> count_send_, count_recv_;          // [D*E_local] the counts as T for all_to_all
+
+  // Activations: token side [E*G*C, M]; compute side [E_local*R, M|H].
+  Tensor<T> dispatched_;  // token side inputs (also the compute side without an axis)
+  Tensor<T> expert_in_;   // compute side inputs (expert axis only)
+  Tensor<T> hidden_;      // relu(expert_in . wi)  [E_local*R, H]
+  Tensor<T> expert_out_;  // hidden . wo           [E_local*R, M]
+  Tensor<T> returned_;    // token side outputs (expert axis only)
+  Tensor<T> exchange_;    // all_to_all landing buffer, token-side layout
+
+  // Backward workspaces.
+  Tensor<T> d_token_side_;    // [E*G*C, M] dLoss/d(expert output), later d(expert input), token side
+  Tensor<T> d_compute_side_;  // [E_local*R, M] the same, compute side (expert axis only)
+  Tensor<T> grad_hidden_;     // [E_local*R, H]
+  Tensor<T> d_logits_;        // [N,E]
+  std::vector<T> d_weight_;   // [N,2]
+};
+
+extern template class MoeLayer<float>;
+extern template class MoeLayer<double>;
+
+}  // namespace moe
