@@ -8,6 +8,7 @@ packages=(
   libeigen3-dev libsentencepiece-dev sentencepiece
   libcli11-dev libyaml-cpp-dev libgtest-dev
   libopenmpi-dev openmpi-bin
+  nlohmann-json3-dev
   dpkg-dev python3
 )
 
