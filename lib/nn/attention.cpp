@@ -1,0 +1,268 @@
+#include "nn/attention.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "tensor/gemm.h"
+#include "tensor/ops.h"
+
+namespace moe {
+namespace {
+
+// Where one operand of every head lives: row r of batch item b, head h starts
+// at base + (b * len + r) * ld + h * dk.
+template <typename T>
+struct HeadLayout {
+  T* base;
+  std::int64_t ld;
+  T* at(std::int64_t b, std::int64_t len, std::int64_t h, std::int64_t dk) const {
+    return base + b * len * ld + h * dk;
+  }
+};
+
+// One query against `len` cached keys/values (incremental decoding).
+// k/v rows are ld apart; valid (len bytes) may be null; out: dk values.
+template <typename T>
+void attend_one(const T* q, const T* k, const T* v, std::int64_t ld, std::int64_t len,
+                std::int64_t dk, const std::uint8_t* valid, T scale, T* scores, T* out) {
+  for (std::int64_t j = 0; j < len; ++j) {
+    if (valid && !valid[j]) {
+      scores[j] = -std::numeric_limits<T>::infinity();
+      continue;
+    }
+    const T* kj = k + j * ld;
+    T dot = 0;
+    for (std::int64_t c = 0; c < dk; ++c) dot += q[c] * kj[c];
+    scores[j] = dot * scale;
+  }
+  softmax_inplace(scores, len);
+  std::fill(out, out + dk, T(0));
+  for (std::int64_t j = 0; j < len; ++j) {
+    if (scores[j] == T(0)) continue;
+    const T* vj = v + j * ld;
+    for (std::int64_t c = 0; c < dk; ++c) out[c] += scores[j] * vj[c];
+  }
+}
+
+}  // namespace
+
+template <typename T>
+Attention<T>::Attention(const AttentionConfig& cfg)
+    : cfg_(cfg), scale_(static_cast<T>(1.0 / std::sqrt(static_cast<double>(cfg.d_kv)))),
+      dropout_(cfg.dropout) {
+  MOE_CHECK(cfg.heads > 0 && cfg.d_kv > 0 && cfg.d_model > 0, "attention dimensions");
+}
+
+template <typename T>
+void Attention<T>::forward(const AttentionParams<T>& p, TensorView<const T> x,
+                           TensorView<const T> memory, const std::uint8_t* key_valid,
+                           TensorView<T> y, bool training, Rng& rng) {
+  const bool cross = cfg_.kind == AttentionKind::kCross;
+  const bool causal = cfg_.kind == AttentionKind::kCausalSelf;
+  MOE_CHECK(x.rank() == 3 && x.dim(2) == cfg_.d_model, "attention input " + x.shape().str());
+  check_shape(y.shape(), x.shape(), "attention output");
+  const std::int64_t B = x.dim(0), Lq = x.dim(1), H = cfg_.heads, dk = cfg_.d_kv, hd = inner();
+  std::int64_t Lk = Lq;
+  if (cross) {
+    MOE_CHECK(memory.rank() == 3 && memory.dim(0) == B && memory.dim(2) == cfg_.d_model,
+              "attention memory " + memory.shape().str() + " for queries " + x.shape().str());
+    Lk = memory.dim(1);
+  }
+  Cache& c = cache_;
+  c.x = x;
+  c.memory = memory;
+  c.batch = B;
+  c.len_q = Lq;
+  c.len_k = Lk;
+
+  HeadLayout<T> qh, kh, vh;
+  if (cross) {
+    c.proj.resize(Shape{B, Lq, hd});
+    linear_forward<T>(p.q, x, c.proj.view());
+    c.memory_kv.resize(Shape{B, Lk, 2 * hd});
+    linear_forward<T>(p.kv, memory, c.memory_kv.view());
+    qh = {c.proj.data(), hd};
+    kh = {c.memory_kv.data(), 2 * hd};
+    vh = {c.memory_kv.data() + hd, 2 * hd};
+  } else {
+    c.proj.resize(Shape{B, Lq, 3 * hd});
+    linear_forward<T>(p.qkv, x, c.proj.view());
+    qh = {c.proj.data(), 3 * hd};
+    kh = {c.proj.data() + hd, 3 * hd};
+    vh = {c.proj.data() + 2 * hd, 3 * hd};
+  }
+
+  c.probs.resize(Shape{B, H, Lq, Lk});
+  const T neg_inf = -std::numeric_limits<T>::infinity();
+#pragma omp parallel for schedule(dynamic, 1) if (B * H > 1)
+  for (std::int64_t bh = 0; bh < B * H; ++bh) {
+    const std::int64_t b = bh / H, h = bh % H;
+    T* s = c.probs.data() + bh * Lq * Lk;
+    gemm<T>(Trans::kNo, Trans::kYes, Lq, Lk, dk, scale_, qh.at(b, Lq, h, dk), qh.ld,
+            kh.at(b, Lk, h, dk), kh.ld, T(0), s, Lk);
+    const std::uint8_t* valid = key_valid ? key_valid + b * Lk : nullptr;
+    for (std::int64_t i = 0; i < Lq; ++i) {
+      T* row = s + i * Lk;
+      for (std::int64_t j = 0; j < Lk; ++j)
+        if ((causal && j > i) || (valid && !valid[j])) row[j] = neg_inf;
+      softmax_inplace(row, Lk);
+    }
+  }
+
+  const T* weights = c.probs.data();
+  if (training && cfg_.dropout > 0) {
+    c.dropped.resize(c.probs.shape());
+    c.dropped.view().copy_from(c.probs.view());
+    dropout_.forward_inplace(c.dropped.view(), training, rng);
+    weights = c.dropped.data();
+  } else {
+    dropout_.forward_inplace(c.probs.view(), false, rng);  // records "inactive"
+  }
+
+  c.context.resize(Shape{B, Lq, hd});
+#pragma omp parallel for schedule(dynamic, 1) if (B * H > 1)
+  for (std::int64_t bh = 0; bh < B * H; ++bh) {
+    const std::int64_t b = bh / H, h = bh % H;
+    gemm<T>(Trans::kNo, Trans::kNo, Lq, dk, Lk, T(1), weights + bh * Lq * Lk, Lk,
+            vh.at(b, Lk, h, dk), vh.ld, T(0), c.context.data() + b * Lq * hd + h * dk, hd);
+  }
+  linear_forward<T>(p.out, c.context.view(), y);
+}
+
+template <typename T>
+void Attention<T>::backward(const AttentionParams<T>& p, const AttentionParams<T>& g,
+                            TensorView<const T> dy, TensorView<T> dx, bool accumulate_dx,
+                            TensorView<T> dmemory) {
+  const bool cross = cfg_.kind == AttentionKind::kCross;
+  Cache& c = cache_;
+  const std::int64_t B = c.batch, Lq = c.len_q, Lk = c.len_k, H = cfg_.heads, dk = cfg_.d_kv,
+                     hd = inner();
+  check_shape(dy.shape(), c.x.shape(), "attention dy");
+  d_context_.resize(Shape{B, Lq, hd});
+  linear_backward<T>(p.out, g.out, c.context.view(), dy, d_context_.view());
+
+  HeadLayout<T> qh, kh, vh, dqh, dkh, dvh;
+  if (cross) {
+    d_proj_.resize(Shape{B, Lq, hd});
+    d_memory_kv_.resize(Shape{B, Lk, 2 * hd});
+    qh = {c.proj.data(), hd};
+    kh = {c.memory_kv.data(), 2 * hd};
+    vh = {c.memory_kv.data() + hd, 2 * hd};
+    dqh = {d_proj_.data(), hd};
+    dkh = {d_memory_kv_.data(), 2 * hd};
+    dvh = {d_memory_kv_.data() + hd, 2 * hd};
+  } else {
+    d_proj_.resize(Shape{B, Lq, 3 * hd});
+    qh = {c.proj.data(), 3 * hd};
+    kh = {c.proj.data() + hd, 3 * hd};
+    vh = {c.proj.data() + 2 * hd, 3 * hd};
+    dqh = {d_proj_.data(), 3 * hd};
+    dkh = {d_proj_.data() + hd, 3 * hd};
+    dvh = {d_proj_.data() + 2 * hd, 3 * hd};
+  }
+  const T* weights = dropout_.active() ? c.dropped.data() : c.probs.data();
+  d_probs_.resize(c.probs.shape());
+  const T* dctx = d_context_.data();
+#pragma omp parallel for schedule(dynamic, 1) if (B * H > 1)
+  for (std::int64_t bh = 0; bh < B * H; ++bh) {
+    const std::int64_t b = bh / H, h = bh % H;
+    const T* dctx_bh = dctx + b * Lq * hd + h * dk;
+    // d(weights) = dctx V^T ; dV = weights^T dctx
+    gemm<T>(Trans::kNo, Trans::kYes, Lq, Lk, dk, T(1), dctx_bh, hd, vh.at(b, Lk, h, dk), vh.ld,
+            T(0), d_probs_.data() + bh * Lq * Lk, Lk);
+    gemm<T>(Trans::kYes, Trans::kNo, Lk, dk, Lq, T(1), weights + bh * Lq * Lk, Lk, dctx_bh, hd,
+            T(0), dvh.at(b, Lk, h, dk), dvh.ld);
+  }
+  dropout_.backward_inplace(d_probs_.view());
+#pragma omp parallel for schedule(dynamic, 1) if (B * H > 1)
+  for (std::int64_t bh = 0; bh < B * H; ++bh) {
+    const std::int64_t b = bh / H, h = bh % H;
+    T* ds = d_probs_.data() + bh * Lq * Lk;
+    const T* pr = c.probs.data() + bh * Lq * Lk;
+    for (std::int64_t i = 0; i < Lq; ++i) {  // softmax backward, row by row
+      T dot = 0;
+      for (std::int64_t j = 0; j < Lk; ++j) dot += ds[i * Lk + j] * pr[i * Lk + j];
+      for (std::int64_t j = 0; j < Lk; ++j)
+        ds[i * Lk + j] = pr[i * Lk + j] * (ds[i * Lk + j] - dot);
+    }
+    // scores = scale * Q K^T  =>  dQ = scale * dS K ; dK = scale * dS^T Q
+    gemm<T>(Trans::kNo, Trans::kNo, Lq, dk, Lk, scale_, ds, Lk, kh.at(b, Lk, h, dk), kh.ld, T(0),
+            dqh.at(b, Lq, h, dk), dqh.ld);
+    gemm<T>(Trans::kYes, Trans::kNo, Lk, dk, Lq, scale_, ds, Lk, qh.at(b, Lq, h, dk), qh.ld, T(0),
+            dkh.at(b, Lk, h, dk), dkh.ld);
+  }
+  if (cross) {
+    linear_backward<T>(p.q, g.q, c.x, d_proj_.view(), dx, accumulate_dx);
+    check_shape(dmemory.shape(), c.memory.shape(), "attention dmemory");
+    linear_backward<T>(p.kv, g.kv, c.memory, d_memory_kv_.view(), dmemory, true);
+  } else {
+    linear_backward<T>(p.qkv, g.qkv, c.x, d_proj_.view(), dx, accumulate_dx);
+  }
+}
+
+template <typename T>
+void Attention<T>::project_memory(const AttentionParams<T>& p, TensorView<const T> memory,
+                                  TensorView<T> memory_kv) const {
+  MOE_CHECK(cfg_.kind == AttentionKind::kCross, "project_memory on a self-attention layer");
+  linear_forward<T>(p.kv, memory, memory_kv);
+}
+
+template <typename T>
+void Attention<T>::step_self(const AttentionParams<T>& p, TensorView<const T> x,
+                             TensorView<T> kv_cache, std::int64_t t, TensorView<T> y) {
+  const std::int64_t R = x.shape().rows(), H = cfg_.heads, dk = cfg_.d_kv, hd = inner();
+  MOE_CHECK(kv_cache.rank() == 3 && kv_cache.dim(0) == R && kv_cache.dim(2) == 2 * hd &&
+                t < kv_cache.dim(1),
+            "self-attention cache " + kv_cache.shape().str() + " at step " + std::to_string(t));
+  const std::int64_t cap = kv_cache.dim(1);
+  cache_.proj.resize(Shape{R, 3 * hd});
+  linear_forward<T>(p.qkv, x, cache_.proj.view());
+  cache_.context.resize(Shape{R, hd});
+  step_scores_.resize(Shape{R * H, t + 1});
+#pragma omp parallel for if (R * H * (t + 1) * dk > (1 << 14))
+  for (std::int64_t r = 0; r < R; ++r) {
+    const T* pr = cache_.proj.data() + r * 3 * hd;
+    T* rows = kv_cache.data() + r * cap * 2 * hd;
+    std::copy(pr + hd, pr + 3 * hd, rows + t * 2 * hd);
+    for (std::int64_t h = 0; h < H; ++h)
+      attend_one(pr + h * dk, rows + h * dk, rows + hd + h * dk, 2 * hd, t + 1, dk,
+                 static_cast<const std::uint8_t*>(nullptr), scale_,
+                 step_scores_.data() + (r * H + h) * (t + 1),
+                 cache_.context.data() + r * hd + h * dk);
+  }
+  linear_forward<T>(p.out, cache_.context.view(), y);
+}
+
+template <typename T>
+void Attention<T>::step_cross(const AttentionParams<T>& p, TensorView<const T> x,
+                              TensorView<const T> memory_kv, const std::int32_t* row_sentence,
+                              const std::uint8_t* key_valid, TensorView<T> y) {
+  const std::int64_t R = x.shape().rows(), H = cfg_.heads, dk = cfg_.d_kv, hd = inner();
+  MOE_CHECK(memory_kv.rank() == 3 && memory_kv.dim(2) == 2 * hd,
+            "cross-attention memory " + memory_kv.shape().str());
+  const std::int64_t B = memory_kv.dim(0), S = memory_kv.dim(1);
+  cache_.proj.resize(Shape{R, hd});
+  linear_forward<T>(p.q, x, cache_.proj.view());
+  cache_.context.resize(Shape{R, hd});
+  step_scores_.resize(Shape{R * H, S});
+  for (std::int64_t r = 0; r < R; ++r)  // checked here: nothing may throw inside the loop below
+    MOE_CHECK(row_sentence[r] >= 0 && row_sentence[r] < B,
+              "row " + std::to_string(r) + " maps to sentence " + std::to_string(row_sentence[r]) +
+                  " of " + std::to_string(B));
+#pragma omp parallel for if (R * H * S * dk > (1 << 14))
+  for (std::int64_t r = 0; r < R; ++r) {
+    const std::int64_t b = row_sentence[r];
+    const T* kv = memory_kv.data() + b * S * 2 * hd;
+    for (std::int64_t h = 0; h < H; ++h)
+      attend_one(cache_.proj.data() + r * hd + h * dk, kv + h * dk, kv + hd + h * dk, 2 * hd, S,
+                 dk, key_valid ? key_valid + b * S : nullptr, scale_,
+                 step_scores_.data() + (r * H + h) * S, cache_.context.data() + r * hd + h * dk);
+  }
+  linear_forward<T>(p.out, cache_.context.view(), y);
+}
+
+template class Attention<float>;
+template class Attention<double>;
+
+}  // namespace moe
