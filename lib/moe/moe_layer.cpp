@@ -8,6 +8,11 @@
 #include "util/error.h"
 
 namespace moe {
+namespace {
+// Below this many elements touched, an OpenMP team costs more than it saves
+// (decoding steps route a handful of tokens).
+constexpr std::int64_t kParallelMinWork = 1 << 15;
+}  // namespace
 
 template <typename T>
 void route_group(const T* gates, const std::uint8_t* nonpad, std::int64_t S, int E,
@@ -134,7 +139,7 @@ void MoeLayer<T>::route_all(bool training, Rng& rng) {
   for (double& u : uniforms_) u = rng.uniform_double();
 
   routes_.resize(tokens_);
-#pragma omp parallel for schedule(dynamic, 1)
+#pragma omp parallel for schedule(dynamic, 1) if (tokens_ * experts_ > kParallelMinWork)
   for (std::int64_t g = 0; g < groups_; ++g) {
     const std::int64_t begin = g * S, count = std::min(tokens_, begin + S) - begin;
     route_group<T>(probs_.data() + begin * experts_, nonpad_.data() + begin, count, experts_,
@@ -157,7 +162,7 @@ void MoeLayer<T>::assign_slots() {
     }
   slot_row_.resize(2 * tokens_);
   const std::int64_t S = cfg_.group_size;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (tokens_ > kParallelMinWork)
   for (std::int64_t s = 0; s < tokens_; ++s) {
     const TokenRoute<T>& r = routes_[s];
     for (int k = 0; k < 2; ++k) {
@@ -198,22 +203,32 @@ void MoeLayer<T>::zero_tail_rows(Tensor<T>& compute_side) const {
 }
 
 template <typename T>
+template <typename CopyRows>
+void MoeLayer<T>::for_each_source_block(CopyRows copy_rows) const {
+  // Block (source rank, local expert l) of the exchange layout [D][E_local][G*C]
+  // <-> the same rows' place in l's compacted compute-side buffer.
+#pragma omp parallel for schedule(static) if (local_experts_ > 1 && max_rows_ * d_model_ > kParallelMinWork)
+  for (int l = 0; l < local_experts_; ++l) {
+    std::int64_t offset = 0;
+    for (int src = 0; src < ranks_; ++src) {
+      const std::int64_t rows = source_counts_[src * local_experts_ + l];
+      copy_rows((src * local_experts_ + l) * token_rows_, l * compute_rows_ + offset, rows);
+      offset += rows;
+    }
+  }
+}
+
+template <typename T>
 void MoeLayer<T>::to_experts(Tensor<T>& token_side, Tensor<T>& compute_side) {
   const std::int64_t M = token_side.shape().back();
   exchange_.resize(Shape{experts_ * token_rows_, M});
   axis_->all_to_all(token_side.data(), exchange_.data(),
                     static_cast<std::size_t>(local_experts_ * token_rows_ * M));
   compute_side.resize(Shape{local_experts_ * compute_rows_, M});
-#pragma omp parallel for schedule(static)
-  for (int l = 0; l < local_experts_; ++l) {
-    std::int64_t offset = 0;
-    for (int src = 0; src < ranks_; ++src) {
-      const std::int64_t rows = source_counts_[src * local_experts_ + l];
-      const T* from = exchange_.data() + (src * local_experts_ + l) * token_rows_ * M;
-      std::copy(from, from + rows * M, compute_side.data() + (l * compute_rows_ + offset) * M);
-      offset += rows;
-    }
-  }
+  for_each_source_block([&](std::int64_t exchange_row, std::int64_t compute_row, std::int64_t rows) {
+    const T* from = exchange_.data() + exchange_row * M;
+    std::copy(from, from + rows * M, compute_side.data() + compute_row * M);
+  });
   zero_tail_rows(compute_side);
 }
 
@@ -221,17 +236,10 @@ template <typename T>
 void MoeLayer<T>::to_tokens(const Tensor<T>& compute_side, Tensor<T>& token_side) {
   const std::int64_t M = compute_side.shape().back();
   exchange_.resize(Shape{experts_ * token_rows_, M});
-#pragma omp parallel for schedule(static)
-  for (int l = 0; l < local_experts_; ++l) {
-    std::int64_t offset = 0;
-    for (int src = 0; src < ranks_; ++src) {
-      const std::int64_t rows = source_counts_[src * local_experts_ + l];
-      const T* from = compute_side.data() + (l * compute_rows_ + offset) * M;
-      std::copy(from, from + rows * M,
-                exchange_.data() + (src * local_experts_ + l) * token_rows_ * M);
-      offset += rows;
-    }
-  }
+  for_each_source_block([&](std::int64_t exchange_row, std::int64_t compute_row, std::int64_t rows) {
+    const T* from = compute_side.data() + compute_row * M;
+    std::copy(from, from + rows * M, exchange_.data() + exchange_row * M);
+  });
   token_side.resize(Shape{experts_ * token_rows_, M});
   axis_->all_to_all(exchange_.data(), token_side.data(),
                     static_cast<std::size_t>(local_experts_ * token_rows_ * M));
@@ -265,7 +273,7 @@ MoeStats MoeLayer<T>::forward(const Params& p, TensorView<const T> x, const std:
   // Gate (step 1), in T: float32 for the float build as GShard requires.
   probs_.resize(Shape{N, E});
   gemm<T>(Trans::kNo, Trans::kNo, N, E, M, T(1), x.data(), M, p.wg.data(), E, T(0), probs_.data(), E);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (N * E > kParallelMinWork)
   for (std::int64_t s = 0; s < N; ++s) {
     T* row = probs_.data() + s * E;
     const T top = *std::max_element(row, row + E);
@@ -278,7 +286,7 @@ MoeStats MoeLayer<T>::forward(const Params& p, TensorView<const T> x, const std:
   assign_slots();
 
   dispatched_.resize(Shape{E * token_rows_, M});
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (N * M > kParallelMinWork)
   for (std::int64_t s = 0; s < N; ++s)
     for (int k = 0; k < 2; ++k) {
       const std::int64_t row = slot_row_[2 * s + k];
@@ -299,7 +307,7 @@ MoeStats MoeLayer<T>::forward(const Params& p, TensorView<const T> x, const std:
   expert_out_.resize(Shape{L * R, M});
   gemm_batched<T>(Trans::kNo, Trans::kNo, L, max_rows_, H, M, T(1), expert_in->data(), M, R * M,
                   p.wi.data(), H, M * H, T(0), hidden_.data(), H, R * H);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (L > 1 && max_rows_ * H > kParallelMinWork)
   for (std::int64_t l = 0; l < L; ++l) {
     T* h = hidden_.data() + l * R * H;
     for (std::int64_t i = 0; i < max_rows_ * H; ++i) h[i] = std::max(h[i], T(0));
@@ -312,7 +320,7 @@ MoeStats MoeLayer<T>::forward(const Params& p, TensorView<const T> x, const std:
     to_tokens(expert_out_, returned_);
     out = returned_.data();
   }
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (N * M > kParallelMinWork)
   for (std::int64_t s = 0; s < N; ++s) {
     T* ys = y.row(s);
     std::fill(ys, ys + M, T(0));
@@ -371,7 +379,7 @@ void MoeLayer<T>::backward(const Params& p, const Params& g, TensorView<const T>
   // Combine backward: d(expert output row) = w * dy_s; dw = <dy_s, output row>.
   d_token_side_.resize(Shape{E * token_rows_, M});
   d_weight_.resize(2 * N);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (N * M > kParallelMinWork)
   for (std::int64_t s = 0; s < N; ++s)
     for (int k = 0; k < 2; ++k) {
       const std::int64_t row = slot_row_[2 * s + k];
@@ -406,7 +414,7 @@ void MoeLayer<T>::backward(const Params& p, const Params& g, TensorView<const T>
                   d_out->data(), M, R * M, T(1), g.wo.data(), M, H * M);
   gemm_batched<T>(Trans::kNo, Trans::kYes, L, max_rows_, H, M, T(1), d_out->data(), M, R * M,
                   p.wo.data(), M, H * M, T(0), grad_hidden_.data(), H, R * H);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (L > 1 && max_rows_ * H > kParallelMinWork)
   for (std::int64_t l = 0; l < L; ++l) {
     T* dh = grad_hidden_.data() + l * R * H;
     const T* h = hidden_.data() + l * R * H;
@@ -427,7 +435,7 @@ void MoeLayer<T>::backward(const Params& p, const Params& g, TensorView<const T>
   for (const GroupRoutingSummary& gs : group_summaries_) groups_with_tokens += gs.real_tokens > 0;
   const std::int64_t S = cfg_.group_size;
   d_logits_.resize(Shape{N, E});
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (N * M > kParallelMinWork)
   for (std::int64_t s = 0; s < N; ++s) {
     T* dxs = dx.row(s);
     T* dl = d_logits_.data() + s * E;

@@ -138,6 +138,10 @@ class MoeLayer {
   // Compute side -> token side: the mirror of to_experts.
   void to_tokens(const Tensor<T>& compute_side, Tensor<T>& token_side);
   void zero_tail_rows(Tensor<T>& compute_side) const;
+  // Calls copy_rows(exchange_row, compute_row, rows) for every (source rank,
+  // local expert) block of filled rows, in parallel over local experts.
+  template <typename CopyRows>
+  void for_each_source_block(CopyRows copy_rows) const;
   void exchange_counts();
 
   MoeConfig cfg_;
