@@ -45,7 +45,7 @@ const char* kPalette[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd",
                           "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"};
 
 // Geometry shared by the charts: a W x H plot area inside margins.
-constexpr double kW = 560, kH = 220, kLeft = 60, kRight = 20, kTop = 30, kBottom = 40;
+constexpr double kW = 520, kH = 220, kLeft = 60, kRight = 20, kTop = 30, kBottom = 40;
 
 // "Nice" tick values covering [lo, hi].
 std::vector<double> ticks(double lo, double hi, int target = 5) {
@@ -107,7 +107,7 @@ std::string line_chart(const std::string& title, const std::vector<Series>& seri
       o << "<circle cx=\"" << px(s.x[0]) << "\" cy=\"" << py(s.y[0]) << "\" r=\"3\" fill=\""
         << color << "\"/>\n";
     if (series.size() > 1)
-      o << "<text x=\"" << kLeft + kW - 4 << "\" y=\"" << kTop + 14 + 14 * k << "\" class=\"legend\" fill=\""
+      o << "<text x=\"" << kLeft + kW - 4 << "\" y=\"" << kTop + 14 + 14 * k << "\" class=\"legend\" style=\"fill:"
         << color << "\">" << esc(s.name) << "</text>\n";
   }
   o << "</svg></figure>\n";
