@@ -95,7 +95,7 @@ void Attention<T>::forward(const AttentionParams<T>& p, TensorView<const T> x,
 
   c.probs.resize(Shape{B, H, Lq, Lk});
   const T neg_inf = -std::numeric_limits<T>::infinity();
-#pragma omp parallel for schedule(dynamic, 1) if (B * H > 1)
+#pragma omp parallel for schedule(dynamic, 1) if (B * H > 1 && B * H * Lq * Lk * dk > (1 << 15))
   for (std::int64_t bh = 0; bh < B * H; ++bh) {
     const std::int64_t b = bh / H, h = bh % H;
     T* s = c.probs.data() + bh * Lq * Lk;
@@ -121,7 +121,7 @@ void Attention<T>::forward(const AttentionParams<T>& p, TensorView<const T> x,
   }
 
   c.context.resize(Shape{B, Lq, hd});
-#pragma omp parallel for schedule(dynamic, 1) if (B * H > 1)
+#pragma omp parallel for schedule(dynamic, 1) if (B * H > 1 && B * H * Lq * Lk * dk > (1 << 15))
   for (std::int64_t bh = 0; bh < B * H; ++bh) {
     const std::int64_t b = bh / H, h = bh % H;
     gemm<T>(Trans::kNo, Trans::kNo, Lq, dk, Lk, T(1), weights + bh * Lq * Lk, Lk,
@@ -164,7 +164,7 @@ void Attention<T>::backward(const AttentionParams<T>& p, const AttentionParams<T
   const T* weights = dropout_.active() ? c.dropped.data() : c.probs.data();
   d_probs_.resize(c.probs.shape());
   const T* dctx = d_context_.data();
-#pragma omp parallel for schedule(dynamic, 1) if (B * H > 1)
+#pragma omp parallel for schedule(dynamic, 1) if (B * H > 1 && B * H * Lq * Lk * dk > (1 << 15))
   for (std::int64_t bh = 0; bh < B * H; ++bh) {
     const std::int64_t b = bh / H, h = bh % H;
     const T* dctx_bh = dctx + b * Lq * hd + h * dk;
@@ -175,7 +175,7 @@ void Attention<T>::backward(const AttentionParams<T>& p, const AttentionParams<T
             T(0), dvh.at(b, Lk, h, dk), dvh.ld);
   }
   dropout_.backward_inplace(d_probs_.view());
-#pragma omp parallel for schedule(dynamic, 1) if (B * H > 1)
+#pragma omp parallel for schedule(dynamic, 1) if (B * H > 1 && B * H * Lq * Lk * dk > (1 << 15))
   for (std::int64_t bh = 0; bh < B * H; ++bh) {
     const std::int64_t b = bh / H, h = bh % H;
     T* ds = d_probs_.data() + bh * Lq * Lk;

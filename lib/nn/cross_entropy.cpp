@@ -41,7 +41,7 @@ CrossEntropySums TiedSoftmaxCrossEntropy<T>::forward(TensorView<const T> h, Tens
             logits_.data(), vocab);
     double smoothed = 0, nll = 0;
     std::int64_t tokens = 0;
-#pragma omp parallel for reduction(+ : smoothed, nll, tokens)
+#pragma omp parallel for reduction(+ : smoothed, nll, tokens) if (rows * vocab > (1 << 15))
     for (std::int64_t r = 0; r < rows; ++r) {
       T* z = logits_.data() + r * vocab;
       const std::int32_t label = labels[r0 + r];

@@ -57,7 +57,10 @@ void gemm_batched(Trans ta, Trans tb, std::int64_t batch, std::int64_t m, std::i
   // single-threaded inside, which beats nested parallelism.
   const int saved = Eigen::nbThreads();
   Eigen::setNbThreads(1);
-#pragma omp parallel for schedule(dynamic, 1) if (batch > 1)
+  // Tiny batches (decoding steps, tests) run serially: an OpenMP fork/join
+  // costs more than they do, and much more on a loaded machine.
+  const bool parallel = batch > 1 && batch * m * n * k > (std::int64_t(1) << 18);
+#pragma omp parallel for schedule(dynamic, 1) if (parallel)
   for (std::int64_t i = 0; i < batch; ++i) {
     gemm_one(ta, tb, m, n, k, alpha, a + i * stride_a, lda, b + i * stride_b, ldb, beta,
              c + i * stride_c, ldc);

@@ -1,0 +1,161 @@
+#pragma once
+// The GShard-style encoder-decoder (torchref MoETransformer): pre-LN blocks
+// with a final LN per stack, sinusoidal positions, embeddings scaled by
+// sqrt(M), ONE [V,M] embedding shared by source, target and the tied,
+// bias-free output projection, ReLU FFNs of which every moe_every-th is a
+// GShard MoE layer (lib/moe), label-smoothed cross entropy.
+//
+// Training: forward(batch) then backward() (gradients accumulate into the
+// weight table's flat gradient buffers; zero them with weights().zero_grads()).
+// Decoding: encode() once per source batch, start_decoding(), then step() per
+// output position, reorder() to follow beam back-pointers or drop rows.
+//
+// Ownership: the model owns its weight table, layer caches and workspaces
+// (grow-only: steady-state steps do not allocate). EncoderOutput and
+// DecoderState are plain values owned by the caller. A call to score(),
+// encode() or step() discards the caches of a pending forward (backward()
+// must directly follow its forward).
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "model/model_config.h"
+#include "model/weights.h"
+#include "moe/moe_layer.h"
+#include "nn/cross_entropy.h"
+#include "nn/dropout.h"
+#include "nn/layer_norm.h"
+#include "util/collectives.h"
+#include "util/rng.h"
+
+namespace moe {
+
+// One training or scoring batch, row-major, padded with pad_id.
+struct Batch {
+  std::int64_t batch = 0;              // B
+  std::int64_t src_len = 0;            // S
+  std::int64_t tgt_len = 0;            // T
+  std::vector<std::int32_t> src;       // [B,S] source ids
+  std::vector<std::int32_t> tgt_in;    // [B,T] decoder input: bos y1 y2 ...
+  std::vector<std::int32_t> labels;    // [B,T] expected output: y1 y2 ... eos
+};
+
+struct MoeLayerReport {
+  std::string name;  // "encoder.layer.1.moe"
+  MoeStats stats;    // aux loss, per-expert top-1 load fractions, dropped fractions
+};
+
+// The parts of one forward's loss.
+struct LossParts {
+  double loss = 0;    // ls_nll + moe.aux_loss_coef * aux: what backward() differentiates
+  double ls_nll = 0;  // label-smoothed NLL, mean over non-pad target tokens
+  double nll = 0;     // NLL, mean over non-pad target tokens
+  double aux = 0;     // sum over MoE layers of their aux loss (lingvo-normalised)
+  std::int64_t tgt_tokens = 0;  // non-pad labels
+  std::int64_t src_tokens = 0;  // non-pad source tokens
+  std::vector<MoeLayerReport> moe;  // one per MoE layer, encoder first
+};
+
+template <typename T>
+struct EncoderOutput {
+  std::int64_t batch = 0, src_len = 0;   // B, S
+  Tensor<T> memory;                      // [B,S,M] final (normalised) encoder states
+  std::vector<std::uint8_t> src_valid;   // [B*S] 1 = real source token
+  std::vector<Tensor<T>> cross_kv;       // per decoder layer: [B,S,2*h*dk] keys | values
+};
+
+template <typename T>
+struct DecoderState {
+  std::int64_t rows = 0;                 // R live hypotheses
+  std::int64_t step = 0;                 // positions decoded so far (same for every row)
+  std::vector<std::int32_t> row_sentence;  // [R] sentence of the EncoderOutput each row extends
+  std::vector<Tensor<T>> self_kv;        // per decoder layer: [R,capacity,2*h*dk] cached keys | values
+  Tensor<T> scratch;                     // reorder() workspace
+};
+
+template <typename T>
+class Transformer {
+ public:
+  // Registers, allocates and initialises every weight from `seed`.
+  // expert_axis: the ranks sharing the experts (nullptr = single process).
+  // Throws InputError for an invalid config.
+  Transformer(const ModelConfig& cfg, std::uint64_t seed, Collectives* expert_axis = nullptr);
+  ~Transformer();
+  Transformer(const Transformer&) = delete;
+  Transformer& operator=(const Transformer&) = delete;
+
+  const ModelConfig& config() const { return cfg_; }
+  WeightTable<T>& weights() { return weights_; }
+
+  // Loss of one batch. training: dropout and MoE training routing on, and
+  // the caches/gradients backward() needs are kept. rng: this step's stream
+  // (dropout masks and random routing draw from it in a fixed order).
+  // Throws InputError for malformed batches (sizes, ids outside the vocabulary,
+  // sequences longer than max_positions).
+  LossParts forward(const Batch& batch, bool training, Rng& rng);
+  // Accumulates d(loss)/d(weights) of the last training forward into weights().grad*.
+  void backward();
+
+  // Teacher-forced log-probabilities (evaluation mode): log_probs [B*T, V].
+  void score(const Batch& batch, TensorView<T> log_probs);
+
+  // ---- incremental decoding ----
+  // src: [B,S] ids padded with pad_id.
+  EncoderOutput<T> encode(const std::int32_t* src, std::int64_t batch, std::int64_t src_len);
+  // `beam` rows per sentence: row r extends sentence r / beam.
+  DecoderState<T> start_decoding(const EncoderOutput<T>& enc, std::int64_t beam) const;
+  // Feeds tokens [R] (one per row; bos at step 0) at position state.step and
+  // writes the next-token log-probabilities log_probs [R,V]; state.step += 1.
+  void step(DecoderState<T>& state, const EncoderOutput<T>& enc, const std::int32_t* tokens,
+            TensorView<T> log_probs);
+  // New row i continues old row rows[i]: follows beam back-pointers, and drops
+  // finished rows when rows is shorter than state.rows.
+  void reorder(DecoderState<T>& state, const std::vector<std::int32_t>& rows) const;
+
+ private:
+  struct Block;
+  void add_weights();
+  void bind(Block& b);
+  static void check_batch(const Batch& batch);
+  // Validates the batch and keeps its target side (dims, ids, validity mask).
+  void load_batch(const Batch& batch);
+  // Embeds ids [B,L] at position 0 and runs the encoder; memory -> enc_out_.
+  void run_encoder(const std::int32_t* src, std::int64_t B, std::int64_t S, bool training,
+                   Rng& rng);
+  // Runs the decoder over tgt_in_ against enc_out_; final states -> dec_out_.
+  void run_decoder(bool training, Rng& rng);
+  void block_forward(Block& b, TensorView<const T> x, const std::uint8_t* valid,
+                     TensorView<const T> memory, bool training, Rng& rng);
+  void block_backward(Block& b, TensorView<T> d_stream, TensorView<T> d_memory);
+
+  ModelConfig cfg_;
+  Collectives* expert_axis_;
+  int expert_rank_ = 0, expert_shards_ = 1;
+  WeightTable<T> weights_;
+  Tensor<T> positions_;  // [max_positions, M]
+  T emb_scale_;
+  std::vector<std::unique_ptr<Block>> encoder_, decoder_;
+  std::unique_ptr<LayerNorm<T>> enc_norm_, dec_norm_;
+  NormParams<T> enc_norm_p_, enc_norm_g_, dec_norm_p_, dec_norm_g_;
+  Dropout<T> src_emb_drop_, tgt_emb_drop_;
+  TiedSoftmaxCrossEntropy<T> loss_;
+
+  // The last forward.
+  std::int64_t B_ = 0, S_ = 0, T_ = 0;
+  std::vector<std::int32_t> src_, tgt_in_;
+  std::vector<std::uint8_t> src_valid_, tgt_valid_;
+  bool backward_ready_ = false;
+  std::int64_t loss_tokens_ = 0;
+  Tensor<T> src_emb_, tgt_emb_;  // [B,S,M], [B,T,M] block-0 inputs
+  Tensor<T> enc_out_, dec_out_;  // [B,S,M] memory, [B,T,M] final decoder states
+  // Workspaces (grow only).
+  Tensor<T> branch_;             // [N,M] sub-layer output before dropout + residual
+  Tensor<T> d_stream_, d_branch_, d_norm_, d_memory_;
+  Tensor<T> step_x_, step_norm_, step_branch_;
+};
+
+extern template class Transformer<float>;
+extern template class Transformer<double>;
+
+}  // namespace moe
