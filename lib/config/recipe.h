@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "config/schema.h"
+#include "model/model_config.h"
 #include "moe/moe_config.h"
 
 namespace moe::config {
@@ -84,6 +85,31 @@ struct MeshConfig {
   int expert = 1;                        // expert-parallel axis size (experts are split along it)
 };
 
+// A whole recipe: `moe-train RECIPE.yaml`.
+struct Recipe {
+  DataConfig data;
+  VocabConfig vocab;
+  ModelConfig model;
+  TrainConfig train;
+  OptimizerConfig optimizer;
+  ScheduleConfig schedule;
+  CheckpointConfig checkpoint;
+  EvalConfig eval;
+  MeshConfig mesh;
+};
+
+class Source;
+// Reads RECIPE (with its includes) and the --set overrides, then checks the
+// values together (model shape rules, experts divisible by the expert axis).
+// Every error is an InputError naming the file and line of the key at fault.
+Recipe load_recipe(const std::string& path, const std::vector<std::string>& overrides = {});
+// The same from an already assembled source (e.g. a checkpoint's stored recipe).
+Recipe load_recipe(const Source& source);
+// Checks cross-field rules; `source` (may be null) locates the keys in errors.
+void validate_recipe(const Recipe& recipe, const Source* source);
+// The recipe as YAML, every field with its effective value.
+std::string recipe_to_yaml(const Recipe& recipe);
+
 }  // namespace moe::config
 
 namespace moe::config {
@@ -95,6 +121,14 @@ struct EnumNames<SecondExpertPolicy> {
         {SecondExpertPolicy::kAll, "all"},
         {SecondExpertPolicy::kRandom, "random"},
         {SecondExpertPolicy::kThreshold, "threshold"}};
+    return names;
+  }
+};
+template <>
+struct EnumNames<NormType> {
+  static const std::vector<std::pair<NormType, const char*>>& get() {
+    static const std::vector<std::pair<NormType, const char*>> names = {
+        {NormType::kLayerNorm, "layer_norm"}, {NormType::kRmsNorm, "rms_norm"}};
     return names;
   }
 };
@@ -211,6 +245,39 @@ void visit(V& v, EvalConfig& c) {
   v.field("metric", c.metric, "picks the best checkpoint");
   v.field("beam_size", c.beam_size, "beam for dev decoding (1 = greedy)", Range(1, 256));
   v.field("patience", c.patience, "early stopping patience (0 = off)", Range(0, 1 << 20));
+}
+
+template <class V>
+void visit(V& v, ModelConfig& c) {
+  v.field("vocab", c.vocab, "V, vocabulary size (must equal the SentencePiece model's)", Range(4, 1 << 24));
+  v.field("d_model", c.d_model, "M, model dimension", Range(1, 1 << 16));
+  v.field("ffn_dim", c.ffn_dim, "H, hidden width of dense FFNs and of each expert", Range(1, 1 << 20));
+  v.field("heads", c.heads, "attention heads", Range(1, 1024));
+  v.field("d_kv", c.d_kv, "per-head key/value width (0 = d_model / heads)", Range(0, 1 << 16));
+  v.field("enc_layers", c.enc_layers, "encoder layers", Range(0, 1024));
+  v.field("dec_layers", c.dec_layers, "decoder layers", Range(1, 1024));
+  v.field("moe_every", c.moe_every, "every k-th FFN is MoE (0 = none)", Range(0, 1024));
+  v.field("moe_offset", c.moe_offset, "layer i is MoE iff i % moe_every == moe_offset", Range(0, 1023));
+  v.section("moe", c.moe, "mixture-of-experts layers (GSHARD.md section 3)");
+  v.field("dropout", c.dropout, "dropout on embeddings, residual branches, FFN hidden", Range(0, 0.99));
+  v.field("attention_dropout", c.attention_dropout, "dropout on attention probabilities", Range(0, 0.99));
+  v.field("label_smoothing", c.label_smoothing, "label smoothing eps", Range(0, 0.99));
+  v.field("max_positions", c.max_positions, "longest sequence (positions table)", Range(1, 1 << 20));
+  v.field("norm", c.norm, "layer_norm (torch) or rms_norm (lingvo)");
+  v.field("norm_eps", c.norm_eps, "normalisation epsilon", Range(1e-12, 1));
+}
+
+template <class V>
+void visit(V& v, Recipe& r) {
+  v.section("data", r.data, "training data");
+  v.section("vocab", r.vocab, "SentencePiece vocabulary");
+  v.section("model", r.model, "the encoder-decoder");
+  v.section("train", r.train, "the training loop");
+  v.section("optimizer", r.optimizer, "optimizer");
+  v.section("schedule", r.schedule, "learning-rate schedule");
+  v.section("checkpoint", r.checkpoint, "checkpoints and the run directory");
+  v.section("eval", r.eval, "validation");
+  v.section("mesh", r.mesh, "device mesh (mpirun ranks = data x expert)");
 }
 
 template <class V>

@@ -203,3 +203,41 @@ TEST_F(RecipeReaderTest, KeyListerCoversEveryField) {
 
 }  // namespace
 }  // namespace moe::config
+
+namespace moe::config {
+namespace {
+
+TEST_F(RecipeReaderTest, FullRecipeValidatesAcrossSections) {
+  const auto path = write("r.yaml", "model:\n  d_model: 30\n  heads: 4\n");
+  try {
+    load_recipe(path);
+    FAIL();
+  } catch (const InputError& e) {
+    // the rule lives in ModelConfig::validate; the error still points at the line
+    EXPECT_NE(std::string(e.what()).find(path + ":2: key 'model.d_kv'"), std::string::npos)
+        << e.what();
+  }
+  const auto mesh = write("m.yaml", "model:\n  moe:\n    num_experts: 6\nmesh:\n  expert: 4\n");
+  try {
+    load_recipe(mesh);
+    FAIL();
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find(mesh + ":5: key 'mesh.expert': the expert axis has 4 ranks"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
+TEST_F(RecipeReaderTest, FullRecipeDumpRoundTrips) {
+  const auto path = write("r.yaml", "model:\n  d_model: 256\n  norm: rms_norm\n  moe:\n    num_experts: 8\n");
+  const Recipe r = load_recipe(path, {"train.seed=5"});
+  EXPECT_EQ(r.model.d_model, 256);
+  EXPECT_EQ(r.model.norm, NormType::kRmsNorm);
+  EXPECT_EQ(r.train.seed, 5);
+  const std::string yaml = recipe_to_yaml(r);
+  const Recipe back = load_recipe(write("dump.yaml", yaml));
+  EXPECT_EQ(recipe_to_yaml(back), yaml);
+}
+
+}  // namespace
+}  // namespace moe::config
