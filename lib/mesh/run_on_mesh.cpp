@@ -1,9 +1,11 @@
 #include "mesh/run_on_mesh.h"
 
+#include <chrono>
 #include <cstdlib>
 #include <iostream>
 #include <optional>
 #include <string>
+#include <thread>
 
 #include "util/error.h"
 
@@ -26,8 +28,11 @@ std::string rank_prefix(std::string_view program, const std::optional<MpiRuntime
 }
 
 // Ends every rank of the job with `code`; mpirun reports the abort itself.
-[[noreturn]] void abort_job(int code) {
+[[noreturn]] void abort_job(int rank, int code) {
   std::cerr.flush();
+  // When every rank fails alike (a bad option), let rank 0's abort win: OpenMPI
+  // garbles its report when several ranks abort at the same instant.
+  if (rank != 0) std::this_thread::sleep_for(std::chrono::milliseconds(300));
   MPI_Abort(MPI_COMM_WORLD, code);
   std::_Exit(code);  // MPI_Abort does not return; this only pleases [[noreturn]]
 }
@@ -52,12 +57,13 @@ int run_on_mesh(std::string_view program, const std::function<int(MpiRuntime&)>&
     code = kOtherErrorExit;
     error = "unknown exception";
   }
-  if (error) std::cerr << rank_prefix(program, runtime) << ": error: " << *error << '\n';
+  // One write per line, so that lines of different ranks do not interleave.
+  if (error) std::cerr << rank_prefix(program, runtime) + ": error: " + *error + '\n';
   if (code != 0 && in_multi_rank_job(runtime)) {
     if (!error)
-      std::cerr << rank_prefix(program, runtime) << ": exited with code " << code
-                << ", aborting the job\n";
-    abort_job(code);
+      std::cerr << rank_prefix(program, runtime) + ": exited with code " + std::to_string(code) +
+                       ", aborting the job\n";
+    abort_job(runtime->world_rank(), code);
   }
   return code;
 }

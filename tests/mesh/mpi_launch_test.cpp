@@ -50,7 +50,8 @@ Launch launch(int ranks, const std::string& filter, const std::string& env_prefi
   }
   std::array<char, 4096> chunk{};
   std::size_t n;
-  while ((n = std::fread(chunk.data(), 1, chunk.size(), pipe)) > 0) result.output.append(chunk.data(), n);
+  while ((n = std::fread(chunk.data(), 1, chunk.size(), pipe)) > 0)
+    result.output.append(chunk.data(), n);
   const int status = pclose(pipe);
   result.seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

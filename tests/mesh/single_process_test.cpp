@@ -203,7 +203,8 @@ TEST(RunOnMesh, InputErrorPrintsOneLineAndExitsOne) {
       "moe-test", [](MpiRuntime&) -> int { throw InputError("recipe.yaml:3: bad key 'x'"); },
       MeshBackend::kSingleProcess);
   EXPECT_EQ(code, 1);
-  EXPECT_EQ(testing::internal::GetCapturedStderr(), "moe-test: error: recipe.yaml:3: bad key 'x'\n");
+  EXPECT_EQ(testing::internal::GetCapturedStderr(),
+            "moe-test: error: recipe.yaml:3: bad key 'x'\n");
 }
 
 TEST(RunOnMesh, OtherExceptionsExitTwo) {
