@@ -126,6 +126,8 @@ class MoeLayer {
   // Of the last forward: per-token routes [N] and the capacity C used.
   const std::vector<TokenRoute<T>>& routes() const { return routes_; }
   std::int64_t capacity() const { return capacity_; }
+  // GEMM height of the last forward: filled rows of the fullest local expert.
+  std::int64_t expert_rows() const { return max_rows_; }
 
  private:
   void check_params(const Params& p, const char* what) const;
