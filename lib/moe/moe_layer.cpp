@@ -179,15 +179,33 @@ void MoeLayer<T>::exchange_counts() {
   if (axis_ == nullptr) {
     compute_counts_ = token_counts_;
   } else {
-    // Counts below 2^24 travel exactly as floats (a rank's G*C is far smaller).
-    count_send_.resize(Shape{experts_});
-    count_recv_.resize(Shape{experts_});
-    for (int e = 0; e < experts_; ++e) count_send_[e] = static_cast<T>(token_counts_[e]);
-    axis_->all_to_all(count_send_.data(), count_recv_.data(), local_experts_);
+    // Each block carries the counts for the receiver's experts and the
+    // sender's G*C, which must agree on every rank for the all_to_all block
+    // sizes to match: every rank sees every value, so all of them throw
+    // together instead of some waiting forever. Counts travel as T, exact
+    // below 2^24 (float's mantissa).
+    MOE_CHECK(token_rows_ < (std::int64_t{1} << 24), "G*C too large to exchange exactly");
+    const int block = local_experts_ + 1;
+    count_send_.resize(Shape{ranks_ * block});
+    count_recv_.resize(Shape{ranks_ * block});
+    for (int r = 0; r < ranks_; ++r) {
+      for (int l = 0; l < local_experts_; ++l)
+        count_send_[r * block + l] = static_cast<T>(token_counts_[r * local_experts_ + l]);
+      count_send_[r * block + local_experts_] = static_cast<T>(token_rows_);
+    }
+    axis_->all_to_all(count_send_.data(), count_recv_.data(), static_cast<std::size_t>(block));
     source_counts_.resize(experts_);  // [D source][E_local]
-    for (int i = 0; i < experts_; ++i) {
-      source_counts_[i] = static_cast<std::int64_t>(count_recv_[i]);
-      compute_counts_[i % local_experts_] += source_counts_[i];
+    for (int src = 0; src < ranks_; ++src) {
+      const auto their_rows = static_cast<std::int64_t>(count_recv_[src * block + local_experts_]);
+      if (their_rows != token_rows_)
+        throw InputError("moe layer: expert-parallel ranks disagree on groups x capacity (" +
+                         std::to_string(token_rows_) + " here, " + std::to_string(their_rows) +
+                         " on rank " + std::to_string(src) +
+                         "): every rank must pass the same number of tokens");
+      for (int l = 0; l < local_experts_; ++l) {
+        source_counts_[src * local_experts_ + l] = static_cast<std::int64_t>(count_recv_[src * block + l]);
+        compute_counts_[l] += source_counts_[src * local_experts_ + l];
+      }
     }
   }
   max_rows_ = *std::max_element(compute_counts_.begin(), compute_counts_.end());

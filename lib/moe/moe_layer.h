@@ -111,7 +111,8 @@ class MoeLayer {
   // padding and fully dropped tokens get exactly 0. `training` selects the
   // capacity factor and whether the random policy draws from rng (one
   // uniform_double per real token, in token order); at evaluation random
-  // behaves as all. With an expert axis every rank must call forward together.
+  // behaves as all. With an expert axis every rank must call forward together
+  // with the same N (else all ranks throw InputError).
   MoeStats forward(const Params& p, TensorView<const T> x, const std::uint8_t* nonpad,
                    TensorView<T> y, bool training, Rng& rng);
 
@@ -171,7 +172,7 @@ class MoeLayer {
   std::vector<std::int64_t> token_counts_;    // [E] filled token-side rows per expert
   std::vector<std::int64_t> compute_counts_;  // [E_local] filled compute-side rows
   std::vector<std::int64_t> source_counts_;   // [D,E_local] rows each rank sent to each local expert
-  Tensor<T> count_send_, count_recv_;          // [D*E_local] the counts as T for all_to_all
+  Tensor<T> count_send_, count_recv_;          // [D, E_local+1] counts and G*C as T for all_to_all
 
   // Activations: token side [E*G*C, M]; compute side [E_local*R, M|H].
   Tensor<T> dispatched_;  // token side inputs (also the compute side without an axis)

@@ -222,6 +222,32 @@ TEST(ExpertParallel, RanksReproduceTheSingleRankLayer) {
   }
 }
 
+TEST(ExpertParallel, RanksWithDifferentBatchSizesAllThrowInsteadOfHanging) {
+  const int D = 2, M = 4, H = 3;
+  MoeConfig cfg;
+  cfg.num_experts = 4;
+  cfg.group_size = 6;
+  ThreadMesh mesh(D);
+  std::vector<int> threw(D, 0);
+  std::vector<std::thread> threads;
+  for (int r = 0; r < D; ++r)
+    threads.emplace_back([&, r] {
+      ThreadRank rank(mesh, r);
+      const int n = r == 0 ? 12 : 6;  // 2 groups vs 1
+      LayerWeights<float> w(M, H, 4, 2);
+      Tensor<float> x(Shape{n, M}), y(Shape{n, M});
+      Rng rng(1);
+      MoeLayer<float> layer(cfg, M, H, &rank);
+      try {
+        layer.forward(w.params(), x.view(), nullptr, y.view(), true, rng);
+      } catch (const InputError& e) {
+        threw[r] = std::string(e.what()).find("same number of tokens") != std::string::npos;
+      }
+    });
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(threw, (std::vector<int>{1, 1}));
+}
+
 TEST(ExpertParallel, RejectsExpertsThatDoNotSplitEvenly) {
   ThreadMesh mesh(3);
   ThreadRank rank(mesh, 0);
