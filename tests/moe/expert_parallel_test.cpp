@@ -92,7 +92,7 @@ class ThreadRank final : public Collectives {
   int rank_;
 };
 
-TEST(ThreadMesh, AllToAllDeliversBlockRFromRankR) {
+TEST(MoeThreadMesh, AllToAllDeliversBlockRFromRankR) {
   const int D = 3;
   ThreadMesh mesh(D);
   std::vector<std::vector<double>> got(D, std::vector<double>(2 * D));

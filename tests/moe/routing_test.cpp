@@ -188,7 +188,7 @@ TEST(RouteGroup, AuxGrowsAsRoutingCollapses) {
   EXPECT_NEAR(sm.aux, E * 0.7, 1e-12);
 }
 
-TEST(MoeConfig, CapacityFollowsTheFactorsMinimumAndRounding) {
+TEST(MoeLayerConfig, CapacityFollowsTheFactorsMinimumAndRounding) {
   MoeConfig c;
   c.num_experts = 16;
   EXPECT_EQ(expert_capacity(c, 1024, true), 128);  // 2S/E
@@ -202,13 +202,13 @@ TEST(MoeConfig, CapacityFollowsTheFactorsMinimumAndRounding) {
   EXPECT_EQ(expert_capacity(c, 1024, true), 7);
 }
 
-TEST(MoeConfig, PolicyNamesRoundTrip) {
+TEST(MoeLayerConfig, PolicyNamesRoundTrip) {
   for (auto p : {SecondExpertPolicy::kAll, SecondExpertPolicy::kRandom, SecondExpertPolicy::kThreshold})
     EXPECT_EQ(parse_second_expert_policy(to_string(p)), p);
   EXPECT_THROW(parse_second_expert_policy("sampling"), std::invalid_argument);
 }
 
-TEST(MoeConfig, ValidateNamesTheBadKey) {
+TEST(MoeLayerConfig, ValidateNamesTheBadKey) {
   auto message = [](MoeConfig c) {
     try {
       validate(c);
