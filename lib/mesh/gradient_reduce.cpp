@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "mesh/mpi_collectives.h"
 #include "util/error.h"
 
 namespace moe {
@@ -29,96 +30,136 @@ void check_ranges(std::size_t buffer_size, std::span<const GroupedGradientRange>
               "gradient ranges overlap at offset " + std::to_string(sorted[i].offset));
 }
 
-// Spans of one group, by offset, with touching spans merged.
-std::vector<Span> merged_spans(std::span<const GroupedGradientRange> ranges, Collectives* group) {
-  std::vector<Span> spans;
-  for (const auto& r : ranges)
-    if (r.group == group && r.count > 0) spans.push_back({r.offset, r.count});
-  std::sort(spans.begin(), spans.end(),
-            [](const Span& a, const Span& b) { return a.offset < b.offset; });
-  std::vector<Span> merged;
-  for (const Span& s : spans) {
-    if (!merged.empty() && merged.back().offset + merged.back().count == s.offset)
-      merged.back().count += s.count;
-    else
-      merged.push_back(s);
-  }
-  return merged;
-}
+// One all-reduce: spans of the flat buffer summed over `group` together.
+struct Bucket {
+  Collectives* group = nullptr;
+  std::vector<Span> spans;           // in the order ranges joined
+  std::vector<std::size_t> members;  // range indices, each once
+  std::size_t floats = 0;
+  bool in_place = false;             // spans touch end to end: reduce grads directly
+  std::vector<float> staging;        // [floats] otherwise
+  std::size_t waiting_for = 0;       // members not yet ready this step
+  bool started = false;
+  MpiRequests in_flight;
 
-// Collects small spans into one buffer so that they cost a single all-reduce.
-class StagingBucket {
- public:
-  StagingBucket(std::span<float> grads, Collectives& group, std::size_t capacity)
-      : grads_(grads), group_(group), capacity_(capacity) {}
-
-  bool fits(std::size_t count) const { return staged_ + count <= capacity_; }
-  void add(const Span& s) {
-    if (buffer_.size() < capacity_) buffer_.resize(capacity_);
-    std::copy_n(grads_.data() + s.offset, s.count, buffer_.data() + staged_);
-    spans_.push_back(s);
-    staged_ += s.count;
+  void add(std::size_t range, const Span& s) {
+    if (members.empty() || members.back() != range) members.push_back(range);
+    spans.push_back(s);
+    floats += s.count;
   }
-  void flush() {
-    if (staged_ == 0) return;
-    group_.all_reduce_sum(buffer_.data(), staged_);
-    std::size_t at = 0;
-    for (const Span& s : spans_) {
-      std::copy_n(buffer_.data() + at, s.count, grads_.data() + s.offset);
-      at += s.count;
-    }
-    spans_.clear();
-    staged_ = 0;
-  }
-
- private:
-  std::span<float> grads_;
-  Collectives& group_;
-  std::size_t capacity_;
-  std::vector<float> buffer_;
-  std::vector<Span> spans_;
-  std::size_t staged_ = 0;
 };
-
-void reduce_group(std::span<float> grads, const std::vector<Span>& spans, Collectives& group,
-                  std::size_t bucket_floats) {
-  StagingBucket staging(grads, group, bucket_floats);
-  for (const Span& s : spans) {
-    if (s.count >= bucket_floats) {
-      // Already bucket-sized: reduce in place, no copies.
-      for (std::size_t done = 0; done < s.count; done += bucket_floats)
-        group.all_reduce_sum(grads.data() + s.offset + done,
-                             std::min(bucket_floats, s.count - done));
-      continue;
-    }
-    if (!staging.fits(s.count)) staging.flush();
-    staging.add(s);
-  }
-  staging.flush();
-}
 
 }  // namespace
 
-void reduce_gradient_buckets(std::span<float> grads, std::span<const GroupedGradientRange> ranges,
-                             std::size_t bucket_floats, float scale) {
+struct GradientSync::Plan {
+  std::span<float> grads;
+  std::vector<GroupedGradientRange> ranges;
+  float scale = 1.0f;
+  std::vector<Bucket> buckets;  // in start order
+  std::vector<std::vector<std::size_t>> buckets_of_range;
+  std::vector<bool> ready;
+  std::size_t next_to_start = 0;
+
+  void build(std::size_t bucket_floats) {
+    std::vector<std::pair<Collectives*, Bucket>> open;  // per group, first-appearance order
+    auto close = [&](Bucket& b) {
+      if (b.floats > 0) buckets.push_back(std::move(b));
+      b = Bucket{};
+    };
+    for (std::size_t i = 0; i < ranges.size(); ++i) {
+      const GroupedGradientRange& r = ranges[i];
+      if (r.count == 0 || r.group->size() == 1) continue;  // nothing to communicate
+      if (r.count >= bucket_floats) {
+        for (std::size_t done = 0; done < r.count; done += bucket_floats) {
+          Bucket chunk;
+          chunk.group = r.group;
+          chunk.add(i, {r.offset + done, std::min(bucket_floats, r.count - done)});
+          buckets.push_back(std::move(chunk));
+        }
+        continue;
+      }
+      auto it = std::find_if(open.begin(), open.end(),
+                             [&](const auto& entry) { return entry.first == r.group; });
+      if (it == open.end()) it = open.insert(open.end(), {r.group, Bucket{}});
+      if (it->second.floats + r.count > bucket_floats) close(it->second);
+      it->second.group = r.group;
+      it->second.add(i, {r.offset, r.count});
+    }
+    for (auto& entry : open) close(entry.second);
+
+    buckets_of_range.assign(ranges.size(), {});
+    for (std::size_t b = 0; b < buckets.size(); ++b) {
+      Bucket& bucket = buckets[b];
+      bucket.in_place = true;
+      for (std::size_t k = 1; k < bucket.spans.size(); ++k)
+        if (bucket.spans[k - 1].offset + bucket.spans[k - 1].count != bucket.spans[k].offset)
+          bucket.in_place = false;
+      if (!bucket.in_place) bucket.staging.resize(bucket.floats);
+      for (std::size_t range : bucket.members) buckets_of_range[range].push_back(b);
+    }
+    reset();
+  }
+
+  void reset() {
+    ready.assign(ranges.size(), false);
+    for (Bucket& b : buckets) {
+      b.waiting_for = b.members.size();
+      b.started = false;
+    }
+    next_to_start = 0;
+  }
+
+  void start(Bucket& b) {
+    float* data = grads.data() + b.spans.front().offset;
+    if (!b.in_place) {
+      std::size_t at = 0;
+      for (const Span& s : b.spans) {
+        std::copy_n(grads.data() + s.offset, s.count, b.staging.data() + at);
+        at += s.count;
+      }
+      data = b.staging.data();
+    }
+    if (auto* mpi = dynamic_cast<MpiCollectives*>(b.group))
+      b.in_flight = mpi->start_all_reduce_sum(data, b.floats);
+    else
+      b.group->all_reduce_sum(data, b.floats);
+    b.started = true;
+  }
+
+  // Starts buckets in plan order while the next one is complete.
+  void start_ready_buckets() {
+    while (next_to_start < buckets.size() && buckets[next_to_start].waiting_for == 0)
+      start(buckets[next_to_start++]);
+    // Without an MPI progress thread, transfers advance only inside MPI calls.
+    for (std::size_t b = 0; b < next_to_start; ++b) buckets[b].in_flight.done();
+  }
+
+  void complete(Bucket& b) {
+    b.in_flight.wait();
+    if (b.in_place) return;
+    std::size_t at = 0;
+    for (const Span& s : b.spans) {
+      std::copy_n(b.staging.data() + at, s.count, grads.data() + s.offset);
+      at += s.count;
+    }
+  }
+};
+
+GradientSync::GradientSync(std::span<float> grads, std::span<const GroupedGradientRange> ranges,
+                           std::size_t bucket_floats, float scale)
+    : plan_(std::make_unique<Plan>()) {
   MOE_CHECK(bucket_floats > 0, "bucket size must be positive");
   check_ranges(grads.size(), ranges);
-  std::vector<Collectives*> groups;  // in order of first appearance, the same on every rank
-  for (const auto& r : ranges)
-    if (std::find(groups.begin(), groups.end(), r.group) == groups.end())
-      groups.push_back(r.group);
-  for (Collectives* group : groups) {
-    const std::vector<Span> spans = merged_spans(ranges, group);
-    if (group->size() > 1) reduce_group(grads, spans, *group, bucket_floats);
-    if (scale != 1.0f)
-      for (const Span& s : spans)
-        for (float& g : grads.subspan(s.offset, s.count)) g *= scale;
-  }
+  plan_->grads = grads;
+  plan_->ranges.assign(ranges.begin(), ranges.end());
+  plan_->scale = scale;
+  plan_->build(bucket_floats);
 }
 
-void all_reduce_gradients(Mesh& mesh, std::span<float> grads,
-                          std::span<const GradientRange> ranges,
-                          const GradientReduceOptions& options) {
+namespace {
+
+std::vector<GroupedGradientRange> resolve_groups(Mesh& mesh,
+                                                 std::span<const GradientRange> ranges) {
   std::vector<GroupedGradientRange> grouped;
   grouped.reserve(ranges.size());
   for (const auto& r : ranges) {
@@ -126,11 +167,51 @@ void all_reduce_gradients(Mesh& mesh, std::span<float> grads,
         r.sharded_along.empty() ? &mesh.world() : &mesh.all_axes_but(r.sharded_along);
     grouped.push_back({r.offset, r.count, group});
   }
-  const std::size_t bucket_floats = std::max<std::size_t>(1, options.bucket_bytes / sizeof(float));
-  const float scale = options.scaling == GradientScaling::kMeanOverWorld
-                          ? 1.0f / static_cast<float>(mesh.size())
-                          : 1.0f;
-  reduce_gradient_buckets(grads, grouped, bucket_floats, scale);
+  return grouped;
+}
+
+}  // namespace
+
+GradientSync::GradientSync(Mesh& mesh, std::span<float> grads,
+                           std::span<const GradientRange> ranges,
+                           const GradientReduceOptions& options)
+    : GradientSync(grads, resolve_groups(mesh, ranges),
+                   std::max<std::size_t>(1, options.bucket_bytes / sizeof(float)),
+                   options.scaling == GradientScaling::kMeanOverWorld
+                       ? 1.0f / static_cast<float>(mesh.size())
+                       : 1.0f) {}
+
+GradientSync::~GradientSync() = default;
+
+void GradientSync::mark_ready(std::size_t index) {
+  Plan& p = *plan_;
+  MOE_CHECK(index < p.ranges.size(), "gradient range " + std::to_string(index) + " of " +
+                                         std::to_string(p.ranges.size()));
+  MOE_CHECK(!p.ready[index],
+            "gradient range " + std::to_string(index) + " marked ready twice in one step");
+  p.ready[index] = true;
+  for (std::size_t b : p.buckets_of_range[index]) --p.buckets[b].waiting_for;
+  p.start_ready_buckets();
+}
+
+void GradientSync::finish() {
+  Plan& p = *plan_;
+  for (std::size_t i = 0; i < p.ranges.size(); ++i)
+    if (!p.ready[i]) mark_ready(i);
+  for (Bucket& b : p.buckets) p.complete(b);
+  if (p.scale != 1.0f)
+    for (const auto& r : p.ranges)
+      for (float& g : p.grads.subspan(r.offset, r.count)) g *= p.scale;
+  p.reset();
+}
+
+std::size_t GradientSync::num_buckets() const { return plan_->buckets.size(); }
+
+void all_reduce_gradients(Mesh& mesh, std::span<float> grads,
+                          std::span<const GradientRange> ranges,
+                          const GradientReduceOptions& options) {
+  GradientSync sync(mesh, grads, ranges, options);
+  sync.finish();
 }
 
 }  // namespace moe

@@ -22,6 +22,7 @@
 // kSum leaves plain sums (for losses summed over tokens and divided later by
 // the global token count).
 #include <cstddef>
+#include <memory>
 #include <span>
 #include <string>
 
@@ -44,26 +45,67 @@ struct GradientReduceOptions {
   GradientScaling scaling = GradientScaling::kMeanOverWorld;
 };
 
-// grads: [N] flat gradient buffer, reduced in place. Ranges must lie inside it
-// and not overlap (InternalError otherwise); floats outside every range are
-// left alone. Collective over the world: every rank passes the same ranges in
-// the same order. Throws InputError if a range names an axis the mesh lacks.
-void all_reduce_gradients(Mesh& mesh, std::span<float> grads,
-                          std::span<const GradientRange> ranges,
-                          const GradientReduceOptions& options = {});
-
-// The mechanism under all_reduce_gradients, for any Collectives (the tests
-// drive it with fakes): each range is summed over its `group`, in buckets of
-// at most `bucket_floats`, then multiplied by `scale`. Groups are served in the
-// order of their first range; within a group ranges go by offset, adjacent
-// ones merged, small ones packed into a staging bucket, large ones reduced in
-// place bucket by bucket.
+// A range bound to the group it is summed over (not owned); the form
+// GradientSync works on, and what tests drive with fake Collectives.
 struct GroupedGradientRange {
   std::size_t offset = 0;
   std::size_t count = 0;
-  Collectives* group = nullptr;  // not owned
+  Collectives* group = nullptr;
 };
-void reduce_gradient_buckets(std::span<float> grads, std::span<const GroupedGradientRange> ranges,
-                             std::size_t bucket_floats, float scale);
+
+// The gradient all-reduce of one training step, overlappable with backward:
+//
+//   GradientSync sync(mesh, grads, ranges);         // once: plans the buckets
+//   per step: backward ...; sync.mark_ready(i) as each tensor's gradient is final
+//             ...; sync.finish();                   // then the optimizer step
+//
+// Buckets: walking the ranges in the given order (give them in the order
+// backward finishes them, last layer first), each range joins the open bucket
+// of its group; a bucket that would exceed `bucket_bytes` is closed and a new
+// one opened; a range of a bucket or more is split into buckets of its own.
+// A bucket whose ranges touch end to end is reduced in place, others through a
+// staging buffer. A bucket's all-reduce starts (non-blocking over MPI, blocking
+// over other Collectives) as soon as all its ranges are ready and every earlier
+// bucket has started, so all ranks start them in the same order whatever order
+// they mark ranges in. Ranges whose group is a single rank cost nothing but the
+// scaling. The step's result does not depend on mark order or bucket size
+// beyond float summation order inside MPI.
+//
+// grads: [N], borrowed for the GradientSync's lifetime; ranges must lie inside
+// it and not overlap (InternalError otherwise); floats outside every range are
+// left alone. Between mark_ready(i) and finish() range i must not be written.
+// Used by one thread (the MpiRuntime's). Not copyable.
+class GradientSync {
+ public:
+  // Ranges resolved on `mesh`: replicated -> mesh.world(), sharded along A ->
+  // mesh.all_axes_but(A). Throws InputError if a range names an axis the mesh
+  // lacks. Every rank passes the same ranges in the same order.
+  GradientSync(Mesh& mesh, std::span<float> grads, std::span<const GradientRange> ranges,
+               const GradientReduceOptions& options = {});
+  // Explicit groups, bucket size in floats, and the factor applied at finish().
+  GradientSync(std::span<float> grads, std::span<const GroupedGradientRange> ranges,
+               std::size_t bucket_floats, float scale);
+  ~GradientSync();
+  GradientSync(const GradientSync&) = delete;
+  GradientSync& operator=(const GradientSync&) = delete;
+
+  // Range `index` (position in the constructor's list) is final for this step.
+  void mark_ready(std::size_t index);
+  // Marks every range not yet marked, waits for all buckets, copies staged
+  // buckets back, scales, and resets for the next step.
+  void finish();
+
+  std::size_t num_buckets() const;
+
+ private:
+  struct Plan;
+  std::unique_ptr<Plan> plan_;
+};
+
+// One-shot form for a trainer that does not overlap: every range summed over
+// its group and scaled as `options` says. Collective over the world.
+void all_reduce_gradients(Mesh& mesh, std::span<float> grads,
+                          std::span<const GradientRange> ranges,
+                          const GradientReduceOptions& options = {});
 
 }  // namespace moe

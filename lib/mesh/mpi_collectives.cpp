@@ -95,6 +95,36 @@ void MpiCollectives::all_reduce_sum_chunked(void* data, std::size_t count, MPI_D
   }
 }
 
+MpiRequests MpiCollectives::start_all_reduce_sum(float* data, std::size_t count) {
+  std::vector<MPI_Request> requests;
+  for (std::size_t done = 0; done < count;) {
+    const std::size_t n = std::min(max_elements_per_call_, count - done);
+    requests.push_back(MPI_REQUEST_NULL);
+    check_mpi(MPI_Iallreduce(MPI_IN_PLACE, data + done, static_cast<int>(n), MPI_FLOAT, MPI_SUM,
+                             comm_, &requests.back()),
+              "MPI_Iallreduce");
+    done += n;
+  }
+  return MpiRequests(std::move(requests));
+}
+
+bool MpiRequests::done() {
+  if (requests_.empty()) return true;
+  int flag = 0;
+  check_mpi(MPI_Testall(static_cast<int>(requests_.size()), requests_.data(), &flag,
+                        MPI_STATUSES_IGNORE),
+            "MPI_Testall");
+  if (flag) requests_.clear();
+  return flag != 0;
+}
+
+void MpiRequests::wait() {
+  if (requests_.empty()) return;
+  check_mpi(MPI_Waitall(static_cast<int>(requests_.size()), requests_.data(), MPI_STATUSES_IGNORE),
+            "MPI_Waitall");
+  requests_.clear();
+}
+
 void MpiCollectives::all_reduce_sum(float* data, std::size_t count) {
   all_reduce_sum_chunked(data, count, MPI_FLOAT, sizeof(float));
 }

@@ -11,10 +11,29 @@
 #include <mpi.h>
 
 #include <cstddef>
+#include <utility>
+#include <vector>
 
 #include "util/collectives.h"
 
 namespace moe {
+
+// Non-blocking collectives in flight (one MPI request per chunk). Move-only.
+// The buffers they read and write must stay alive and untouched until done()
+// returned true or wait() returned. Destroying it with requests in flight
+// abandons them (MPI forbids freeing a collective's request): only acceptable
+// when the job is about to end, e.g. while an exception unwinds to run_on_mesh.
+class MpiRequests {
+ public:
+  MpiRequests() = default;
+  explicit MpiRequests(std::vector<MPI_Request> requests) : requests_(std::move(requests)) {}
+  // True once all completed; each call also lets MPI progress the transfers.
+  bool done();
+  void wait();
+
+ private:
+  std::vector<MPI_Request> requests_;
+};
 
 class MpiCollectives final : public Collectives {
  public:
@@ -40,6 +59,12 @@ class MpiCollectives final : public Collectives {
   void all_gather(const float* send, float* recv, std::size_t block) override;
   void broadcast(void* data, std::size_t bytes, int root) override;
   void barrier() override;
+
+  // Extension beyond moe::Collectives, for overlapping the gradient all-reduce
+  // with the backward pass: starts the in-place sum all_reduce_sum would do and
+  // returns at once. Every rank starts its non-blocking collectives on this
+  // communicator in the same order.
+  MpiRequests start_all_reduce_sum(float* data, std::size_t count);
 
   // The split threshold; tests lower it to exercise the chunked paths.
   void set_max_elements_per_call(std::size_t n);

@@ -244,6 +244,37 @@ TEST(MpiWorker, DataExpertGradientBucketsMixReplicatedAndExpertRanges) {
   }
 }
 
+TEST(MpiWorker, DataExpertOverlappedSyncMatchesOneShotReduce) {
+  REQUIRE_RANKS(4);
+  Mesh mesh(*runtime, parse_mesh_spec("data=2,expert=2"));
+  // Split every non-blocking all-reduce into several MPI requests too.
+  for (Collectives* group : {&mesh.world(), &mesh.all_axes_but("expert")})
+    dynamic_cast<MpiCollectives&>(*group).set_max_elements_per_call(3);
+  // Ranges listed in backward order: the last layer's tensors first.
+  const std::vector<GradientRange> ranges{{30, 10, ""}, {20, 10, "expert"}, {12, 8, ""},
+                                          {4, 8, "expert"}, {0, 4, ""}};
+  auto fill = [&](std::vector<float>& g, int step) {
+    for (std::size_t i = 0; i < g.size(); ++i)
+      g[i] = static_cast<float>((mesh.rank() + 1) * (static_cast<int>(i) + step));
+  };
+  std::vector<float> overlapped(40), expected(40);
+  GradientSync sync(mesh, overlapped, ranges, {.bucket_bytes = 12 * sizeof(float)});
+  EXPECT_GT(sync.num_buckets(), 3u);
+  for (int step = 0; step < 2; ++step) {
+    fill(overlapped, step);
+    fill(expected, step);
+    // Ranks finish their tensors in different orders; buckets still start in
+    // plan order on every rank.
+    const std::vector<std::size_t> order = mesh.rank() % 2 == 0
+                                               ? std::vector<std::size_t>{0, 1, 2, 3, 4}
+                                               : std::vector<std::size_t>{4, 2, 0, 3, 1};
+    for (std::size_t index : order) sync.mark_ready(index);
+    sync.finish();
+    all_reduce_gradients(mesh, expected, ranges);
+    for (std::size_t i = 0; i < 40; ++i) EXPECT_FLOAT_EQ(overlapped[i], expected[i]) << i;
+  }
+}
+
 // The averaging convention against the gradient of the global loss, on a toy
 // MoE: each rank's loss is the mean over its tokens of w[expert(t)] * x_t + b * x_t,
 // the training loss is the mean of the 4 rank losses. Expert e's weight lives

@@ -104,6 +104,8 @@ class UniformGroup final : public Collectives {
   int size() const override { return size_; }
   void all_reduce_sum(float* data, std::size_t count) override {
     calls.push_back(count);
+    pointers.push_back(data);
+    if (log != nullptr) log->push_back(name);
     for (std::size_t i = 0; i < count; ++i) data[i] *= static_cast<float>(size_);
   }
   void all_reduce_sum(double*, std::size_t) override { FAIL() << "unexpected double reduce"; }
@@ -114,6 +116,9 @@ class UniformGroup final : public Collectives {
   void barrier() override {}
 
   std::vector<std::size_t> calls;
+  std::vector<const float*> pointers;
+  std::vector<char>* log = nullptr;  // shared call order across groups
+  char name = '?';
 
  private:
   int size_;
@@ -128,7 +133,9 @@ TEST(GradientBuckets, EachRangeIsSummedOnceOverItsGroupAndScaled) {
   const std::vector<GroupedGradientRange> ranges{
       {0, 5, &world},       {5, 7, &data_axis}, {12, 1, &world},
       {13, 7, &data_axis},  {22, 18, &world},   {39, 0, &data_axis}};
-  reduce_gradient_buckets(grads, ranges, /*bucket_floats=*/8, /*scale=*/0.25f);
+  GradientSync sync(grads, ranges, /*bucket_floats=*/8, /*scale=*/0.25f);
+  EXPECT_EQ(sync.num_buckets(), 6u);
+  sync.finish();
   for (std::size_t i = 0; i < grads.size(); ++i) {
     const bool expert = (i >= 5 && i < 12) || (i >= 13 && i < 20);
     const bool gap = i >= 20 && i < 22;
@@ -140,6 +147,10 @@ TEST(GradientBuckets, EachRangeIsSummedOnceOverItsGroupAndScaled) {
   // do not fit one 8-float bucket together.
   EXPECT_EQ(world.calls, (std::vector<std::size_t>{8, 8, 2, 6}));
   EXPECT_EQ(data_axis.calls, (std::vector<std::size_t>{7, 7}));
+  // Touching spans are reduced in place, the two scattered world spans staged.
+  EXPECT_EQ(data_axis.pointers[0], grads.data() + 5);
+  EXPECT_EQ(world.pointers[0], grads.data() + 22);
+  EXPECT_TRUE(world.pointers[3] < grads.data() || world.pointers[3] >= grads.data() + 40);
 }
 
 TEST(GradientBuckets, SmallTensorsShareBucketsUpToTheCapacity) {
@@ -147,7 +158,7 @@ TEST(GradientBuckets, SmallTensorsShareBucketsUpToTheCapacity) {
   std::vector<float> grads(12, 1.0f);
   std::vector<GroupedGradientRange> ranges;
   for (std::size_t offset = 0; offset < 12; offset += 3) ranges.push_back({offset, 2, &world});
-  reduce_gradient_buckets(grads, ranges, /*bucket_floats=*/5, /*scale=*/1.0f);
+  GradientSync(grads, ranges, /*bucket_floats=*/5, /*scale=*/1.0f).finish();
   EXPECT_EQ(world.calls, (std::vector<std::size_t>{4, 4}));
   for (std::size_t i = 0; i < grads.size(); ++i) EXPECT_EQ(grads[i], i % 3 == 2 ? 1.0f : 3.0f);
 }
@@ -156,7 +167,9 @@ TEST(GradientBuckets, SingleRankGroupsOnlyScale) {
   UniformGroup alone(1);
   std::vector<float> grads{2, 4};
   const std::vector<GroupedGradientRange> ranges{{0, 2, &alone}};
-  reduce_gradient_buckets(grads, ranges, 16, 0.5f);
+  GradientSync sync(grads, ranges, 16, 0.5f);
+  EXPECT_EQ(sync.num_buckets(), 0u);
+  sync.finish();
   EXPECT_TRUE(alone.calls.empty());
   EXPECT_EQ(grads, (std::vector<float>{1, 2}));
 }
@@ -165,10 +178,48 @@ TEST(GradientBuckets, RejectsRangesOutsideOrOverlapping) {
   UniformGroup world(2);
   std::vector<float> grads(10);
   const std::vector<GroupedGradientRange> outside{{8, 3, &world}};
-  EXPECT_THROW(reduce_gradient_buckets(grads, outside, 4, 1.0f), InternalError);
+  EXPECT_THROW(GradientSync(grads, outside, 4, 1.0f), InternalError);
   const std::vector<GroupedGradientRange> overlapping{{0, 5, &world}, {4, 2, &world}};
-  EXPECT_THROW(reduce_gradient_buckets(grads, overlapping, 4, 1.0f), InternalError);
+  EXPECT_THROW(GradientSync(grads, overlapping, 4, 1.0f), InternalError);
   EXPECT_TRUE(world.calls.empty());
+}
+
+TEST(GradientBuckets, BucketsStartInPlanOrderWhateverTheMarkOrder) {
+  std::vector<char> log;
+  UniformGroup world(2), data_axis(3);
+  world.log = data_axis.log = &log;
+  world.name = 'w';
+  data_axis.name = 'd';
+  std::vector<float> grads(12, 1.0f);
+  // Three bucket-sized tensors: one bucket each, planned in list order.
+  const std::vector<GroupedGradientRange> ranges{
+      {0, 4, &world}, {4, 4, &data_axis}, {8, 4, &world}};
+  GradientSync sync(grads, ranges, /*bucket_floats=*/4, /*scale=*/1.0f);
+  for (int step = 1; step <= 2; ++step) {
+    log.clear();
+    sync.mark_ready(2);
+    EXPECT_TRUE(log.empty()) << "bucket 2 started before bucket 0";
+    sync.mark_ready(0);
+    EXPECT_EQ(log, (std::vector<char>{'w'}));
+    sync.mark_ready(1);
+    EXPECT_EQ(log, (std::vector<char>{'w', 'd', 'w'}));
+    EXPECT_THROW(sync.mark_ready(1), InternalError);
+    sync.finish();
+    // Each step sums once more: the plan resets after finish().
+    const float w = step == 1 ? 2.0f : 4.0f, d = step == 1 ? 3.0f : 9.0f;
+    for (std::size_t i = 0; i < 12; ++i) EXPECT_EQ(grads[i], i >= 4 && i < 8 ? d : w) << i;
+  }
+}
+
+TEST(GradientBuckets, FinishMarksWhatWasNotMarked) {
+  UniformGroup world(2);
+  std::vector<float> grads{1, 1, 1};
+  const std::vector<GroupedGradientRange> ranges{{0, 1, &world}, {2, 1, &world}};
+  GradientSync sync(grads, ranges, 8, 1.0f);
+  sync.mark_ready(1);
+  sync.finish();
+  EXPECT_EQ(grads, (std::vector<float>{2, 1, 2}));
+  EXPECT_EQ(world.calls, (std::vector<std::size_t>{2}));
 }
 
 TEST(GradientBuckets, MeshHelperOnOneRankAveragesOverWorldOfOne) {
