@@ -1,0 +1,447 @@
+// moe-eval: BLEU, chrF/chrF++ and TER with sacreBLEU 2.x's command line,
+// numbers and output, plus per-language reports (--langs, --tsv).
+// This file only parses flags, calls lib/eval and maps errors to exit codes.
+#include <CLI/CLI.hpp>
+
+#include <algorithm>
+#include <cstdlib>
+#include <iostream>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "eval/bleu.h"
+#include "eval/chrf.h"
+#include "eval/corpus_io.h"
+#include "eval/output.h"
+#include "eval/paired_output.h"
+#include "eval/significance.h"
+#include "eval/statistics.h"
+#include "eval/ter.h"
+#include "util/error.h"
+#include "util/version.h"
+
+namespace {
+
+using moe::InputError;
+namespace ev = moe::eval;
+
+// sacreBLEU's exit status for a -nr field-count mismatch.
+constexpr int kExitBadReferenceFields = 17;
+
+struct Args {
+  std::vector<std::string> refs;
+  std::vector<std::string> inputs;
+  std::vector<std::string> metrics = {"bleu"};
+  std::string tokenize = "13a";
+  bool lowercase = false;
+  std::string smooth_method = "exp";
+  double smooth_value = 0.0;
+  bool force = false;
+  bool sentence_level = false;
+  std::string format = "json";
+  int width = 1;
+  bool score_only = false;
+  bool short_signature = false;
+  bool quiet = false;
+  int num_refs = 1;
+  ev::ChrfOptions chrf;
+  ev::TerOptions ter;
+  bool confidence = false;
+  int confidence_n = 1000;
+  bool paired_bs = false;
+  bool paired_ar = false;
+  int paired_bs_n = 1000;
+  int paired_ar_n = 10000;
+  int paired_jobs = 1;
+  std::string langs_file;
+  std::string tsv_file;
+};
+
+// sacreBLEU spells several options with one dash and several letters (-tok,
+// -lc, ...), which CLI11 cannot declare; they become their long forms here,
+// including the "-tok=13a" spelling.
+std::vector<std::string> normalize_arguments(int argc, char** argv) {
+  static const std::map<std::string, std::string> kAliases = {
+      {"-tok", "--tokenize"},        {"-lc", "--lowercase"},
+      {"-sh", "--short"},            {"-sl", "--sentence-level"},
+      {"-sv", "--smooth-value"},     {"-ci", "--confidence"},
+      {"-cin", "--confidence-n"},    {"-pbsn", "--paired-bs-n"},
+      {"-parn", "--paired-ar-n"},    {"-cc", "--chrf-char-order"},
+      {"-cw", "--chrf-word-order"},  {"-nr", "--num-refs"},
+  };
+  std::vector<std::string> out;
+  bool after_double_dash = false;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "--") after_double_dash = true;
+    if (!after_double_dash && arg.size() > 2 && arg[0] == '-' && arg[1] != '-') {
+      const std::size_t eq = arg.find('=');
+      const auto it = kAliases.find(arg.substr(0, eq));
+      if (it != kAliases.end()) arg = it->second + (eq == std::string::npos ? "" : arg.substr(eq));
+    }
+    out.push_back(arg);
+  }
+  std::reverse(out.begin(), out.end());  // CLI11's parse(vector) takes arguments in reverse
+  return out;
+}
+
+void define_options(CLI::App& app, Args& a) {
+  app.add_option("refs", a.refs, "reference files (one or more)");
+  app.add_option("-i,--input", a.inputs, "hypothesis file(s); stdin when absent; several = paired test");
+  app.add_option("-m,--metrics", a.metrics, "metrics: bleu chrf ter (default: bleu)");
+  app.add_option("--tokenize", a.tokenize, "BLEU tokenizer (-tok): 13a intl zh char none");
+  app.add_flag("--lowercase", a.lowercase, "BLEU: lowercase (-lc)");
+  app.add_option("-s,--smooth-method", a.smooth_method, "BLEU smoothing: exp floor add-k none");
+  app.add_option("--smooth-value", a.smooth_value, "BLEU smoothing value (-sv)");
+  app.add_flag("--force", a.force, "no warning for tokenized-looking input");
+  app.add_flag("--sentence-level", a.sentence_level, "one score per line (-sl)");
+  app.add_option("-f,--format", a.format, "output format: json (default) or text");
+  app.add_option("-w,--width", a.width, "decimals of the score (default 1)");
+  app.add_flag("-b,--score-only", a.score_only, "print only the score");
+  app.add_flag("--short", a.short_signature, "short signature in text output (-sh)");
+  app.add_flag("-q,--quiet", a.quiet, "accepted for sacreBLEU compatibility");
+  app.add_option("--num-refs", a.num_refs, "tab-separated references per line of one file (-nr)");
+  app.add_option("--chrf-char-order", a.chrf.char_order, "chrF character order (-cc, default 6)");
+  app.add_option("--chrf-word-order", a.chrf.word_order, "chrF word order (-cw; 2 = chrF++)");
+  app.add_option("--chrf-beta", a.chrf.beta, "chrF beta (default 2)");
+  app.add_flag("--chrf-whitespace", a.chrf.whitespace, "chrF: keep whitespace in character n-grams");
+  app.add_flag("--chrf-lowercase", a.chrf.lowercase, "chrF: lowercase");
+  app.add_flag("--chrf-eps-smoothing", a.chrf.eps_smoothing, "chrF: eps smoothing (chrF++.py)");
+  app.add_flag("--ter-case-sensitive", a.ter.case_sensitive, "TER: keep case");
+  app.add_flag("--ter-asian-support", a.ter.asian_support, "TER: split CJK characters");
+  app.add_flag("--ter-no-punct", a.ter.no_punct, "TER: remove punctuation");
+  app.add_flag("--ter-normalized", a.ter.normalized, "TER: normalize and tokenize punctuation");
+  app.add_flag("--confidence", a.confidence, "bootstrap 95% confidence interval (-ci)");
+  app.add_option("--confidence-n", a.confidence_n, "bootstrap resamples for -ci (-cin, default 1000)");
+  app.add_flag("--paired-bs", a.paired_bs, "paired bootstrap resampling against the first system");
+  app.add_flag("--paired-ar", a.paired_ar, "paired approximate randomization against the first system");
+  app.add_option("--paired-bs-n", a.paired_bs_n, "paired bootstrap resamples (-pbsn, default 1000)");
+  app.add_option("--paired-ar-n", a.paired_ar_n, "approximate randomization trials (-parn, default 10000)");
+  app.add_option("-j,--paired-jobs", a.paired_jobs, "accepted for sacreBLEU compatibility (no effect)");
+  app.add_option("--langs", a.langs_file, "language code per hypothesis line: per-language table");
+  app.add_option("--tsv", a.tsv_file, "test set as lang<TAB>source<TAB>reference lines");
+}
+
+struct Inputs {
+  std::vector<std::string> system_names;
+  std::vector<std::vector<std::string>> systems;    // [systems][N]
+  std::vector<std::vector<std::string>> references; // [R][N]
+  std::vector<std::string> languages;               // N, or empty
+};
+
+Inputs read_inputs(const Args& a) {
+  Inputs in;
+  if (!a.tsv_file.empty()) {
+    if (!a.refs.empty()) throw InputError("reference files and --tsv cannot be combined");
+    if (!a.langs_file.empty()) throw InputError("--langs and --tsv cannot be combined");
+    ev::TsvTestSet set = ev::read_tsv_test_set(a.tsv_file);
+    in.references.push_back(std::move(set.references));
+    in.languages = std::move(set.languages);
+  } else {
+    if (a.refs.empty()) throw InputError("no reference file given (or use --tsv)");
+    if (a.num_refs < 1) throw InputError("--num-refs must be >= 1");
+    if (a.num_refs > 1) {
+      if (a.refs.size() != 1) throw InputError("--num-refs needs exactly one reference file");
+      in.references = ev::split_reference_fields(ev::read_lines(a.refs[0]), a.num_refs, a.refs[0]);
+    } else {
+      for (const std::string& path : a.refs) in.references.push_back(ev::read_lines(path));
+    }
+    if (!a.langs_file.empty()) in.languages = ev::read_language_codes(a.langs_file);
+  }
+  if (a.inputs.empty()) {
+    in.system_names.push_back("<stdin>");
+    in.systems.push_back(ev::read_lines(std::cin, "<stdin>"));
+  } else {
+    for (const std::string& path : a.inputs) {
+      in.system_names.push_back(path);
+      in.systems.push_back(ev::read_lines(path));
+    }
+  }
+  const std::size_t n = in.systems.front().size();
+  for (std::size_t s = 0; s < in.systems.size(); ++s) {
+    const std::string source = !a.tsv_file.empty() ? a.tsv_file : a.refs.front();
+    const std::size_t refs_n = in.references.front().size();
+    if (in.systems[s].size() != refs_n) {
+      throw InputError("System and reference streams have different lengths: " +
+                       in.system_names[s] + " has " + std::to_string(in.systems[s].size()) +
+                       " lines, " + source + " has " + std::to_string(refs_n));
+    }
+  }
+  for (std::size_t r = 1; r < in.references.size(); ++r) {
+    if (in.references[r].size() != n) {
+      throw InputError("System and reference streams have different lengths: " + a.refs[r] +
+                       " has " + std::to_string(in.references[r].size()) + " lines, expected " +
+                       std::to_string(n));
+    }
+  }
+  if (!in.languages.empty() && in.languages.size() != n) {
+    throw InputError(a.langs_file + " has " + std::to_string(in.languages.size()) +
+                     " language codes for " + std::to_string(n) + " hypothesis lines");
+  }
+  return in;
+}
+
+// Which metrics, in sacreBLEU's output order (BLEU, chrF, TER).
+struct MetricChoice {
+  bool bleu = false, chrf = false, ter = false;
+  int count() const { return bleu + chrf + ter; }
+};
+
+MetricChoice parse_metrics(const std::vector<std::string>& names) {
+  MetricChoice choice;
+  for (const std::string& name : names) {
+    if (name == "bleu") choice.bleu = true;
+    else if (name == "chrf") choice.chrf = true;
+    else if (name == "ter") choice.ter = true;
+    else throw InputError("unknown metric '" + name + "' (choose from bleu, chrf, ter)");
+  }
+  return choice;
+}
+
+struct Config {
+  MetricChoice metrics;
+  ev::BleuOptions bleu;
+  ev::ChrfOptions chrf;
+  ev::TerOptions ter;
+  ev::OutputOptions output;
+  bool json = true;
+  std::optional<std::uint64_t> seed;
+  std::string seed_text;
+};
+
+Config make_config(const Args& a, bool smooth_value_given, bool format_given) {
+  Config c;
+  c.metrics = parse_metrics(a.metrics);
+  c.bleu.tokenizer = ev::parse_tokenizer(a.tokenize);
+  c.bleu.lowercase = a.lowercase;
+  c.bleu.smooth_method = ev::parse_smooth_method(a.smooth_method);
+  if (smooth_value_given) c.bleu.smooth_value = a.smooth_value;
+  c.bleu.effective_order = a.sentence_level;
+  c.chrf = a.chrf;
+  if (c.chrf.char_order < 0 || c.chrf.word_order < 0 || c.chrf.char_order + c.chrf.word_order == 0) {
+    throw InputError("--chrf-char-order and --chrf-word-order must be >= 0, not both 0");
+  }
+  if (c.chrf.beta < 0) throw InputError("--chrf-beta must be >= 0");
+  c.ter = a.ter;
+  if (a.width < 0 || a.width > 50) throw InputError("--width must be between 0 and 50");
+  c.output = {a.width, a.short_signature, a.score_only};
+  std::string format = a.format;
+  if (!format_given) {
+    if (const char* env = std::getenv("SACREBLEU_FORMAT")) format = env;
+  }
+  if (format != "json" && format != "text") {
+    throw InputError("unknown format '" + format + "' (choose from json, text)");
+  }
+  c.json = format == "json";
+  const char* seed_env = std::getenv("SACREBLEU_SEED");
+  std::string seed = seed_env ? seed_env : "12345";
+  std::string lower = seed;
+  std::transform(lower.begin(), lower.end(), lower.begin(), ::tolower);
+  if (lower == "none") {
+    c.seed_text = "none";
+  } else {
+    char* end = nullptr;
+    const unsigned long long value = std::strtoull(seed.c_str(), &end, 10);
+    if (seed.empty() || *end != '\0') throw InputError("SACREBLEU_SEED must be an integer or 'none'");
+    c.seed = value;
+    c.seed_text = seed;
+  }
+  return c;
+}
+
+// One metric's per-segment statistics for one system, with its signature bits.
+struct MetricRun {
+  ev::MetricStatistics statistics;
+  std::vector<ev::SignatureField> fields;
+  std::optional<ev::BleuOptions> bleu;  // set for BLEU, which prints a verbose part
+};
+
+std::vector<MetricRun> compute_metrics(const Config& c, const std::vector<std::string>& hyps,
+                                       const std::vector<std::vector<std::string>>& refs) {
+  std::vector<MetricRun> runs;
+  if (c.metrics.bleu) {
+    runs.push_back({ev::bleu_statistics(ev::bleu_segment_stats(hyps, refs, c.bleu), c.bleu),
+                    ev::bleu_signature_fields(c.bleu), c.bleu});
+  }
+  if (c.metrics.chrf) {
+    runs.push_back({ev::chrf_statistics(ev::chrf_segment_stats(hyps, refs, c.chrf), c.chrf),
+                    ev::chrf_signature_fields(c.chrf), std::nullopt});
+  }
+  if (c.metrics.ter) {
+    runs.push_back({ev::ter_statistics(ev::ter_segment_stats(hyps, refs, c.ter)),
+                    ev::ter_signature_fields(c.ter), std::nullopt});
+  }
+  return runs;
+}
+
+ev::MetricResult result_of(const MetricRun& run, std::span<const double> sums, int nrefs,
+                           const ev::ResamplingSignature& resampling) {
+  ev::MetricResult r;
+  r.name = run.statistics.name;
+  r.signature = ev::make_signature(nrefs, resampling, run.fields);
+  if (run.bleu) {
+    const ev::BleuScore bleu = ev::bleu_from_stats(ev::bleu_stats_from_sums(sums), *run.bleu);
+    r.score = bleu.score;
+    r.verbose = bleu.verbose();
+  } else {
+    r.score = run.statistics.score(sums);
+  }
+  return r;
+}
+
+void warn_if_tokenized(const Config& c, const Args& a, const std::vector<std::string>& hyps) {
+  if (!c.metrics.bleu || a.force) return;
+  if (ev::count_tokenized_period_lines(hyps) < ev::kTokenizedPeriodWarningLines) return;
+  const std::string prefix = a.quiet ? "" : "sacreBLEU: ";
+  std::cerr << prefix << "That's 100 lines that end in a tokenized period ('.')\n"
+            << prefix << "It looks like you forgot to detokenize your test data, which may hurt your score.\n"
+            << prefix << "If you insist your data is detokenized, or don't care, you can suppress this "
+                         "message with the `force` parameter.\n";
+}
+
+int run_sentence_level(const Config& c, const Args& a, const Inputs& in) {
+  if (c.metrics.count() != 1) throw InputError("Only one metric can be used in sentence-level mode.");
+  if (a.confidence || a.paired_bs || a.paired_ar) {
+    throw InputError("confidence intervals and paired tests are not available in sentence-level mode");
+  }
+  if (in.systems.size() != 1) throw InputError("sentence-level mode takes one system");
+  const int nrefs = static_cast<int>(in.references.size());
+  const std::vector<MetricRun> runs = compute_metrics(c, in.systems[0], in.references);
+  const MetricRun& run = runs.front();
+  for (std::size_t i = 0; i < run.statistics.table.size(); ++i) {
+    const ev::MetricResult r = result_of(run, run.statistics.table.row(i), nrefs, {});
+    std::cout << (c.output.score_only ? ev::format_fixed(r.score, c.output.width)
+                                      : ev::format_text_line(r, c.output))
+              << "\n";
+  }
+  return 0;
+}
+
+int run_paired(const Config& c, const Args& a, const Inputs& in) {
+  if (a.paired_bs && a.paired_ar) throw InputError("choose one of --paired-bs and --paired-ar");
+  if (in.systems.size() < 2) {
+    throw InputError("paired tests need at least two systems (-i baseline.txt system.txt ...)");
+  }
+  if (!in.languages.empty()) throw InputError("--langs/--tsv cannot be combined with paired tests");
+  const int nrefs = static_cast<int>(in.references.size());
+  ev::PairedReport report;
+  report.test = a.paired_bs ? ev::PairedTest::kBootstrap : ev::PairedTest::kApproximateRandomization;
+  report.samples = a.paired_bs ? a.paired_bs_n : a.paired_ar_n;
+  ev::ResamplingSignature resampling;
+  (a.paired_bs ? resampling.bootstrap_resamples : resampling.ar_trials) = report.samples;
+  resampling.seed = c.seed_text;
+
+  std::vector<std::vector<MetricRun>> per_system;
+  for (const auto& hyps : in.systems) {
+    warn_if_tokenized(c, a, hyps);
+    per_system.push_back(compute_metrics(c, hyps, in.references));
+  }
+  for (const MetricRun& run : per_system[0]) {
+    report.metric_names.push_back(run.statistics.name);
+    report.signatures.push_back(ev::make_signature(nrefs, resampling, run.fields));
+  }
+  for (std::size_t s = 0; s < in.systems.size(); ++s) {
+    ev::PairedSystem system{in.system_names[s], {}};
+    for (std::size_t k = 0; k < per_system[s].size(); ++k) {
+      const ev::MetricStatistics& base = per_system[0][k].statistics;
+      const ev::MetricStatistics& sys = per_system[s][k].statistics;
+      if (s == 0) {
+        ev::PairedComparison baseline;
+        baseline.score = base.corpus_score();
+        if (a.paired_bs) baseline.confidence = ev::bootstrap_confidence(base, report.samples, c.seed);
+        system.metrics.push_back(baseline);
+      } else if (a.paired_bs) {
+        system.metrics.push_back(ev::paired_bootstrap(base, sys, report.samples, c.seed));
+      } else {
+        system.metrics.push_back(ev::paired_approximate_randomization(base, sys, report.samples, c.seed));
+      }
+    }
+    report.systems.push_back(std::move(system));
+  }
+  std::cout << (c.json ? ev::format_paired_json(report) : ev::format_paired_text(report, c.output));
+  return 0;
+}
+
+int run_corpus(const Config& c, const Args& a, const Inputs& in) {
+  if (in.systems.size() != 1) {
+    throw InputError("several systems given (-i); add --paired-bs or --paired-ar to compare them");
+  }
+  const int nrefs = static_cast<int>(in.references.size());
+  warn_if_tokenized(c, a, in.systems[0]);
+  const std::vector<MetricRun> runs = compute_metrics(c, in.systems[0], in.references);
+  ev::ResamplingSignature resampling;
+  if (a.confidence) {
+    resampling.bootstrap_resamples = a.confidence_n;
+    resampling.seed = c.seed_text;
+  }
+  std::vector<ev::MetricResult> results;
+  for (const MetricRun& run : runs) {
+    std::vector<double> sums;
+    std::vector<std::size_t> all(run.statistics.table.size());
+    for (std::size_t i = 0; i < all.size(); ++i) all[i] = i;
+    ev::sum_rows(run.statistics.table, all, sums);
+    ev::MetricResult r = result_of(run, sums, nrefs, resampling);
+    if (a.confidence) r.confidence = ev::bootstrap_confidence(run.statistics, a.confidence_n, c.seed);
+    results.push_back(std::move(r));
+  }
+  if (in.languages.empty()) {
+    std::cout << (c.json ? ev::format_json(results, c.output) : ev::format_text(results, c.output));
+    return 0;
+  }
+  std::vector<const ev::MetricStatistics*> statistics;
+  for (const MetricRun& run : runs) statistics.push_back(&run.statistics);
+  const ev::LanguageReport report = ev::build_language_report(in.languages, statistics);
+  if (!c.json) {
+    std::cout << ev::format_text(results, c.output) << "\n"
+              << ev::format_language_table(report, c.output.width);
+    return 0;
+  }
+  std::string corpus;
+  for (std::size_t k = 0; k < results.size(); ++k) {
+    std::string object = ev::json_object(results[k], c.output.width);
+    std::string indented = "  ";
+    for (char ch : object) {
+      indented += ch;
+      if (ch == '\n') indented += "  ";
+    }
+    corpus += indented + (k + 1 < results.size() ? ",\n" : "\n");
+  }
+  std::cout << "{\n \"corpus\": [\n" << corpus << " ],\n"
+            << ev::language_report_json(report, c.output.width, 1) << "\n}\n";
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"moe-eval: BLEU, chrF and TER as sacreBLEU 2 computes them", "moe-eval"};
+  app.set_version_flag("-V,--version", std::string("moe-eval ") + moe::kVersion);
+  Args args;
+  define_options(app, args);
+  try {
+    std::vector<std::string> arguments = normalize_arguments(argc, argv);
+    app.parse(arguments);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return app.exit(e);
+    std::cerr << "moe-eval: error: " << e.what() << "\n";
+    return 1;
+  }
+  try {
+    const Config config = make_config(args, app.count("--smooth-value") > 0, app.count("--format") > 0);
+    const Inputs inputs = read_inputs(args);
+    if (args.sentence_level) return run_sentence_level(config, args, inputs);
+    if (args.paired_bs || args.paired_ar) return run_paired(config, args, inputs);
+    return run_corpus(config, args, inputs);
+  } catch (const ev::ReferenceFieldCountError& e) {
+    std::cerr << "moe-eval: error: " << e.what() << "\n";
+    return kExitBadReferenceFields;
+  } catch (const InputError& e) {
+    std::cerr << "moe-eval: error: " << e.what() << "\n";
+    return 1;
+  } catch (const std::exception& e) {
+    std::cerr << "moe-eval: internal error: " << e.what() << "\n";
+    return 2;
+  }
+}

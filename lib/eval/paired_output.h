@@ -1,0 +1,32 @@
+#pragma once
+// Output of paired significance tests (sacreBLEU --paired-bs / --paired-ar):
+// a box-drawn table in text mode, a list of per-system objects in JSON.
+#include <string>
+#include <vector>
+
+#include "eval/output.h"
+#include "eval/significance.h"
+
+namespace moe::eval {
+
+enum class PairedTest { kBootstrap, kApproximateRandomization };
+
+struct PairedSystem {
+  std::string name;                       // the -i file name; "Baseline: X" is added for row 0
+  std::vector<PairedComparison> metrics;  // one per metric; p_value unused for the baseline
+};
+
+struct PairedReport {
+  PairedTest test = PairedTest::kBootstrap;
+  int samples = 0;                     // resamples or trials
+  std::vector<std::string> metric_names;
+  std::vector<Signature> signatures;   // one per metric
+  std::vector<PairedSystem> systems;   // [0] is the baseline
+};
+
+// The table, the explanation of the test, then the signatures. Ends with '\n'.
+std::string format_paired_text(const PairedReport& report, const OutputOptions& options);
+// [{"system": ..., "<metric>": {"score", "p_value", "mean", "ci"}}, ...] with unrounded floats.
+std::string format_paired_json(const PairedReport& report);
+
+}  // namespace moe::eval

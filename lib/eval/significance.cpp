@@ -1,0 +1,131 @@
+#include "eval/significance.h"
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+
+#include "util/error.h"
+#include "util/rng.h"
+
+namespace moe::eval {
+namespace {
+
+Rng make_rng(std::optional<std::uint64_t> seed) {
+  if (seed) return Rng(*seed, "moe-eval.significance");
+  std::random_device device;
+  return Rng((static_cast<std::uint64_t>(device()) << 32) ^ device());
+}
+
+// Draws the [n, N] index matrix of a bootstrap, one resample at a time.
+class ResampleDrawer {
+ public:
+  ResampleDrawer(std::size_t segments, std::optional<std::uint64_t> seed)
+      : rng_(make_rng(seed)), indices_(segments) {}
+  const std::vector<std::size_t>& next() {
+    for (std::size_t& i : indices_) i = rng_.below(indices_.size());
+    return indices_;
+  }
+
+ private:
+  Rng rng_;
+  std::vector<std::size_t> indices_;
+};
+
+ConfidenceInterval interval_of(std::vector<double> scores) {
+  MOE_CHECK(!scores.empty(), "bootstrap needs at least one resample");
+  ConfidenceInterval ci;
+  double total = 0.0;
+  for (double s : scores) total += s;
+  ci.mean = total / static_cast<double>(scores.size());
+  std::sort(scores.begin(), scores.end());
+  const std::size_t lo = scores.size() / 40;
+  const std::size_t hi = scores.size() - lo - 1;
+  ci.half_width = (scores[hi] - scores[lo]) / 2.0;
+  return ci;
+}
+
+void check_paired(const MetricStatistics& baseline, const MetricStatistics& system) {
+  MOE_CHECK(baseline.table.size() == system.table.size(), "paired systems differ in length");
+  MOE_CHECK(baseline.table.width == system.table.width, "paired systems differ in metric");
+}
+
+void check_count(int count, const char* what) {
+  if (count <= 0) throw InputError(std::string(what) + " must be a positive integer");
+}
+
+}  // namespace
+
+ConfidenceInterval bootstrap_confidence(const MetricStatistics& metric, int resamples,
+                                        std::optional<std::uint64_t> seed) {
+  check_count(resamples, "the number of bootstrap resamples");
+  ResampleDrawer drawer(metric.table.size(), seed);
+  std::vector<double> scores;
+  scores.reserve(resamples);
+  for (int j = 0; j < resamples; ++j) scores.push_back(metric.score_of(drawer.next()));
+  return interval_of(std::move(scores));
+}
+
+PairedComparison paired_bootstrap(const MetricStatistics& baseline, const MetricStatistics& system,
+                                  int resamples, std::optional<std::uint64_t> seed) {
+  check_paired(baseline, system);
+  check_count(resamples, "the number of paired bootstrap resamples");
+  ResampleDrawer drawer(system.table.size(), seed);
+  std::vector<double> system_scores, differences;
+  system_scores.reserve(resamples);
+  differences.reserve(resamples);
+  for (int j = 0; j < resamples; ++j) {
+    const std::vector<std::size_t>& sample = drawer.next();
+    const double base = baseline.score_of(sample);
+    const double sys = system.score_of(sample);
+    system_scores.push_back(sys);
+    differences.push_back(std::abs(sys - base));
+  }
+  PairedComparison result;
+  result.score = system.corpus_score();
+  const double delta = std::abs(result.score - baseline.corpus_score());
+  double mean_difference = 0.0;
+  for (double d : differences) mean_difference += d;
+  mean_difference /= static_cast<double>(resamples);
+  int extreme = 0;
+  for (double d : differences) extreme += (d - mean_difference > delta) ? 1 : 0;
+  result.p_value = static_cast<double>(extreme + 1) / static_cast<double>(resamples + 1);
+  result.confidence = interval_of(std::move(system_scores));
+  return result;
+}
+
+PairedComparison paired_approximate_randomization(const MetricStatistics& baseline,
+                                                  const MetricStatistics& system, int trials,
+                                                  std::optional<std::uint64_t> seed) {
+  check_paired(baseline, system);
+  check_count(trials, "the number of approximate randomization trials");
+  Rng rng = make_rng(seed);
+  const std::size_t segments = system.table.size();
+  const std::size_t width = system.table.width;
+  PairedComparison result;
+  result.score = system.corpus_score();
+  const double delta = std::abs(result.score - baseline.corpus_score());
+  std::vector<double> sums_a(width), sums_b(width);
+  int extreme = 0;
+  for (int j = 0; j < trials; ++j) {
+    std::fill(sums_a.begin(), sums_a.end(), 0.0);
+    std::fill(sums_b.begin(), sums_b.end(), 0.0);
+    std::uint64_t coins = 0;
+    for (std::size_t s = 0; s < segments; ++s) {
+      if (s % 64 == 0) coins = rng.next_u64();
+      const bool swap = (coins >> (s % 64)) & 1U;
+      const std::span<const double> base_row = baseline.table.row(s);
+      const std::span<const double> sys_row = system.table.row(s);
+      const std::span<const double>& to_a = swap ? sys_row : base_row;
+      const std::span<const double>& to_b = swap ? base_row : sys_row;
+      for (std::size_t k = 0; k < width; ++k) {
+        sums_a[k] += to_a[k];
+        sums_b[k] += to_b[k];
+      }
+    }
+    if (std::abs(baseline.score(sums_a) - system.score(sums_b)) > delta) ++extreme;
+  }
+  result.p_value = static_cast<double>(extreme + 1) / static_cast<double>(trials + 1);
+  return result;
+}
+
+}  // namespace moe::eval

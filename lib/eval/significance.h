@@ -1,0 +1,42 @@
+#pragma once
+// Bootstrap confidence intervals and paired significance tests over segment
+// statistics (METRICS.md §6). The procedures, resample counts, percentiles and
+// p-value formulas are sacreBLEU's; the random numbers are not NumPy's PCG64
+// stream, so CIs and p-values agree with sacreBLEU statistically, not bit for bit.
+#include <cstdint>
+#include <optional>
+
+#include "eval/statistics.h"
+
+namespace moe::eval {
+
+inline constexpr std::uint64_t kDefaultSignificanceSeed = 12345;
+
+struct ConfidenceInterval {
+  double mean = 0.0;        // mean of the resampled scores
+  double half_width = 0.0;  // (s[hi] - s[lo]) / 2 of the sorted resampled scores (95%)
+};
+
+// Single-system bootstrap: `resamples` draws of N segments with replacement.
+// `seed` unset draws a seed from the OS (sacreBLEU's SACREBLEU_SEED=none).
+ConfidenceInterval bootstrap_confidence(const MetricStatistics& metric, int resamples,
+                                        std::optional<std::uint64_t> seed);
+
+struct PairedComparison {
+  double score = 0.0;    // the system's corpus score
+  double p_value = 0.0;
+  std::optional<ConfidenceInterval> confidence;  // paired bootstrap only
+};
+
+// Paired bootstrap resampling: baseline and system share every resample.
+// Both tables must have the same number of rows and the same scoring function.
+PairedComparison paired_bootstrap(const MetricStatistics& baseline, const MetricStatistics& system,
+                                  int resamples, std::optional<std::uint64_t> seed);
+
+// Paired approximate randomization: each trial swaps every segment's rows
+// between the two systems with probability 1/2; p counts |A - B| > delta strictly.
+PairedComparison paired_approximate_randomization(const MetricStatistics& baseline,
+                                                  const MetricStatistics& system, int trials,
+                                                  std::optional<std::uint64_t> seed);
+
+}  // namespace moe::eval
