@@ -302,6 +302,7 @@ MoeStats MoeLayer<T>::forward(const Params& p, TensorView<const T> x, const std:
 
   route_all(training, rng);
   assign_slots();
+  has_forward_ = true;
 
   dispatched_.resize(Shape{E * token_rows_, M});
 #pragma omp parallel for schedule(static) if (N * M > kParallelMinWork)
@@ -386,6 +387,7 @@ MoeStats MoeLayer<T>::summarise() const {
 template <typename T>
 void MoeLayer<T>::backward(const Params& p, const Params& g, TensorView<const T> dy, T d_aux,
                            TensorView<T> dx) {
+  MOE_CHECK(has_forward_, "MoeLayer::backward without a forward");
   check_params(p, "MoeLayer::backward params");
   check_params(g, "MoeLayer::backward grads");
   check_shape(dy.shape(), Shape{tokens_, d_model_}, "MoeLayer::backward dy");

@@ -153,6 +153,7 @@ class MoeLayer {
   Collectives* axis_ = nullptr;  // null when there is no exchange
 
   // Shapes of the last forward.
+  bool has_forward_ = false;
   std::int64_t tokens_ = 0, groups_ = 0, capacity_ = 0;
   std::int64_t token_rows_ = 0;    // G*C: rows per expert on the token side
   std::int64_t compute_rows_ = 0;  // D*G*C: rows per local expert on the compute side

@@ -392,9 +392,12 @@ TEST(MoeLayer, RejectsBadShapesAndSplits) {
   EXPECT_THROW(MoeLayer<float>(cfg, 0, 4, nullptr), InputError);
   MoeLayer<float> layer(cfg, 4, 5, nullptr);
   LayerWeights<float> w(4, 5, 3, 2);  // wrong E_local
-  Tensor<float> x(Shape{2, 4}), y(Shape{2, 4});
+  Tensor<float> x(Shape{2, 4}), y(Shape{2, 4}), y_wrong(Shape{3, 4});
   Rng rng(1);
   EXPECT_THROW(layer.forward(w.params(), x.view(), nullptr, y.view(), true, rng), InternalError);
+  LayerWeights<float> ok(4, 5, 3, 3);
+  EXPECT_THROW(layer.backward(ok.params(), ok.params(), y.view(), 0.f, x.view()), InternalError);
+  EXPECT_THROW(layer.forward(ok.params(), x.view(), nullptr, y_wrong.view(), true, rng), InternalError);
 }
 
 }  // namespace
