@@ -17,8 +17,8 @@ struct DataConfig {
   std::vector<std::string> langs;        // source languages to use; empty = every language found
   double sampling_temperature = 5.0;     // p_l ~ n_l^(1/T): 1 = proportional, large = uniform
   int max_len = 256;                     // pairs longer than this (subword tokens, either side) are skipped
-  bool source_lang_tag = false;          // prepend <xx> (the source language) to the source
-  bool target_lang_tag = false;          // prepend <2xx> to the source (needed for X->Y, not X->En)
+  bool target_lang_tag = false;          // prepend <2en> to the source (Johnson et al.; needed for X->Y, not X->En)
+  std::int64_t pool_batches = 64;        // batches drawn, length-sorted and shuffled together
   int prefetch_batches = 8;              // batches prepared ahead by the data thread
 };
 
@@ -182,8 +182,8 @@ void visit(V& v, DataConfig& c) {
   v.field("langs", c.langs, "source languages; empty = all");
   v.field("sampling_temperature", c.sampling_temperature, "T in p_l ~ n_l^(1/T)", Range(1e-3, 1e6));
   v.field("max_len", c.max_len, "max subword tokens per side", Range(1, 1 << 16));
-  v.field("source_lang_tag", c.source_lang_tag, "prepend <xx> to the source");
-  v.field("target_lang_tag", c.target_lang_tag, "prepend <2xx> to the source");
+  v.field("target_lang_tag", c.target_lang_tag, "prepend <2en> to the source");
+  v.field("pool_batches", c.pool_batches, "batches length-sorted together (padding vs randomness)", Range(1, 1 << 20));
   v.field("prefetch_batches", c.prefetch_batches, "batches prepared ahead", Range(1, 1024));
 }
 

@@ -1,0 +1,346 @@
+#include "train/data_loader.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <numeric>
+#include <sstream>
+
+#include "data/corpus_reader.h"
+#include "util/atomic_file.h"
+#include "util/crc32.h"
+#include "util/error.h"
+#include "util/rng.h"
+
+namespace moe::train {
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr char kCacheMagic[8] = {'M', 'O', 'E', 'I', 'D', 'S', '1', '\0'};
+
+// What a cached encoding depends on besides the vocabulary: the corpus file
+// (size and modification time) and the encoding options.
+std::string cache_key(const std::string& corpus_file, const EncodeOptions& o) {
+  std::error_code ec;
+  const auto size = fs::file_size(corpus_file, ec);
+  const auto mtime = fs::last_write_time(corpus_file, ec).time_since_epoch().count();
+  std::ostringstream k;
+  k << size << ":" << mtime << ":" << o.max_len << ":" << o.target_lang_tag;
+  return k.str();
+}
+
+template <typename T>
+void write_vec(std::ostream& out, const std::vector<T>& v) {
+  const std::uint64_t n = v.size();
+  out.write(reinterpret_cast<const char*>(&n), sizeof n);
+  out.write(reinterpret_cast<const char*>(v.data()), static_cast<std::streamsize>(n * sizeof(T)));
+}
+
+template <typename T>
+bool read_vec(std::istream& in, std::vector<T>& v) {
+  std::uint64_t n = 0;
+  if (!in.read(reinterpret_cast<char*>(&n), sizeof n) || n > (1ull << 34)) return false;
+  v.resize(n);
+  return static_cast<bool>(in.read(reinterpret_cast<char*>(v.data()), static_cast<std::streamsize>(n * sizeof(T))));
+}
+
+bool load_cache(const std::string& path, const std::string& key, EncodedLanguage& out) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return false;
+  char magic[8];
+  std::uint64_t key_len = 0;
+  if (!in.read(magic, 8) || std::memcmp(magic, kCacheMagic, 8) != 0) return false;
+  if (!in.read(reinterpret_cast<char*>(&key_len), sizeof key_len) || key_len > 4096) return false;
+  std::string stored(key_len, '\0');
+  if (!in.read(stored.data(), static_cast<std::streamsize>(key_len)) || stored != key) return false;
+  EncodedLanguage e;
+  e.code = out.code;
+  if (!read_vec(in, e.src_ids) || !read_vec(in, e.tgt_ids) || !read_vec(in, e.src_off) ||
+      !read_vec(in, e.tgt_off))
+    return false;
+  // A damaged cache is re-encoded, never trusted: check the offsets' shape.
+  if (e.src_off.empty() || e.src_off.size() != e.tgt_off.size() || e.src_off.back() != e.src_ids.size() ||
+      e.tgt_off.back() != e.tgt_ids.size())
+    return false;
+  out = std::move(e);
+  return true;
+}
+
+void save_cache(const std::string& path, const std::string& key, const EncodedLanguage& e) {
+  write_file_atomically(path, [&](std::ostream& out) {
+    out.write(kCacheMagic, 8);
+    const std::uint64_t key_len = key.size();
+    out.write(reinterpret_cast<const char*>(&key_len), sizeof key_len);
+    out.write(key.data(), static_cast<std::streamsize>(key.size()));
+    write_vec(out, e.src_ids);
+    write_vec(out, e.tgt_ids);
+    write_vec(out, e.src_off);
+    write_vec(out, e.tgt_off);
+  });
+}
+
+EncodedLanguage encode_language(const std::vector<data::Pair>& pairs, const std::string& code,
+                                const data::Vocab& vocab, const EncodeOptions& o) {
+  std::int32_t tag = -1;
+  if (o.target_lang_tag) {
+    tag = vocab.piece_to_id("<2en>");
+    if (tag == data::Vocab::kUnkId)
+      throw InputError("data.target_lang_tag: the vocabulary has no '<2en>' piece (train it with "
+                       "moe-tokenize train, which adds language tags)");
+  }
+  std::vector<std::vector<int>> src(pairs.size()), tgt(pairs.size());
+  const int threads = o.threads > 0 ? o.threads : omp_get_max_threads();
+#pragma omp parallel for schedule(dynamic, 256) num_threads(threads)
+  for (std::size_t i = 0; i < pairs.size(); ++i) {
+    src[i] = vocab.encode_ids(pairs[i].first);
+    tgt[i] = vocab.encode_ids(pairs[i].second);
+  }
+  EncodedLanguage e;
+  e.code = code;
+  for (std::size_t i = 0; i < pairs.size(); ++i) {
+    const std::size_t src_len = src[i].size() + 1 + (tag >= 0), tgt_len = tgt[i].size() + 1;
+    if (src[i].empty() || tgt[i].empty() || src_len > static_cast<std::size_t>(o.max_len) ||
+        tgt_len > static_cast<std::size_t>(o.max_len))
+      continue;
+    if (tag >= 0) e.src_ids.push_back(tag);
+    e.src_ids.insert(e.src_ids.end(), src[i].begin(), src[i].end());
+    e.src_ids.push_back(data::Vocab::kEosId);
+    e.tgt_ids.insert(e.tgt_ids.end(), tgt[i].begin(), tgt[i].end());
+    e.tgt_ids.push_back(data::Vocab::kEosId);
+    e.src_off.push_back(static_cast<std::uint32_t>(e.src_ids.size()));
+    e.tgt_off.push_back(static_cast<std::uint32_t>(e.tgt_ids.size()));
+  }
+  return e;
+}
+
+std::int64_t padded_len(const EncodedLanguage& l, std::size_t i) {
+  return std::max(l.src_len(i), l.tgt_len(i));
+}
+
+}  // namespace
+
+std::string vocab_fingerprint(const std::string& model_path) {
+  std::ifstream in(model_path, std::ios::binary);
+  if (!in) throw FileError(model_path, 0, "cannot read the vocabulary model");
+  const std::string bytes((std::istreambuf_iterator<char>(in)), {});
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%08x-%zu", crc32(bytes.data(), bytes.size()), bytes.size());
+  return buf;
+}
+
+std::vector<EncodedLanguage> encode_corpus(const std::string& corpus_dir, data::Split split,
+                                           const std::vector<std::string>& langs,
+                                           const data::Vocab& vocab, const EncodeOptions& options) {
+  std::vector<std::string> codes = langs;
+  const auto available = data::list_corpus_languages(corpus_dir);
+  if (codes.empty()) {
+    for (const auto& l : available) codes.push_back(l.code);
+  } else {
+    for (const auto& c : codes) {
+      const bool found = std::any_of(available.begin(), available.end(),
+                                     [&](const data::CorpusLanguage& l) { return l.code == c; });
+      if (!found) throw InputError("data.langs: the corpus in " + corpus_dir + " has no language '" + c + "'");
+    }
+  }
+  std::string vocab_id;
+  if (!options.cache_dir.empty()) {
+    fs::create_directories(options.cache_dir);
+    // The vocabulary's identity: its pieces, serialised as ids of a probe.
+    std::uint32_t h = 0;
+    for (int i = 0; i < vocab.size(); ++i) {
+      const std::string& p = vocab.id_to_piece(i);
+      h = crc32(p.data(), p.size(), h);
+    }
+    char buf[16];
+    std::snprintf(buf, sizeof buf, "%08x", h);
+    vocab_id = buf;
+  }
+  std::vector<EncodedLanguage> out;
+  for (const auto& code : codes) {
+    const std::string file = (fs::path(corpus_dir) / std::string(data::split_name(split)) / (code + ".tsv")).string();
+    if (!fs::exists(file)) continue;
+    EncodedLanguage e;
+    e.code = code;
+    std::string cache, key;
+    if (!options.cache_dir.empty()) {
+      cache = (fs::path(options.cache_dir) /
+               (std::string(data::split_name(split)) + "." + code + "." + vocab_id + ".ids"))
+                  .string();
+      key = cache_key(file, options);
+      if (load_cache(cache, key, e)) {
+        if (e.size() > 0) out.push_back(std::move(e));
+        continue;
+      }
+    }
+    e = encode_language(data::read_corpus_pairs(corpus_dir, split, code), code, vocab, options);
+    if (!cache.empty()) save_cache(cache, key, e);
+    if (e.size() > 0) out.push_back(std::move(e));
+  }
+  return out;
+}
+
+BatchSampler::BatchSampler(const std::vector<EncodedLanguage>& langs, std::vector<double> weights,
+                           std::uint64_t seed, std::int64_t batch_tokens,
+                           std::int64_t pool_batches, DataPosition start)
+    : langs_(langs), seed_(seed), batch_tokens_(batch_tokens), pool_batches_(pool_batches), pos_(start) {
+  MOE_CHECK(weights.size() == langs.size(), "one sampling weight per language");
+  double total = 0;
+  for (std::size_t l = 0; l < langs.size(); ++l) {
+    if (langs[l].size() == 0) weights[l] = 0;
+    total += weights[l];
+    cumulative_.push_back(total);
+  }
+  if (total <= 0) throw InputError("data: no training pairs to sample from");
+  for (double& c : cumulative_) c /= total;
+}
+
+void BatchSampler::fill_pool(std::int64_t pool) {
+  Rng rng(seed_, "data.pool", static_cast<std::uint64_t>(pool));
+  std::vector<SentenceRef> drawn;
+  const std::int64_t budget = pool_batches_ * batch_tokens_;
+  std::int64_t tokens = 0;
+  while (tokens < budget) {
+    const double u = rng.uniform_double();
+    std::uint32_t l = static_cast<std::uint32_t>(
+        std::upper_bound(cumulative_.begin(), cumulative_.end(), u) - cumulative_.begin());
+    l = std::min<std::uint32_t>(l, static_cast<std::uint32_t>(langs_.size() - 1));
+    while (langs_[l].size() == 0) l = (l + 1) % langs_.size();  // rounding at the top end
+    const auto i = static_cast<std::uint32_t>(rng.below(langs_[l].size()));
+    drawn.push_back({l, i});
+    tokens += padded_len(langs_[l], i);
+  }
+  std::stable_sort(drawn.begin(), drawn.end(), [&](const SentenceRef& a, const SentenceRef& b) {
+    return padded_len(langs_[a.lang], a.index) < padded_len(langs_[b.lang], b.index);
+  });
+  pool_.clear();
+  GlobalBatch cur;
+  std::int64_t longest = 0;
+  for (const auto& s : drawn) {
+    const std::int64_t len = padded_len(langs_[s.lang], s.index);
+    const std::int64_t n = static_cast<std::int64_t>(cur.sentences.size());
+    if (n > 0 && (n + 1) * std::max(longest, len) > batch_tokens_) {
+      pool_.push_back(std::move(cur));
+      cur = GlobalBatch{};
+      longest = 0;
+    }
+    cur.sentences.push_back(s);
+    cur.tgt_tokens += langs_[s.lang].tgt_len(s.index);
+    longest = std::max(longest, len);
+  }
+  if (!cur.sentences.empty()) pool_.push_back(std::move(cur));
+  for (std::size_t i = pool_.size(); i > 1; --i) std::swap(pool_[i - 1], pool_[rng.below(i)]);
+  for (std::size_t i = 0; i < pool_.size(); ++i) pool_[i].position = {pool, static_cast<std::int64_t>(i)};
+  filled_pool_ = pool;
+}
+
+GlobalBatch BatchSampler::next() {
+  if (filled_pool_ != pos_.pool) fill_pool(pos_.pool);
+  if (pos_.batch >= static_cast<std::int64_t>(pool_.size())) {
+    pos_ = {pos_.pool + 1, 0};
+    fill_pool(pos_.pool);
+  }
+  GlobalBatch b = pool_[pos_.batch];
+  ++pos_.batch;
+  if (pos_.batch >= static_cast<std::int64_t>(pool_.size())) pos_ = {pos_.pool + 1, 0};
+  return b;
+}
+
+Batch make_batch(const std::vector<EncodedLanguage>& langs, const std::vector<SentenceRef>& sentences,
+                 int rank, int ranks) {
+  std::vector<SentenceRef> mine;
+  for (std::size_t i = rank; i < sentences.size(); i += ranks) mine.push_back(sentences[i]);
+  Batch b;
+  b.batch = static_cast<std::int64_t>(mine.size());
+  for (const auto& s : mine) {
+    b.src_len = std::max(b.src_len, langs[s.lang].src_len(s.index));
+    b.tgt_len = std::max(b.tgt_len, langs[s.lang].tgt_len(s.index));
+  }
+  b.src.assign(b.batch * b.src_len, data::Vocab::kPadId);
+  b.tgt_in.assign(b.batch * b.tgt_len, data::Vocab::kPadId);
+  b.labels.assign(b.batch * b.tgt_len, data::Vocab::kPadId);
+  for (std::int64_t r = 0; r < b.batch; ++r) {
+    const EncodedLanguage& l = langs[mine[r].lang];
+    const std::size_t i = mine[r].index;
+    std::copy(l.src_ids.begin() + l.src_off[i], l.src_ids.begin() + l.src_off[i + 1],
+              b.src.begin() + r * b.src_len);
+    const std::int64_t T = l.tgt_len(i);
+    const std::int32_t* y = l.tgt_ids.data() + l.tgt_off[i];
+    b.tgt_in[r * b.tgt_len] = data::Vocab::kBosId;
+    for (std::int64_t t = 0; t < T; ++t) {
+      b.labels[r * b.tgt_len + t] = y[t];
+      if (t + 1 < T) b.tgt_in[r * b.tgt_len + t + 1] = y[t];
+    }
+  }
+  return b;
+}
+
+std::vector<std::vector<SentenceRef>> evaluation_batches(const std::vector<EncodedLanguage>& langs,
+                                                        std::int64_t batch_tokens,
+                                                        std::int64_t max_per_lang) {
+  std::vector<SentenceRef> all;
+  for (std::uint32_t l = 0; l < langs.size(); ++l) {
+    const std::size_t n = std::min<std::size_t>(langs[l].size(), static_cast<std::size_t>(max_per_lang));
+    for (std::uint32_t i = 0; i < n; ++i) all.push_back({l, i});
+  }
+  std::stable_sort(all.begin(), all.end(), [&](const SentenceRef& a, const SentenceRef& b) {
+    return padded_len(langs[a.lang], a.index) < padded_len(langs[b.lang], b.index);
+  });
+  std::vector<std::vector<SentenceRef>> batches;
+  std::vector<SentenceRef> cur;
+  std::int64_t longest = 0;
+  for (const auto& s : all) {
+    const std::int64_t len = padded_len(langs[s.lang], s.index);
+    if (!cur.empty() && static_cast<std::int64_t>(cur.size() + 1) * std::max(longest, len) > batch_tokens) {
+      batches.push_back(std::move(cur));
+      cur.clear();
+      longest = 0;
+    }
+    cur.push_back(s);
+    longest = std::max(longest, len);
+  }
+  if (!cur.empty()) batches.push_back(std::move(cur));
+  return batches;
+}
+
+Prefetcher::Prefetcher(BatchSampler sampler, std::size_t capacity)
+    : sampler_(std::move(sampler)), capacity_(std::max<std::size_t>(1, capacity)) {
+  thread_ = std::thread([this] { run(); });
+}
+
+Prefetcher::~Prefetcher() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();
+}
+
+void Prefetcher::run() {
+  for (;;) {
+    GlobalBatch b = sampler_.next();
+    std::unique_lock<std::mutex> lock(mutex_);
+    cv_.wait(lock, [&] { return stop_ || queue_.size() < capacity_; });
+    if (stop_) return;
+    queue_.push_back(std::move(b));
+    cv_.notify_all();
+  }
+}
+
+GlobalBatch Prefetcher::pop() {
+  const auto start = std::chrono::steady_clock::now();
+  std::unique_lock<std::mutex> lock(mutex_);
+  cv_.wait(lock, [&] { return !queue_.empty(); });
+  waited_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  GlobalBatch b = std::move(queue_.front());
+  queue_.pop_front();
+  cv_.notify_all();
+  return b;
+}
+
+}  // namespace moe::train

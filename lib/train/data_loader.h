@@ -1,0 +1,129 @@
+#pragma once
+// The training data pipeline: a corpus split encoded once with the recipe's
+// SentencePiece model (and cached on disk), languages sampled with GShard's
+// temperature, sentences length-bucketed into batches under a token budget,
+// prepared ahead by a background thread.
+//
+// Determinism and exact resume: batches come in pools; pool k is a pure
+// function of (seed, k): Rng(seed, "data.pool", k) draws its sentences
+// (language by temperature weight, then a sentence uniformly within it),
+// sorts them by length, cuts them into batches and shuffles the batch order.
+// A data position is therefore just (pool, batch within pool), which the
+// trainer stores in its checkpoint.
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "config/recipe.h"
+#include "data/corpus_split.h"
+#include "data/vocab.h"
+#include "model/transformer.h"
+
+namespace moe::train {
+
+// One language's pairs as token ids, flattened: sentence i's source is
+// src_ids[src_off[i] .. src_off[i+1]) (eos included; the <2en> tag first
+// when the recipe asks for it), its target likewise (eos included).
+struct EncodedLanguage {
+  std::string code;
+  std::vector<std::int32_t> src_ids, tgt_ids;
+  std::vector<std::uint32_t> src_off{0}, tgt_off{0};
+  std::size_t size() const { return src_off.size() - 1; }
+  std::int64_t src_len(std::size_t i) const { return src_off[i + 1] - src_off[i]; }
+  std::int64_t tgt_len(std::size_t i) const { return tgt_off[i + 1] - tgt_off[i]; }
+};
+
+struct EncodeOptions {
+  int max_len = 256;             // pairs longer than this on either side are skipped
+  bool target_lang_tag = false;  // prepend <2en> to the source
+  std::string cache_dir;         // "" = no cache; else <dir>/<split>.<lang>.<vocab-id>.ids
+  int threads = 0;               // 0 = OpenMP's default
+};
+
+// Encodes `langs` (all languages of the corpus when empty) of one split.
+// Languages with no pairs in that split are left out. Throws FileError for
+// unreadable corpus files and InputError for a language the corpus lacks.
+std::vector<EncodedLanguage> encode_corpus(const std::string& corpus_dir, data::Split split,
+                                           const std::vector<std::string>& langs,
+                                           const data::Vocab& vocab, const EncodeOptions& options);
+
+// A stable identifier of a vocabulary model file's contents (for caches and
+// checkpoint metadata): hex CRC-32 of the serialised model plus its size.
+std::string vocab_fingerprint(const std::string& model_path);
+
+struct SentenceRef {
+  std::uint32_t lang = 0, index = 0;
+};
+
+struct DataPosition {
+  std::int64_t pool = 0, batch = 0;  // the next batch to deliver
+  bool operator==(const DataPosition&) const = default;
+};
+
+// A batch of the global stream, before it is split over data-parallel ranks.
+struct GlobalBatch {
+  DataPosition position;               // where this batch sits in the stream
+  std::vector<SentenceRef> sentences;  // sorted by length
+  std::int64_t tgt_tokens = 0;         // real target tokens (eos included)
+};
+
+class BatchSampler {
+ public:
+  // `weights`: sampling probability per language (sums to 1).
+  BatchSampler(const std::vector<EncodedLanguage>& langs, std::vector<double> weights,
+               std::uint64_t seed, std::int64_t batch_tokens, std::int64_t pool_batches,
+               DataPosition start = {});
+  GlobalBatch next();
+  DataPosition position() const { return pos_; }
+
+ private:
+  void fill_pool(std::int64_t pool);
+  const std::vector<EncodedLanguage>& langs_;
+  std::vector<double> cumulative_;
+  std::uint64_t seed_;
+  std::int64_t batch_tokens_, pool_batches_;
+  DataPosition pos_;
+  std::int64_t filled_pool_ = -1;
+  std::vector<GlobalBatch> pool_;
+};
+
+// The model batch of data rank `rank` of `ranks`: sentences i with
+// i % ranks == rank of the (length-sorted) global batch, padded.
+Batch make_batch(const std::vector<EncodedLanguage>& langs, const std::vector<SentenceRef>& sentences,
+                 int rank = 0, int ranks = 1);
+
+// Fixed evaluation batches over all sentences of `langs` (in order, at most
+// `max_per_lang` each), each under `batch_tokens`.
+std::vector<std::vector<SentenceRef>> evaluation_batches(const std::vector<EncodedLanguage>& langs,
+                                                        std::int64_t batch_tokens,
+                                                        std::int64_t max_per_lang);
+
+// Runs a BatchSampler on a background thread, `capacity` batches ahead.
+class Prefetcher {
+ public:
+  Prefetcher(BatchSampler sampler, std::size_t capacity);
+  ~Prefetcher();
+  Prefetcher(const Prefetcher&) = delete;
+  Prefetcher& operator=(const Prefetcher&) = delete;
+  // The next batch, in stream order. Blocks while the thread prepares it.
+  GlobalBatch pop();
+  // Seconds pop() spent waiting so far (the trainer reports data stalls).
+  double waited_seconds() const { return waited_; }
+
+ private:
+  void run();
+  BatchSampler sampler_;
+  std::size_t capacity_;
+  std::deque<GlobalBatch> queue_;
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  double waited_ = 0;
+  std::thread thread_;
+};
+
+}  // namespace moe::train

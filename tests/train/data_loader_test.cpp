@@ -1,0 +1,193 @@
+#include "train/data_loader.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+
+#include "data/corpus_reader.h"
+#include "data/vocab_training.h"
+
+namespace moe::train {
+namespace {
+namespace fs = std::filesystem;
+
+// A small two-language corpus and a SentencePiece model trained on it, shared
+// by the tests of this file (training the model takes a moment).
+class DataLoaderTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new std::string((fs::temp_directory_path() / ("moe-data-loader-" + std::to_string(::getpid()))).string());
+    const std::vector<std::string> words = {"house", "green", "tree", "small", "river", "open",
+                                            "file",  "save",  "print", "window", "close", "the"};
+    for (const char* split : {"train", "dev"}) fs::create_directories(*dir_ + "/" + split);
+    std::ofstream de(*dir_ + "/train/de.tsv"), sw(*dir_ + "/train/sw.tsv"), dev(*dir_ + "/dev/de.tsv");
+    for (int i = 0; i < 400; ++i) {
+      std::string en, src;
+      for (int k = 0; k <= i % 7; ++k) {
+        en += (k ? " " : "") + words[(i * 7 + k * 3) % words.size()];
+        src += (k ? " " : "") + std::string("wort") + std::to_string((i + k) % 13);
+      }
+      de << src << "\t" << en << "\n";
+      if (i % 4 == 0) sw << "neno" << i % 9 << " " << src << "\t" << en << "\n";
+      if (i < 30) dev << src << "\t" << en << "\n";
+    }
+    de.close(), sw.close(), dev.close();
+    data::VocabTrainOptions o;
+    o.vocab_size = 50;
+    o.user_defined_symbols = {"<2en>"};
+    o.sentences = 2000;
+    data::train_vocab(data::sample_vocab_sentences(*dir_, data::VocabSide::kShared, o), o, *dir_ + "/spm");
+    vocab_ = new data::Vocab(data::Vocab::load(*dir_ + "/spm.model"));
+  }
+  static void TearDownTestSuite() {
+    fs::remove_all(*dir_);
+    delete vocab_;
+    delete dir_;
+  }
+  static std::string* dir_;
+  static data::Vocab* vocab_;
+};
+std::string* DataLoaderTest::dir_ = nullptr;
+data::Vocab* DataLoaderTest::vocab_ = nullptr;
+
+std::vector<int> ids_of(const std::int32_t* p, std::int64_t n) { return std::vector<int>(p, p + n); }
+
+TEST_F(DataLoaderTest, EncodesWithEosTagAndLengthFilter) {
+  EncodeOptions o;
+  o.target_lang_tag = true;
+  o.max_len = 8;
+  const auto langs = encode_corpus(*dir_, data::Split::kTrain, {"de"}, *vocab_, o);
+  ASSERT_EQ(langs.size(), 1u);
+  const auto pairs = data::read_corpus_pairs(*dir_, data::Split::kTrain, "de");
+  EXPECT_LT(langs[0].size(), pairs.size());  // long pairs were filtered
+  EXPECT_GT(langs[0].size(), 50u);
+  const EncodedLanguage& l = langs[0];
+  for (std::size_t i = 0; i < l.size(); ++i) {
+    ASSERT_LE(l.src_len(i), 8);
+    ASSERT_LE(l.tgt_len(i), 8);
+    EXPECT_EQ(l.src_ids[l.src_off[i]], vocab_->piece_to_id("<2en>"));
+    EXPECT_EQ(l.src_ids[l.src_off[i + 1] - 1], data::Vocab::kEosId);
+    EXPECT_EQ(l.tgt_ids[l.tgt_off[i + 1] - 1], data::Vocab::kEosId);
+  }
+  // The first pair is short enough to survive; its target decodes back.
+  EXPECT_EQ(vocab_->decode_ids(ids_of(l.tgt_ids.data(), l.tgt_len(0))), pairs[0].second);
+}
+
+TEST_F(DataLoaderTest, CacheGivesTheSameEncoding) {
+  EncodeOptions o;
+  o.cache_dir = *dir_ + "/cache";
+  const auto first = encode_corpus(*dir_, data::Split::kTrain, {}, *vocab_, o);
+  ASSERT_EQ(first.size(), 2u);  // de and sw, sorted by code
+  EXPECT_EQ(first[0].code, "de");
+  std::size_t files = 0;
+  for (const auto& e : fs::directory_iterator(o.cache_dir)) files += e.path().extension() == ".ids";
+  EXPECT_EQ(files, 2u);
+  const auto second = encode_corpus(*dir_, data::Split::kTrain, {}, *vocab_, o);
+  for (std::size_t l = 0; l < 2; ++l) {
+    EXPECT_EQ(second[l].src_ids, first[l].src_ids);
+    EXPECT_EQ(second[l].tgt_off, first[l].tgt_off);
+  }
+  EXPECT_THROW(encode_corpus(*dir_, data::Split::kTrain, {"xx"}, *vocab_, o), InputError);
+}
+
+TEST_F(DataLoaderTest, SamplerIsDeterministicAndResumable) {
+  const auto langs = encode_corpus(*dir_, data::Split::kTrain, {}, *vocab_, EncodeOptions{});
+  BatchSampler a(langs, {0.5, 0.5}, 3, 64, 4), b(langs, {0.5, 0.5}, 3, 64, 4);
+  std::vector<GlobalBatch> seq;
+  for (int i = 0; i < 30; ++i) {
+    seq.push_back(a.next());
+    const GlobalBatch other = b.next();
+    ASSERT_EQ(seq.back().sentences.size(), other.sentences.size());
+    for (std::size_t k = 0; k < other.sentences.size(); ++k)
+      ASSERT_EQ(seq.back().sentences[k].index, other.sentences[k].index);
+  }
+  // A sampler started at batch 17's position continues exactly from there.
+  BatchSampler resumed(langs, {0.5, 0.5}, 3, 64, 4, seq[17].position);
+  for (int i = 17; i < 30; ++i) {
+    const GlobalBatch r = resumed.next();
+    EXPECT_EQ(r.position, seq[i].position);
+    ASSERT_EQ(r.sentences.size(), seq[i].sentences.size());
+    for (std::size_t k = 0; k < r.sentences.size(); ++k) EXPECT_EQ(r.sentences[k].index, seq[i].sentences[k].index);
+  }
+  BatchSampler other_seed(langs, {0.5, 0.5}, 4, 64, 4);
+  bool differs = false;
+  for (int i = 0; i < 5; ++i) differs |= other_seed.next().sentences.size() != seq[i].sentences.size();
+  for (int i = 0; i < 5 && !differs; ++i) {
+    const auto s = other_seed.next();
+    differs |= s.sentences.empty() || s.sentences[0].index != seq[5 + i].sentences[0].index;
+  }
+  EXPECT_TRUE(differs);
+}
+
+TEST_F(DataLoaderTest, BatchesRespectTheTokenBudget) {
+  const auto langs = encode_corpus(*dir_, data::Split::kTrain, {}, *vocab_, EncodeOptions{});
+  BatchSampler s(langs, {0.5, 0.5}, 1, 100, 8);
+  for (int i = 0; i < 50; ++i) {
+    const GlobalBatch g = s.next();
+    const Batch b = make_batch(langs, g.sentences);
+    ASSERT_GT(b.batch, 0);
+    EXPECT_TRUE(b.batch == 1 || b.batch * std::max(b.src_len, b.tgt_len) <= 100)
+        << b.batch << " x " << b.src_len << "/" << b.tgt_len;
+  }
+}
+
+TEST_F(DataLoaderTest, TemperatureSetsLanguageShares) {
+  const auto langs = encode_corpus(*dir_, data::Split::kTrain, {}, *vocab_, EncodeOptions{});
+  const std::vector<std::size_t> counts = {langs[0].size(), langs[1].size()};
+  for (double T : {1.0, 100.0}) {
+    const auto w = data::temperature_weights(counts, T);
+    BatchSampler s(langs, w, 1, 256, 16);
+    std::map<int, double> seen;
+    double total = 0;
+    for (int i = 0; i < 400; ++i)
+      for (const auto& r : s.next().sentences) seen[r.lang] += 1, total += 1;
+    EXPECT_NEAR(seen[1] / total, w[1], 0.03) << "T=" << T;
+  }
+}
+
+TEST_F(DataLoaderTest, MakeBatchShiftsTargetsAndSplitsAcrossRanks) {
+  const auto langs = encode_corpus(*dir_, data::Split::kTrain, {"de"}, *vocab_, EncodeOptions{});
+  const std::vector<SentenceRef> refs = {{0, 0}, {0, 5}, {0, 6}};
+  const Batch b = make_batch(langs, refs);
+  ASSERT_EQ(b.batch, 3);
+  const EncodedLanguage& l = langs[0];
+  for (std::int64_t r = 0; r < 3; ++r) {
+    const std::size_t i = refs[r].index;
+    EXPECT_EQ(b.tgt_in[r * b.tgt_len], data::Vocab::kBosId);
+    for (std::int64_t t = 0; t < l.tgt_len(i); ++t) {
+      EXPECT_EQ(b.labels[r * b.tgt_len + t], l.tgt_ids[l.tgt_off[i] + t]);
+      if (t > 0) {
+        EXPECT_EQ(b.tgt_in[r * b.tgt_len + t], l.tgt_ids[l.tgt_off[i] + t - 1]);
+      }
+    }
+    for (std::int64_t t = l.tgt_len(i); t < b.tgt_len; ++t) EXPECT_EQ(b.labels[r * b.tgt_len + t], 0);
+  }
+  const Batch r0 = make_batch(langs, refs, 0, 2), r1 = make_batch(langs, refs, 1, 2);
+  EXPECT_EQ(r0.batch + r1.batch, 3);
+  EXPECT_EQ(r1.batch, 1);
+}
+
+TEST_F(DataLoaderTest, PrefetcherDeliversTheSamplerSequence) {
+  const auto langs = encode_corpus(*dir_, data::Split::kTrain, {}, *vocab_, EncodeOptions{});
+  BatchSampler direct(langs, {0.3, 0.7}, 9, 64, 4);
+  Prefetcher p(BatchSampler(langs, {0.3, 0.7}, 9, 64, 4), 3);
+  for (int i = 0; i < 40; ++i) {
+    const GlobalBatch a = direct.next(), b = p.pop();
+    ASSERT_EQ(a.position, b.position);
+    ASSERT_EQ(a.sentences.size(), b.sentences.size());
+  }
+}
+
+TEST_F(DataLoaderTest, EvaluationBatchesCoverEachSentenceOnce) {
+  const auto langs = encode_corpus(*dir_, data::Split::kDev, {}, *vocab_, EncodeOptions{});
+  ASSERT_EQ(langs.size(), 1u);  // only de has a dev file
+  const auto batches = evaluation_batches(langs, 50, 20);
+  std::size_t n = 0;
+  for (const auto& b : batches) n += b.size();
+  EXPECT_EQ(n, 20u);
+}
+
+}  // namespace
+}  // namespace moe::train
