@@ -135,8 +135,9 @@ class MoeLayer {
   void route_all(bool training, Rng& rng);
   void assign_slots();
   MoeStats summarise() const;
-  // Token side [E][G*C][M] -> compute side [E_local][R][M] (rows compacted per
-  // expert, tail rows up to max_rows_ zeroed). Identity without an expert axis.
+  // Expert axis only (without one the token side is the compute side):
+  // token side [E][G*C][M] -> all_to_all -> compute side [E_local][R][M], rows
+  // compacted per expert, tail rows up to max_rows_ zeroed.
   void to_experts(Tensor<T>& token_side, Tensor<T>& compute_side);
   // Compute side -> token side: the mirror of to_experts.
   void to_tokens(const Tensor<T>& compute_side, Tensor<T>& token_side);
