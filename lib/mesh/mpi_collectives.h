@@ -27,6 +27,10 @@ class MpiRequests {
  public:
   MpiRequests() = default;
   explicit MpiRequests(std::vector<MPI_Request> requests) : requests_(std::move(requests)) {}
+  MpiRequests(MpiRequests&&) noexcept = default;
+  MpiRequests& operator=(MpiRequests&&) noexcept = default;
+  MpiRequests(const MpiRequests&) = delete;
+  MpiRequests& operator=(const MpiRequests&) = delete;
   // True once all completed; each call also lets MPI progress the transfers.
   bool done();
   void wait();
