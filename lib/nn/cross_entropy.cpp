@@ -49,16 +49,28 @@ CrossEntropySums TiedSoftmaxCrossEntropy<T>::forward(TensorView<const T> h, Tens
         if (want_grad) std::fill(z, z + vocab, T(0));
         continue;
       }
-      const T lse = log_sum_exp(z, vocab);
-      T sum_z = 0;
-      for (std::int64_t v = 0; v < vocab; ++v) sum_z += z[v];
-      const double token_nll = static_cast<double>(lse - z[label]);
+      // One exp pass: z becomes exp(z - max), from which both the log-sum-exp
+      // and (for the gradient) the probabilities follow.
+      T mx = z[0], sum_z = 0;
+      for (std::int64_t v = 0; v < vocab; ++v) {
+        mx = std::max(mx, z[v]);
+        sum_z += z[v];
+      }
+      const T z_label = z[label];
+      T sum_exp = 0;
+      for (std::int64_t v = 0; v < vocab; ++v) {
+        z[v] = std::exp(z[v] - mx);
+        sum_exp += z[v];
+      }
+      const T lse = mx + std::log(sum_exp);
+      const double token_nll = static_cast<double>(lse - z_label);
       const double token_smooth = static_cast<double>(lse - sum_z * inv_v);
       nll += token_nll;
       smoothed += (1.0 - eps_) * token_nll + eps_ * token_smooth;
       ++tokens;
       if (want_grad) {  // d/dz = softmax(z) - (1-eps) onehot(label) - eps/V
-        for (std::int64_t v = 0; v < vocab; ++v) z[v] = std::exp(z[v] - lse) - eps * inv_v;
+        const T inv_sum = T(1) / sum_exp, uniform = eps * inv_v;
+        for (std::int64_t v = 0; v < vocab; ++v) z[v] = z[v] * inv_sum - uniform;
         z[label] -= T(1) - eps;
       }
     }
