@@ -1,0 +1,154 @@
+#include "io/checkpoint.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "config/source.h"
+#include "io/safetensors.h"
+#include "util/atomic_file.h"
+#include "util/error.h"
+
+namespace moe::io {
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw FileError(path, 0, "cannot read the file");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::string step_name(std::int64_t step) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "step-%08lld", static_cast<long long>(step));
+  return buf;
+}
+
+std::string trim(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ' || s.back() == '\r')) s.pop_back();
+  return s;
+}
+
+void prune(const fs::path& checkpoints, int keep_last) {
+  std::string best;
+  if (fs::exists(checkpoints / "best")) best = trim(read_text((checkpoints / "best").string()));
+  std::vector<std::string> steps;
+  for (const auto& e : fs::directory_iterator(checkpoints)) {
+    const std::string n = e.path().filename().string();
+    if (e.is_directory() && n.rfind("step-", 0) == 0) steps.push_back(n);
+  }
+  std::sort(steps.begin(), steps.end());
+  const std::size_t keep = static_cast<std::size_t>(std::max(1, keep_last));
+  for (std::size_t i = 0; i + keep < steps.size(); ++i) {
+    if (steps[i] == best) continue;
+    std::error_code ec;
+    fs::remove_all(checkpoints / steps[i], ec);
+  }
+}
+
+}  // namespace
+
+std::string save_checkpoint(const CheckpointWrite& w) {
+  const fs::path checkpoints = fs::path(w.run_dir) / "checkpoints";
+  const std::string name = step_name(w.step);
+  const fs::path tmp = checkpoints / ("." + name + ".tmp");
+  const fs::path final_dir = checkpoints / name;
+  const bool leader = w.role.write_replicated;
+  if (leader) {
+    std::error_code ec;
+    fs::remove_all(tmp, ec);
+    fs::create_directories(tmp);
+  }
+  if (w.barrier) w.barrier();  // the directory exists before anyone writes into it
+
+  std::map<std::string, std::string> meta = {{"format", kCheckpointFormat},
+                                             {"step", std::to_string(w.step)},
+                                             {"recipe", w.recipe_yaml},
+                                             {"vocab_fingerprint", w.vocab_fingerprint}};
+  save_tensor_set(tmp.string(), "weights", w.weights, w.role, meta);
+  if (!w.optimizer.empty())
+    save_tensor_set(tmp.string(), "optimizer", w.optimizer, w.role, {{"format", kCheckpointFormat}});
+  if (leader) {
+    write_file_atomically((tmp / "trainer_state.json").string(), w.trainer_state_json);
+    if (!w.vocab_path.empty()) fs::copy_file(w.vocab_path, tmp / "vocab.model", fs::copy_options::overwrite_existing);
+  }
+  if (w.barrier) w.barrier();  // every shard is on disk
+
+  if (leader) {
+    std::error_code ec;
+    fs::remove_all(final_dir, ec);  // a checkpoint of the same step from an interrupted run
+    fs::rename(tmp, final_dir, ec);
+    if (ec) throw FileError(final_dir.string(), 0, "cannot move the checkpoint into place: " + ec.message());
+    write_file_atomically((checkpoints / "latest").string(), name + "\n");
+    prune(checkpoints, w.keep_last);
+  }
+  if (w.barrier) w.barrier();
+  return final_dir.string();
+}
+
+void mark_best(const std::string& run_dir, const std::string& step_dir) {
+  write_file_atomically((fs::path(run_dir) / "checkpoints" / "best").string(),
+                        fs::path(step_dir).filename().string() + "\n");
+}
+
+std::string latest_checkpoint(const std::string& run_dir) {
+  const fs::path pointer = fs::path(run_dir) / "checkpoints" / "latest";
+  if (!fs::exists(pointer)) return "";
+  const fs::path dir = fs::path(run_dir) / "checkpoints" / trim(read_text(pointer.string()));
+  if (!fs::is_directory(dir))
+    throw FileError(pointer.string(), 1, "names a checkpoint that does not exist: " + dir.string());
+  return dir.string();
+}
+
+std::string resolve_checkpoint(const std::string& path, bool prefer_best) {
+  if (fs::exists(fs::path(path) / "weights.safetensors")) return path;
+  const fs::path checkpoints = fs::path(path) / "checkpoints";
+  if (!fs::is_directory(checkpoints))
+    throw FileError(path, 0, "neither a run directory nor a checkpoint directory");
+  if (prefer_best && fs::exists(checkpoints / "best")) {
+    const fs::path dir = checkpoints / trim(read_text((checkpoints / "best").string()));
+    if (fs::is_directory(dir)) return dir.string();
+  }
+  const std::string latest = latest_checkpoint(path);
+  if (latest.empty()) throw FileError(path, 0, "the run directory has no checkpoint yet");
+  return latest;
+}
+
+CheckpointInfo read_checkpoint_info(const std::string& checkpoint_dir) {
+  CheckpointInfo info;
+  info.dir = checkpoint_dir;
+  const SafetensorsFile weights((fs::path(checkpoint_dir) / "weights.safetensors").string());
+  const auto& meta = weights.metadata();
+  const auto format = meta.find("format");
+  if (format == meta.end() || format->second != kCheckpointFormat)
+    throw FileError(weights.path(), 0,
+                    "not a moe-nmt checkpoint (format '" +
+                        (format == meta.end() ? std::string("none") : format->second) + "', expected '" +
+                        kCheckpointFormat + "')");
+  info.recipe_yaml = meta.count("recipe") ? meta.at("recipe") : "";
+  info.vocab_fingerprint = meta.count("vocab_fingerprint") ? meta.at("vocab_fingerprint") : "";
+  config::Source source;
+  try {
+    source.add_node(YAML::Load(info.recipe_yaml), weights.path() + " (stored recipe)", checkpoint_dir);
+  } catch (const YAML::Exception& e) {
+    throw FileError(weights.path(), 0, std::string("the stored recipe is not valid YAML: ") + e.what());
+  }
+  info.recipe = config::load_recipe(source);
+  info.vocab_path = (fs::path(checkpoint_dir) / "vocab.model").string();
+  const fs::path state = fs::path(checkpoint_dir) / "trainer_state.json";
+  if (fs::exists(state)) info.trainer_state_json = read_text(state.string());
+  return info;
+}
+
+void load_checkpoint_tensors(const std::string& checkpoint_dir, const std::string& prefix,
+                             const std::vector<ShardedTensor>& tensors) {
+  load_tensor_set(checkpoint_dir, prefix, tensors);
+}
+
+}  // namespace moe::io
