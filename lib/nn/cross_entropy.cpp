@@ -27,6 +27,8 @@ CrossEntropySums TiedSoftmaxCrossEntropy<T>::forward(TensorView<const T> h, Tens
                        std::to_string(vocab));
   const std::int64_t chunk = std::max<std::int64_t>(1, std::min(n, chunk_elements_ / vocab));
   logits_.resize(Shape{chunk, vocab});
+  row_nll_.resize(chunk);
+  row_smoothed_.resize(chunk);
   have_grad_ = want_grad;
   if (want_grad) {
     dh_.resize(Shape{n, d});
@@ -39,12 +41,13 @@ CrossEntropySums TiedSoftmaxCrossEntropy<T>::forward(TensorView<const T> h, Tens
     const T* hc = h.data() + r0 * d;
     gemm<T>(Trans::kNo, Trans::kYes, rows, vocab, d, T(1), hc, d, emb.data(), d, T(0),
             logits_.data(), vocab);
-    double smoothed = 0, nll = 0;
-    std::int64_t tokens = 0;
-#pragma omp parallel for reduction(+ : smoothed, nll, tokens) if (rows * vocab > (1 << 15))
+    // Per-row results, summed serially below: the totals do not depend on
+    // the thread count.
+#pragma omp parallel for if (rows * vocab > (1 << 15))
     for (std::int64_t r = 0; r < rows; ++r) {
       T* z = logits_.data() + r * vocab;
       const std::int32_t label = labels[r0 + r];
+      row_nll_[r] = row_smoothed_[r] = 0;
       if (label == pad_) {
         if (want_grad) std::fill(z, z + vocab, T(0));
         continue;
@@ -65,18 +68,19 @@ CrossEntropySums TiedSoftmaxCrossEntropy<T>::forward(TensorView<const T> h, Tens
       const T lse = mx + std::log(sum_exp);
       const double token_nll = static_cast<double>(lse - z_label);
       const double token_smooth = static_cast<double>(lse - sum_z * inv_v);
-      nll += token_nll;
-      smoothed += (1.0 - eps_) * token_nll + eps_ * token_smooth;
-      ++tokens;
+      row_nll_[r] = token_nll;
+      row_smoothed_[r] = (1.0 - eps_) * token_nll + eps_ * token_smooth;
       if (want_grad) {  // d/dz = softmax(z) - (1-eps) onehot(label) - eps/V
         const T inv_sum = T(1) / sum_exp, uniform = eps * inv_v;
         for (std::int64_t v = 0; v < vocab; ++v) z[v] = z[v] * inv_sum - uniform;
         z[label] -= T(1) - eps;
       }
     }
-    sums.smoothed += smoothed;
-    sums.nll += nll;
-    sums.tokens += tokens;
+    for (std::int64_t r = 0; r < rows; ++r) {
+      sums.smoothed += row_smoothed_[r];
+      sums.nll += row_nll_[r];
+      sums.tokens += labels[r0 + r] != pad_;
+    }
     if (want_grad) {
       gemm<T>(Trans::kNo, Trans::kNo, rows, d, vocab, T(1), logits_.data(), vocab, emb.data(), d,
               T(0), dh_.data() + r0 * d, d);

@@ -6,6 +6,7 @@
 // training forward also produces the gradients chunk by chunk (one logits
 // GEMM per chunk instead of recomputing them in backward).
 #include <cstdint>
+#include <vector>
 
 #include "tensor/tensor.h"
 
@@ -40,6 +41,7 @@ class TiedSoftmaxCrossEntropy {
   std::int32_t pad_;
   std::int64_t chunk_elements_;
   Tensor<T> logits_;  // [rows of a chunk, V] workspace
+  std::vector<double> row_nll_, row_smoothed_;  // [rows of a chunk]
   Tensor<T> dh_;      // [N,M] d(sum smoothed)/dh
   Tensor<T> demb_;    // [V,M] d(sum smoothed)/demb
   bool have_grad_ = false;

@@ -17,13 +17,21 @@ using testing::check_gradient;
 using testing::tiny_batch;
 using testing::tiny_config;
 
-class TransformerGradientTest : public ::testing::TestWithParam<int> {};
+struct GradientCase {
+  int experts;
+  NormType norm;
+  int capacity = 64;  // 64: nothing dropped; 2: most second choices dropped
+};
+
+class TransformerGradientTest : public ::testing::TestWithParam<GradientCase> {};
 
 // Every tensor (up to 6 elements each, spread over it) against central
 // differences of the full loss, including dropout (a fixed stream per
 // evaluation gives the same masks) and the MoE aux loss.
 TEST_P(TransformerGradientTest, EveryTensorMatchesFiniteDifferences) {
-  const ModelConfig cfg = tiny_config(GetParam());
+  ModelConfig cfg = tiny_config(GetParam().experts);
+  cfg.norm = GetParam().norm;
+  cfg.moe.capacity = GetParam().capacity;
   Transformer<double> model(cfg, 3);
   const Batch batch = tiny_batch();
   auto loss = [&] {
@@ -31,8 +39,14 @@ TEST_P(TransformerGradientTest, EveryTensorMatchesFiniteDifferences) {
     return model.forward(batch, true, rng).loss;
   };
   model.weights().zero_grads();
-  loss();
+  Rng rng(17);
+  const LossParts parts = model.forward(batch, true, rng);
   model.backward();
+  // Capacity drops are decided by the order of top-1/top-2 choices, which
+  // tiny perturbations do not change, so the loss stays differentiable.
+  for (const MoeLayerReport& m : parts.moe)
+    EXPECT_EQ(m.stats.dropped_first_fraction + m.stats.dropped_second_fraction > 0,
+              GetParam().capacity < 8) << m.name;
   int moe_tensors = 0;
   for (const WeightInfo& w : model.weights().entries()) {
     TensorView<double> p = model.weights().param(w.name);
@@ -45,13 +59,18 @@ TEST_P(TransformerGradientTest, EveryTensorMatchesFiniteDifferences) {
     }
     EXPECT_GRADIENT_OK(check_gradient(loss, p.data(), g.data(), p.numel(), 6), w.name);
   }
-  EXPECT_EQ(moe_tensors, GetParam() > 0 ? 6 : 0);  // enc + dec layer 1: wg, wi, wo
+  EXPECT_EQ(moe_tensors, GetParam().experts > 0 ? 6 : 0);  // enc + dec layer 1: wg, wi, wo
 }
 
-INSTANTIATE_TEST_SUITE_P(DenseAndMoe, TransformerGradientTest, ::testing::Values(0, 4),
-                         [](const auto& info) {
-                           return info.param ? std::string("moe") : std::string("dense");
-                         });
+INSTANTIATE_TEST_SUITE_P(
+    DenseMoeRms, TransformerGradientTest,
+    ::testing::Values(GradientCase{0, NormType::kLayerNorm}, GradientCase{4, NormType::kLayerNorm},
+                      GradientCase{4, NormType::kRmsNorm},
+                      GradientCase{4, NormType::kLayerNorm, 2}),
+    [](const auto& info) {
+      return std::string(info.param.experts ? "moe_" : "dense_") + to_string(info.param.norm) +
+             (info.param.capacity < 8 ? "_with_drops" : "");
+    });
 
 TEST(Transformer, LossPartsAreConsistent) {
   ModelConfig cfg = tiny_config(4);
