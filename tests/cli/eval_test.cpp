@@ -1,0 +1,261 @@
+// End-to-end tests of moe-eval. Every expected number is derived by hand from
+// docs METRICS.md (sacreBLEU 2.6's definition); derivations are in the comments.
+//
+// Data (tests/data_files/eval/):
+//   ref.en  "the cat sat on the mat" / "It rained in 2019."
+//   hyp.en  "the cat sat on a mat"   / "It rained in 2019."
+// 13a tokens: segment 1 has 6 and 6 tokens; segment 2 is "It rained in 2019 ." on
+// both sides (the final period splits off thanks to 13a's padding).
+//   segment 1 matches: 1-grams 5/6 (one "the" clipped), 2-grams 3/5, 3-grams 2/4, 4-grams 1/3
+//   segment 2 matches: 5/5, 4/4, 3/3, 2/2
+//   corpus sums: correct [10,7,5,3], total [11,9,7,5], hyp_len = ref_len = 11, BP = 1
+//   BLEU = 100 * (10/11 * 7/9 * 5/7 * 3/5)^(1/4) = 74.19446627 -> "74.1945" (-w 4)
+//   precisions 90.9/77.8/71.4/60.0
+//   segment 1 alone: 100 * (5/6 * 3/5 * 2/4 * 1/3)^(1/4) = 100 * 12^(-1/4) = 53.7285
+//   TER (lowercased words, punctuation kept): 1 substitution in segment 1, 0 in
+//   segment 2; reference words 6 + 4 = 10 -> 100 * 1/10 = 10.0000
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <string>
+
+#include "cli/run_command.h"
+#include "util/version.h"
+
+namespace moe::test {
+namespace {
+
+std::string data(const std::string& name) {
+  return shell_quote(std::string(MOE_TEST_DATA_DIR) + "/eval/" + name);
+}
+
+CommandResult eval(const std::string& args, const std::string& stdin_text = "") {
+  return run_app("moe-eval", args, stdin_text);
+}
+
+std::string version() { return moe::kVersion; }
+
+void expect_one_line_error(const CommandResult& r, const std::string& needle, int code = 1) {
+  EXPECT_EQ(r.exit_code, code) << r.err;
+  EXPECT_TRUE(r.out.empty()) << r.out;
+  EXPECT_NE(r.err.find(needle), std::string::npos) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+}
+
+TEST(MoeEvalCli, BleuTextLineMatchesHandDerivation) {
+  const CommandResult r = eval(data("ref.en") + " -i " + data("hyp.en") + " -f text -w 4");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "BLEU|nrefs:1|case:mixed|eff:no|tok:13a|smooth:exp|version:" + version() +
+                       " = 74.1945 90.9/77.8/71.4/60.0 (BP = 1.000 ratio = 1.000 hyp_len = 11"
+                       " ref_len = 11)\n");
+  EXPECT_TRUE(r.err.empty()) << r.err;
+}
+
+TEST(MoeEvalCli, JsonIsTheDefaultWithOneDecimal) {
+  const CommandResult r = eval(data("ref.en") + " -i " + data("hyp.en"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "{\n \"name\": \"BLEU\",\n \"score\": 74.2,\n \"signature\": "
+                   "\"nrefs:1|case:mixed|eff:no|tok:13a|smooth:exp|version:" + version() +
+                       "\",\n \"verbose_score\": \"90.9/77.8/71.4/60.0 (BP = 1.000 ratio = 1.000 "
+                       "hyp_len = 11 ref_len = 11)\",\n \"nrefs\": \"1\",\n \"case\": \"mixed\",\n"
+                       " \"eff\": \"no\",\n \"tok\": \"13a\",\n \"smooth\": \"exp\",\n"
+                       " \"version\": \"" + version() + "\"\n}\n");
+}
+
+TEST(MoeEvalCli, SeveralMetricsPrintInBleuChrfTerOrderAligned) {
+  // chrF on chrf_hyp/chrf_ref ("ab c" vs "abd"): chars "abc" vs "abd": order 1 2/3,
+  // order 2 1/2, order 3 0/1, orders 4-6 absent: P = R = 7/18 -> 38.8889.
+  // TER on the same pair: "ab c" is two words, "abd" one: 1 substitution + 1
+  // deletion = 2 edits over 1 reference word = 200.0000 (TER can exceed 100).
+  const CommandResult r = eval(data("chrf_ref.txt") + " -i " + data("chrf_hyp.txt") +
+                               " -m ter chrf -f text -w 4");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string chrf_sig = "nrefs:1|case:mixed|eff:yes|nc:6|nw:0|space:no|version:" + version();
+  const std::string ter_sig = "nrefs:1|case:lc|tok:tercom|norm:no|punct:yes|asian:no|version:" + version();
+  const std::string chrf_head = "chrF2|" + chrf_sig, ter_head = "TER|" + ter_sig;
+  const std::size_t width = std::max(chrf_head.size(), ter_head.size());
+  EXPECT_EQ(r.out, std::string(width - chrf_head.size(), ' ') + chrf_head + " = 38.8889\n" +
+                       std::string(width - ter_head.size(), ' ') + ter_head + " = 200.0000\n");
+}
+
+TEST(MoeEvalCli, TerShiftCostsOneEdit) {
+  // "b c a" vs "a b c": one shift of "a" and no other edit: 1/3 -> 33.3333.
+  const CommandResult r = eval(data("shift_ref.txt") + " -i " + data("shift_hyp.txt") +
+                               " -m ter -b -w 4");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "33.3333\n");
+  const CommandResult corpus = eval(data("ref.en") + " -i " + data("hyp.en") + " -m ter -b -w 4");
+  EXPECT_EQ(corpus.out, "10.0000\n");
+}
+
+TEST(MoeEvalCli, ReadsTheHypothesisFromStdin) {
+  const CommandResult r = eval(data("ref.en") + " -b -w 4",
+                               "the cat sat on a mat\nIt rained in 2019.\n");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "74.1945\n");
+}
+
+TEST(MoeEvalCli, SingleDashLongOptionsWorkAsInSacrebleu) {
+  for (const char* spelling : {"-tok intl", "-tok=intl", "--tokenize intl", "--tokenize=intl"}) {
+    const CommandResult r = eval(data("ref.en") + " -i " + data("hyp.en") + " " + spelling +
+                                 " -lc -sh -f text");
+    ASSERT_EQ(r.exit_code, 0) << spelling << ": " << r.err;
+    const std::string head = "BLEU|#:1|c:lc|e:no|tok:intl|s:exp|v:" + version() + " = ";
+    EXPECT_EQ(r.out.substr(0, head.size()), head) << spelling;
+  }
+  const CommandResult sv = eval(data("ref.en") + " -i " + data("hyp.en") +
+                                " -s floor -sv 0.5 -f text");
+  EXPECT_NE(sv.out.find("|smooth:floor[0.50]|"), std::string::npos) << sv.out << sv.err;
+}
+
+TEST(MoeEvalCli, SentenceLevelPrintsOneLinePerSegment) {
+  // Segment 1: all four orders present, so effective order changes nothing: 53.7285.
+  const CommandResult r = eval(data("ref.en") + " -i " + data("hyp.en") + " -sl -w 4");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string sig = "BLEU|nrefs:1|case:mixed|eff:yes|tok:13a|smooth:exp|version:" + version();
+  EXPECT_EQ(r.out, sig + " = 53.7285 83.3/60.0/50.0/33.3 (BP = 1.000 ratio = 1.000 hyp_len = 6 ref_len = 6)\n" +
+                       sig + " = 100.0000 100.0/100.0/100.0/100.0 (BP = 1.000 ratio = 1.000 hyp_len = 5 ref_len = 5)\n");
+}
+
+TEST(MoeEvalCli, TabSeparatedReferencesWithNumRefs) {
+  // refs2.tsv adds "the cat was on a mat" / "In 2019 it rained." as second references.
+  // Segment 1 now matches 6/6, 5/5, 3/4 ("sat on a" is in neither), 1/3; segment 2
+  // is perfect: sums correct [11,9,6,3], total [11,9,7,5]:
+  // 100 * (6/7 * 3/5)^(1/4) = 84.6840.
+  const CommandResult r = eval(data("refs2.tsv") + " -nr 2 -i " + data("hyp.en") + " -b -w 4");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "84.6840\n");
+  const CommandResult sig = eval(data("refs2.tsv") + " -nr 2 -i " + data("hyp.en") + " -f text");
+  EXPECT_EQ(sig.out.substr(0, 13), "BLEU|nrefs:2|");
+}
+
+TEST(MoeEvalCli, PerLanguageTableFromLangsFile) {
+  // de = segment 1 alone (53.7285), fr = segment 2 (100.0); macro (53.7285 + 100) / 2.
+  const CommandResult r = eval(data("ref.en") + " -i " + data("hyp.en") + " --langs " +
+                               data("langs.txt") + " -f text -w 4");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find(" = 74.1945 "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\nde                1   53.7285\nfr                1  100.0000\n"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("\nmacro-avg   2 langs   76.8642\n"), std::string::npos) << r.out;
+}
+
+TEST(MoeEvalCli, TsvTestSetGivesReferencesAndLanguages) {
+  const CommandResult text = eval("--tsv " + data("mini.tsv") + " -i " + data("hyp.en") +
+                                  " -m bleu -f text -w 4");
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_NE(text.out.find(" = 74.1945 "), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("\nmacro-avg   2 langs   76.8642\n"), std::string::npos) << text.out;
+  const CommandResult json = eval("--tsv " + data("mini.tsv") + " -i " + data("hyp.en") + " -w 4");
+  ASSERT_EQ(json.exit_code, 0) << json.err;
+  EXPECT_EQ(json.out.substr(0, 28), "{\n \"corpus\": [\n  {\n   \"name\"");
+  EXPECT_NE(json.out.find("\"lang\": \"de\",\n   \"segments\": 1,\n   \"BLEU\": 53.7285"),
+            std::string::npos)
+      << json.out;
+  EXPECT_NE(json.out.find("\"macro_average\": {\n  \"languages\": 2,\n  \"BLEU\": 76.8642\n }\n}\n"),
+            std::string::npos)
+      << json.out;
+}
+
+TEST(MoeEvalCli, ConfidenceIntervalAddsResamplingToTheSignature) {
+  const CommandResult r = eval(data("ref.en") + " -i " + data("hyp.en") + " -ci -cin 100 -f text");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("BLEU|nrefs:1|bs:100|seed:12345|case:mixed"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(" = 74.2 (\u03bc = "), std::string::npos) << r.out;
+}
+
+TEST(MoeEvalCli, PairedBootstrapAndApproximateRandomization) {
+  const std::string systems = " -i " + data("hyp.en") + " " + data("hyp2.en");
+  const CommandResult bs = eval(data("ref.en") + systems + " --paired-bs -pbsn 200 -f text");
+  ASSERT_EQ(bs.exit_code, 0) << bs.err;
+  EXPECT_NE(bs.out.find("BLEU (\u03bc \u00b1 95% CI)"), std::string::npos) << bs.out;
+  EXPECT_NE(bs.out.find("Baseline: "), std::string::npos) << bs.out;
+  EXPECT_NE(bs.out.find("(p = 0."), std::string::npos) << bs.out;
+  EXPECT_NE(bs.out.find("BLEU|nrefs:1|bs:200|seed:12345|"), std::string::npos) << bs.out;
+  const CommandResult ar = eval(data("ref.en") + systems + " --paired-ar -parn 100 -m bleu chrf");
+  ASSERT_EQ(ar.exit_code, 0) << ar.err;
+  EXPECT_EQ(ar.out.substr(0, 15), "[\n {\n  \"system\"");
+  EXPECT_NE(ar.out.find("\"chrF2\": {"), std::string::npos) << ar.out;
+  EXPECT_NE(ar.out.find("\"p_value\": null"), std::string::npos) << ar.out;  // the baseline
+}
+
+TEST(MoeEvalCli, TokenizedPeriodWarningUnlessForced) {
+  std::string lines;
+  // 5 tokens per line, so every order has n-grams and the identical corpus scores 100.
+  for (int i = 0; i < 100; ++i) lines += "a b c d .\n";
+  const std::string dir = temp_dir();
+  const std::string ref = shell_quote(write_file(dir, "ref", lines));
+  const CommandResult warned = eval(ref + " -b", lines);
+  EXPECT_EQ(warned.exit_code, 0);
+  EXPECT_EQ(warned.out, "100.0\n");
+  EXPECT_EQ(warned.err,
+            "sacreBLEU: That's 100 lines that end in a tokenized period ('.')\n"
+            "sacreBLEU: It looks like you forgot to detokenize your test data, which may hurt your score.\n"
+            "sacreBLEU: If you insist your data is detokenized, or don't care, you can suppress this "
+            "message with the `force` parameter.\n");
+  EXPECT_TRUE(eval(ref + " -b --force", lines).err.empty());
+}
+
+TEST(MoeEvalCliErrors, MissingFile) {
+  expect_one_line_error(eval(data("ref.en") + " -i " + data("no_such_file.en")),
+                        "no_such_file.en: cannot open file");
+  expect_one_line_error(eval(data("no_such_ref.en") + " -i " + data("hyp.en")), "no_such_ref.en");
+}
+
+TEST(MoeEvalCliErrors, DifferentLineCounts) {
+  expect_one_line_error(eval(data("one_line.en") + " -i " + data("hyp.en")),
+                        "System and reference streams have different lengths");
+  expect_one_line_error(eval(data("ref.en") + " " + data("one_line.en") + " -i " + data("hyp.en")),
+                        "different lengths");
+  expect_one_line_error(eval(data("ref.en") + " -i " + data("hyp.en") + " --langs " +
+                             data("one_line.en")),
+                        "1 language codes for 2 hypothesis lines");
+}
+
+TEST(MoeEvalCliErrors, InvalidUtf8NamesFileAndLine) {
+  expect_one_line_error(eval(data("ref.en") + " -i " + data("bad_utf8.en")),
+                        "bad_utf8.en:2: invalid UTF-8");
+  expect_one_line_error(eval(data("ref.en"), "ok\n\xff\n"), "<stdin>:2: invalid UTF-8");
+}
+
+TEST(MoeEvalCliErrors, UnknownOptionValues) {
+  const std::string base = data("ref.en") + " -i " + data("hyp.en");
+  expect_one_line_error(eval(base + " -tok 14a"), "unknown tokenizer '14a'");
+  expect_one_line_error(eval(base + " -m bleu meteor"), "unknown metric 'meteor'");
+  expect_one_line_error(eval(base + " -s laplace"), "unknown smoothing method 'laplace'");
+  expect_one_line_error(eval(base + " -f xml"), "unknown format 'xml'");
+  expect_one_line_error(eval(base + " --no-such-option"), "--no-such-option");
+  expect_one_line_error(eval(base + " -w many"), "many");
+}
+
+TEST(MoeEvalCliErrors, InvalidCombinations) {
+  const std::string base = data("ref.en") + " -i " + data("hyp.en");
+  expect_one_line_error(eval(base + " -sl -m bleu chrf"), "Only one metric");
+  expect_one_line_error(eval(base + " --paired-bs"), "at least two systems");
+  expect_one_line_error(eval(data("ref.en") + " -i " + data("hyp.en") + " " + data("hyp2.en")),
+                        "--paired-bs or --paired-ar");
+  expect_one_line_error(eval("-i " + data("hyp.en")), "no reference file");
+  expect_one_line_error(eval("--tsv " + data("mini.tsv") + " " + data("ref.en") + " -i " + data("hyp.en")),
+                        "cannot be combined");
+}
+
+TEST(MoeEvalCliErrors, MalformedTsvAndReferenceFields) {
+  expect_one_line_error(eval("--tsv " + data("bad.tsv") + " -i " + data("one_line.en")),
+                        "bad.tsv:1: expected lang<TAB>source<TAB>reference");
+  // sacreBLEU exits with 17 when a -nr line has the wrong number of fields.
+  expect_one_line_error(eval(data("ref.en") + " -nr 2 -i " + data("hyp.en")),
+                        "ref.en:1: expected 2 tab-separated references", 17);
+}
+
+TEST(MoeEvalCli, VersionAndHelp) {
+  const CommandResult v = eval("--version");
+  EXPECT_EQ(v.exit_code, 0);
+  EXPECT_EQ(v.out, "moe-eval " + version() + "\n");
+  const CommandResult h = eval("--help");
+  EXPECT_EQ(h.exit_code, 0);
+  EXPECT_NE(h.out.find("--chrf-word-order"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace moe::test
