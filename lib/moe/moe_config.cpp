@@ -23,9 +23,9 @@ SecondExpertPolicy parse_second_expert_policy(const std::string& s) {
                               "' (expected all, random or threshold)");
 }
 
-void validate(const MoeConfig& c) {
-  auto fail = [](const std::string& key, const std::string& why) {
-    throw InputError("moe." + key + ": " + why);
+void validate(const MoeConfig& c, const std::string& key_prefix) {
+  auto fail = [&key_prefix](const std::string& key, const std::string& why) {
+    throw InputError(key_prefix + key + ": " + why);
   };
   if (c.num_experts < 1) fail("num_experts", "must be >= 1, got " + std::to_string(c.num_experts));
   if (c.top_k != 1 && c.top_k != 2) fail("top_k", "must be 1 or 2, got " + std::to_string(c.top_k));

@@ -44,7 +44,8 @@ std::string to_string(SecondExpertPolicy p);
 // Parses "all", "random", "threshold"; throws std::invalid_argument otherwise.
 SecondExpertPolicy parse_second_expert_policy(const std::string& s);
 
-// Throws InputError naming the first bad key ("moe.top_k: must be 1 or 2, got 3").
-void validate(const MoeConfig& c);
+// Throws InputError naming the first bad key as key_prefix + field, e.g.
+// "moe.top_k: must be 1 or 2, got 3" (a recipe reader passes "model.moe.").
+void validate(const MoeConfig& c, const std::string& key_prefix = "moe.");
 
 }  // namespace moe

@@ -233,6 +233,17 @@ TEST(MoeLayerConfig, ValidateNamesTheBadKey) {
   EXPECT_NE(message(c).find("moe.second_expert_threshold"), std::string::npos);
   c.second_expert_policy = SecondExpertPolicy::kThreshold;
   EXPECT_EQ(message(c), "no error");
+  c.capacity_factor = 0;
+  EXPECT_THROW(
+      {
+        try {
+          validate(c, "model.moe.");
+        } catch (const InputError& e) {
+          EXPECT_EQ(std::string(e.what()), "model.moe.capacity_factor: must be > 0");
+          throw;
+        }
+      },
+      InputError);
 }
 
 }  // namespace
