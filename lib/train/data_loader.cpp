@@ -282,28 +282,28 @@ Batch make_batch(const std::vector<EncodedLanguage>& langs, const std::vector<Se
 std::vector<std::vector<SentenceRef>> evaluation_batches(const std::vector<EncodedLanguage>& langs,
                                                         std::int64_t batch_tokens,
                                                         std::int64_t max_per_lang) {
-  std::vector<SentenceRef> all;
-  for (std::uint32_t l = 0; l < langs.size(); ++l) {
-    const std::size_t n = std::min<std::size_t>(langs[l].size(), static_cast<std::size_t>(max_per_lang));
-    for (std::uint32_t i = 0; i < n; ++i) all.push_back({l, i});
-  }
-  std::stable_sort(all.begin(), all.end(), [&](const SentenceRef& a, const SentenceRef& b) {
-    return padded_len(langs[a.lang], a.index) < padded_len(langs[b.lang], b.index);
-  });
   std::vector<std::vector<SentenceRef>> batches;
-  std::vector<SentenceRef> cur;
-  std::int64_t longest = 0;
-  for (const auto& s : all) {
-    const std::int64_t len = padded_len(langs[s.lang], s.index);
-    if (!cur.empty() && static_cast<std::int64_t>(cur.size() + 1) * std::max(longest, len) > batch_tokens) {
-      batches.push_back(std::move(cur));
-      cur.clear();
-      longest = 0;
+  for (std::uint32_t l = 0; l < langs.size(); ++l) {
+    std::vector<SentenceRef> sentences;
+    const std::size_t n = std::min<std::size_t>(langs[l].size(), static_cast<std::size_t>(max_per_lang));
+    for (std::uint32_t i = 0; i < n; ++i) sentences.push_back({l, i});
+    std::stable_sort(sentences.begin(), sentences.end(), [&](const SentenceRef& a, const SentenceRef& b) {
+      return padded_len(langs[l], a.index) < padded_len(langs[l], b.index);
+    });
+    std::vector<SentenceRef> cur;
+    std::int64_t longest = 0;
+    for (const auto& s : sentences) {
+      const std::int64_t len = padded_len(langs[l], s.index);
+      if (!cur.empty() && static_cast<std::int64_t>(cur.size() + 1) * std::max(longest, len) > batch_tokens) {
+        batches.push_back(std::move(cur));
+        cur.clear();
+        longest = 0;
+      }
+      cur.push_back(s);
+      longest = std::max(longest, len);
     }
-    cur.push_back(s);
-    longest = std::max(longest, len);
+    if (!cur.empty()) batches.push_back(std::move(cur));
   }
-  if (!cur.empty()) batches.push_back(std::move(cur));
   return batches;
 }
 

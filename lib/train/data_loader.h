@@ -96,8 +96,9 @@ class BatchSampler {
 Batch make_batch(const std::vector<EncodedLanguage>& langs, const std::vector<SentenceRef>& sentences,
                  int rank = 0, int ranks = 1);
 
-// Fixed evaluation batches over all sentences of `langs` (in order, at most
-// `max_per_lang` each), each under `batch_tokens`.
+// Fixed evaluation batches over the first `max_per_lang` sentences of each
+// language, each batch of one language only (so losses split by language),
+// length-sorted, under `batch_tokens`.
 std::vector<std::vector<SentenceRef>> evaluation_batches(const std::vector<EncodedLanguage>& langs,
                                                         std::int64_t batch_tokens,
                                                         std::int64_t max_per_lang);

@@ -1,0 +1,550 @@
+#include "train/trainer.h"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <iomanip>
+#include <iostream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "config/dump.h"
+#include "data/corpus_reader.h"
+#include "data/vocab.h"
+#include "io/checkpoint.h"
+#include "mesh/gradient_reduce.h"
+#include "model/transformer.h"
+#include "tensor/gemm.h"
+#include "train/data_loader.h"
+#include "train/optimizer.h"
+#include "train/report.h"
+#include "train/schedule.h"
+#include "util/atomic_file.h"
+#include "util/error.h"
+#include "util/log.h"
+#include "util/rng.h"
+
+namespace moe::train {
+namespace fs = std::filesystem;
+using Json = nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+std::atomic<bool> g_stop_requested{false};
+
+extern "C" void on_stop_signal(int sig) {
+  if (g_stop_requested.exchange(true)) {
+    std::signal(sig, SIG_DFL);  // a second signal ends the process at once
+    std::raise(sig);
+  }
+}
+
+double seconds_since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+std::string format_duration(double s) {
+  if (!std::isfinite(s) || s < 0) return "?";
+  const long t = std::lround(s);
+  std::ostringstream o;
+  if (t >= 3600) o << t / 3600 << "h" << std::setw(2) << std::setfill('0') << (t % 3600) / 60 << "m";
+  else if (t >= 60) o << t / 60 << "m" << std::setw(2) << std::setfill('0') << t % 60 << "s";
+  else o << t << "s";
+  return o.str();
+}
+
+// The first key whose value differs between two model configs, as
+// "model.d_model: 256 in the checkpoint, 512 in the recipe", or "".
+std::string model_difference(const ModelConfig& saved, const ModelConfig& now) {
+  config::KeyLister a, b;
+  ModelConfig x = saved, y = now;
+  visit(a, x);
+  visit(b, y);
+  for (std::size_t i = 0; i < a.rows.size() && i < b.rows.size(); ++i)
+    if (a.rows[i].value != b.rows[i].value)
+      return "model." + a.rows[i].key + ": " + a.rows[i].value + " in the checkpoint, " + b.rows[i].value +
+             " in the recipe";
+  return "";
+}
+
+// One optimizer step's worth of statistics, summed over its batches.
+struct StepStats {
+  double ls_nll_sum = 0, nll_sum = 0, aux_sum = 0;  // token-weighted / batch sums
+  double tokens = 0, src_tokens = 0, batches = 0;
+  std::vector<std::string> moe_names;
+  std::vector<std::vector<double>> load;  // [layer][E], summed over batches
+  std::vector<double> dropped;           // [layer], summed over batches
+
+  void add(const LossParts& p) {
+    ls_nll_sum += p.ls_nll * p.tgt_tokens;
+    nll_sum += p.nll * p.tgt_tokens;
+    aux_sum += p.aux;
+    tokens += p.tgt_tokens;
+    src_tokens += p.src_tokens;
+    batches += 1;
+    if (load.empty()) {
+      for (const auto& m : p.moe) {
+        moe_names.push_back(m.name);
+        load.emplace_back(m.stats.expert_load.size(), 0.0);
+        dropped.push_back(0.0);
+      }
+    }
+    for (std::size_t l = 0; l < p.moe.size() && l < load.size(); ++l) {
+      for (std::size_t e = 0; e < load[l].size() && e < p.moe[l].stats.expert_load.size(); ++e)
+        load[l][e] += p.moe[l].stats.expert_load[e];
+      dropped[l] += p.moe[l].stats.dropped_fraction;
+    }
+  }
+  void merge(const StepStats& o) {
+    ls_nll_sum += o.ls_nll_sum, nll_sum += o.nll_sum, aux_sum += o.aux_sum;
+    tokens += o.tokens, src_tokens += o.src_tokens, batches += o.batches;
+    if (load.empty()) {
+      moe_names = o.moe_names;
+      load = o.load;
+      dropped = o.dropped;
+      return;
+    }
+    for (std::size_t l = 0; l < load.size(); ++l) {
+      for (std::size_t e = 0; e < load[l].size(); ++e) load[l][e] += o.load[l][e];
+      dropped[l] += o.dropped[l];
+    }
+  }
+};
+
+class Run {
+ public:
+  Run(const config::Recipe& recipe, Mesh& mesh, const TrainerOptions& options)
+      : r_(recipe), mesh_(mesh), opt_(options), leader_(mesh.rank() == 0) {}
+
+  TrainResult go();
+
+ private:
+  void prepare_run_dir();
+  void load_data();
+  void build_model();
+  void resume_if_possible();
+  bool should_stop();
+  void log_step(const StepStats& window, double lr, double window_seconds);
+  void validate();
+  void checkpoint();
+  void print_progress(const std::string& line, bool final_line);
+
+  // members
+  const config::Recipe& r_;
+  Mesh& mesh_;
+  TrainerOptions opt_;
+  bool leader_;
+  std::string run_dir_, vocab_path_, vocab_fp_;
+  std::unique_ptr<data::Vocab> vocab_;
+  std::vector<EncodedLanguage> train_, dev_;
+  std::unique_ptr<Transformer<float>> model_;
+  std::vector<ParamRef> params_;
+  std::unique_ptr<Optimizer> optimizer_;
+  Collectives* expert_axis_ = nullptr;
+  int data_rank_ = 0, data_ranks_ = 1;
+
+  // progress
+  std::int64_t step_ = 0, tokens_seen_ = 0;
+  DataPosition data_pos_;
+  double elapsed_before_ = 0;
+  Clock::time_point started_ = Clock::now();
+  double best_metric_ = NAN;
+  std::int64_t best_step_ = -1;
+  int evals_without_improvement_ = 0;
+  bool early_stop_ = false;
+  double last_loss_ = NAN;
+  std::string last_checkpoint_;
+  std::int64_t checkpointed_step_ = -1;
+  bool tty_ = false;
+};
+
+void Run::print_progress(const std::string& line, bool final_line) {
+  if (!leader_ || opt_.quiet) return;
+  if (tty_) {
+    std::cerr << "\r\033[K" << line << (final_line ? "\n" : "") << std::flush;
+  } else {
+    std::cerr << line << "\n" << std::flush;
+  }
+}
+
+void Run::prepare_run_dir() {
+  run_dir_ = r_.checkpoint.dir.value;
+  if (run_dir_.empty()) throw InputError("checkpoint.dir: the recipe must name a run directory");
+  if (r_.vocab.model.empty()) throw InputError("vocab.model: the recipe must name a SentencePiece model");
+  if (!fs::exists(r_.vocab.model.value))
+    throw FileError(r_.vocab.model.value, 0, "vocab.model: no such SentencePiece model (build it with moe-tokenize train)");
+  if (!r_.vocab.target_model.empty())
+    throw InputError("vocab.target_model: separate target vocabularies are not supported by the model "
+                     "yet (its embedding is shared); leave it empty");
+  if (r_.data.corpus_dir.empty()) throw InputError("data.corpus_dir: the recipe must name a corpus directory");
+  vocab_path_ = (fs::path(run_dir_) / "vocab.model").string();
+  vocab_fp_ = vocab_fingerprint(r_.vocab.model.value);
+  if (leader_) {
+    fs::create_directories(run_dir_);
+    if (fs::exists(vocab_path_) && vocab_fingerprint(vocab_path_) != vocab_fp_)
+      throw FileError(vocab_path_, 0,
+                      "the run directory was started with another vocabulary than " + r_.vocab.model.value +
+                          " (use a new checkpoint.dir, or the same model)");
+    if (!fs::exists(vocab_path_)) fs::copy_file(r_.vocab.model.value, vocab_path_);
+  }
+  mesh_.world().barrier();
+  tty_ = ::isatty(STDERR_FILENO) != 0;
+}
+
+void Run::load_data() {
+  vocab_ = std::make_unique<data::Vocab>(data::Vocab::load(vocab_path_));
+  if (vocab_->size() != r_.model.vocab)
+    throw InputError("model.vocab: " + std::to_string(r_.model.vocab) + ", but the vocabulary " +
+                     r_.vocab.model.value + " has " + std::to_string(vocab_->size()) + " pieces");
+  EncodeOptions enc;
+  enc.max_len = std::min(r_.data.max_len, r_.model.max_positions);
+  enc.target_lang_tag = r_.data.target_lang_tag;
+  enc.cache_dir = (fs::path(run_dir_) / "cache").string();
+  enc.threads = r_.train.threads;
+  const auto t0 = Clock::now();
+  // Rank 0 encodes first so the other ranks read its cache instead of racing it.
+  if (leader_) train_ = encode_corpus(r_.data.corpus_dir.value, data::Split::kTrain, r_.data.langs, *vocab_, enc);
+  mesh_.world().barrier();
+  if (!leader_) train_ = encode_corpus(r_.data.corpus_dir.value, data::Split::kTrain, r_.data.langs, *vocab_, enc);
+  if (train_.empty()) throw InputError("data: the corpus " + r_.data.corpus_dir.value + " has no training pairs");
+  if (r_.eval.every > 0) {
+    if (leader_) dev_ = encode_corpus(r_.data.corpus_dir.value, data::Split::kDev, r_.data.langs, *vocab_, enc);
+    mesh_.world().barrier();
+    if (!leader_) dev_ = encode_corpus(r_.data.corpus_dir.value, data::Split::kDev, r_.data.langs, *vocab_, enc);
+  }
+  std::size_t pairs = 0;
+  for (const auto& l : train_) pairs += l.size();
+  if (leader_ && !opt_.quiet) {
+    std::ostringstream o;
+    o << "data: " << train_.size() << " languages, " << pairs << " training pairs, " << dev_.size()
+      << " dev sets (" << std::fixed << std::setprecision(1) << seconds_since(t0) << " s)";
+    log::info(o.str());
+  }
+}
+
+void Run::build_model() {
+  if (mesh_.spec().axes.size() > 0) {
+    data_ranks_ = 1, data_rank_ = 0;
+    for (const auto& [name, size] : mesh_.spec().axes) {
+      if (name == "data") data_ranks_ = size, data_rank_ = mesh_.coord("data");
+    }
+    for (const auto& [name, size] : mesh_.spec().axes)
+      if (name == "expert" && size > 1) expert_axis_ = &mesh_.axis("expert");
+  }
+  model_ = std::make_unique<Transformer<float>>(r_.model, static_cast<std::uint64_t>(r_.train.seed), expert_axis_);
+  WeightTable<float>& w = model_->weights();
+  for (const WeightInfo& info : w.entries())
+    params_.push_back({info.name, w.param(info.name), w.grad(info.name), info.axis == MeshAxis::kExpert ? 1 : 0});
+  optimizer_ = make_optimizer(r_.optimizer, params_);
+}
+
+std::vector<io::ShardedTensor> optimizer_tensors(Optimizer& opt, WeightTable<float>& w, std::int64_t experts) {
+  std::vector<io::ShardedTensor> out;
+  for (const NamedState& s : opt.state()) {
+    const std::string param = s.name.substr(0, s.name.rfind('.'));
+    const WeightInfo& info = w.info(param);
+    out.push_back({s.name, s.tensor, info.axis, info.first_slice, info.axis == MeshAxis::kExpert ? experts : 0});
+  }
+  return out;
+}
+
+void Run::resume_if_possible() {
+  const std::string latest = io::latest_checkpoint(run_dir_);
+  if (latest.empty()) return;
+  if (!opt_.resume)
+    throw InputError(run_dir_ + ": the run directory already has checkpoints; resume (the default) or "
+                     "choose a new checkpoint.dir");
+  const io::CheckpointInfo info = io::read_checkpoint_info(latest);
+  const std::string diff = model_difference(info.recipe.model, r_.model);
+  if (!diff.empty())
+    throw FileError(latest, 0, "cannot resume: the checkpoint's model differs from the recipe (" + diff + ")");
+  if (info.vocab_fingerprint != vocab_fp_)
+    throw FileError(latest, 0, "cannot resume: the checkpoint was trained with another vocabulary than " +
+                                   r_.vocab.model.value);
+  if (info.recipe.optimizer.name != r_.optimizer.name)
+    throw FileError(latest, 0, "cannot resume: the checkpoint's optimizer is " +
+                                   std::string(config::enum_name(info.recipe.optimizer.name)) + ", the recipe's " +
+                                   config::enum_name(r_.optimizer.name));
+  const std::int64_t E = r_.model.moe.num_experts;
+  io::load_checkpoint_tensors(latest, "weights", io::weight_tensors(model_->weights(), E));
+  io::load_checkpoint_tensors(latest, "optimizer", optimizer_tensors(*optimizer_, model_->weights(), E));
+  Json state;
+  try {
+    state = Json::parse(info.trainer_state_json);
+    step_ = state.at("step").get<std::int64_t>();
+    tokens_seen_ = state.at("tokens").get<std::int64_t>();
+    data_pos_ = {state.at("data_pool").get<std::int64_t>(), state.at("data_batch").get<std::int64_t>()};
+    elapsed_before_ = state.value("elapsed_seconds", 0.0);
+    best_metric_ = state.contains("best_metric") && state["best_metric"].is_number() ? state["best_metric"].get<double>() : NAN;
+    best_step_ = state.value("best_step", static_cast<std::int64_t>(-1));
+    evals_without_improvement_ = state.value("evals_without_improvement", 0);
+  } catch (const Json::exception& e) {
+    throw FileError(latest + "/trainer_state.json", 0, std::string("corrupt trainer state: ") + e.what());
+  }
+  last_checkpoint_ = latest;
+  checkpointed_step_ = step_;
+  // Records past the checkpoint belong to the interrupted attempt: drop them so
+  // the log reads as one uninterrupted run.
+  const std::string metrics = (fs::path(run_dir_) / "metrics.jsonl").string();
+  if (leader_ && fs::exists(metrics)) {
+    std::ifstream in(metrics);
+    std::ostringstream kept;
+    std::string line;
+    while (std::getline(in, line)) {
+      const Json j = Json::parse(line, nullptr, false);
+      if (j.is_object() && j.value("step", static_cast<std::int64_t>(0)) <= step_) kept << line << "\n";
+    }
+    in.close();
+    write_file_atomically(metrics, kept.str());
+  }
+  if (leader_ && !opt_.quiet) log::info("resuming from " + latest + " at step " + std::to_string(step_));
+}
+
+bool Run::should_stop() {
+  const double elapsed = elapsed_before_ + seconds_since(started_);
+  bool stop = g_stop_requested.load() || early_stop_;
+  stop |= r_.train.max_steps > 0 && step_ >= r_.train.max_steps;
+  stop |= r_.train.max_tokens > 0 && tokens_seen_ >= r_.train.max_tokens;
+  stop |= r_.train.max_minutes > 0 && elapsed >= 60.0 * r_.train.max_minutes;
+  // Every rank must take the same decision (clocks and signals differ).
+  double flag = stop ? 1.0 : 0.0;
+  mesh_.world().all_reduce_sum(&flag, 1);
+  return flag > 0;
+}
+
+void Run::log_step(const StepStats& w, double lr, double window_seconds) {
+  const double loss = w.tokens > 0 ? w.ls_nll_sum / w.tokens : NAN;
+  const double nll = w.tokens > 0 ? w.nll_sum / w.tokens : NAN;
+  const double aux = w.batches > 0 ? w.aux_sum / w.batches : 0;
+  last_loss_ = loss;
+  const double tps = window_seconds > 0 ? w.tokens / window_seconds : 0;
+  if (!leader_) return;
+  Json rec = {{"type", "train"}, {"step", step_},   {"loss", loss},   {"nll", nll},
+              {"ppl", std::exp(nll)}, {"aux", aux}, {"lr", lr},       {"tokens_per_s", tps},
+              {"tokens", tokens_seen_}, {"elapsed_s", elapsed_before_ + seconds_since(started_)},
+              {"data_wait_s", 0.0}};
+  if (!w.load.empty()) {
+    Json load = Json::array(), dropped = Json::array();
+    for (std::size_t l = 0; l < w.load.size(); ++l) {
+      Json row = Json::array();
+      for (double v : w.load[l]) row.push_back(v / w.batches);
+      load.push_back(row);
+      dropped.push_back(w.dropped[l] / w.batches);
+    }
+    rec["moe_layers"] = w.moe_names;
+    rec["expert_load"] = load;
+    rec["dropped"] = dropped;
+  }
+  std::ofstream((fs::path(run_dir_) / "metrics.jsonl").string(), std::ios::app) << rec.dump() << "\n";
+
+  std::ostringstream o;
+  const double elapsed = elapsed_before_ + seconds_since(started_);
+  o << "step " << step_;
+  if (r_.train.max_steps > 0) o << "/" << r_.train.max_steps;
+  o << std::fixed << std::setprecision(3) << " | loss " << loss << " | ppl " << std::setprecision(2) << std::exp(nll);
+  if (!w.load.empty()) o << " | aux " << std::setprecision(3) << aux;
+  o << " | " << std::setprecision(0) << tps << " tok/s | lr " << std::scientific << std::setprecision(2) << lr
+    << std::fixed << " | " << format_duration(elapsed);
+  double remaining = NAN;
+  if (r_.train.max_steps > 0 && step_ > 0) remaining = elapsed / step_ * (r_.train.max_steps - step_);
+  if (r_.train.max_minutes > 0) {
+    const double by_time = 60.0 * r_.train.max_minutes - elapsed;
+    remaining = std::isfinite(remaining) ? std::min(remaining, by_time) : by_time;
+  }
+  if (std::isfinite(remaining)) o << " | eta " << format_duration(remaining);
+  print_progress(o.str(), false);
+}
+
+void Run::validate() {
+  if (dev_.empty()) return;
+  const auto batches = evaluation_batches(dev_, std::max<std::int64_t>(256, r_.train.batch_tokens),
+                                          r_.eval.max_sentences > 0 ? r_.eval.max_sentences : 1 << 30);
+  std::vector<double> nll(dev_.size(), 0.0), tokens(dev_.size(), 0.0);
+  Rng unused(0);
+  for (const auto& refs : batches) {
+    // Every rank scores its share of each batch (experts may be sharded).
+    const Batch b = make_batch(dev_, refs, data_rank_, data_ranks_);
+    if (b.batch == 0) continue;
+    const LossParts p = model_->forward(b, /*training=*/false, unused);
+    nll[refs[0].lang] += p.nll * p.tgt_tokens;
+    tokens[refs[0].lang] += p.tgt_tokens;
+  }
+  mesh_.world().all_reduce_sum(nll.data(), nll.size());
+  mesh_.world().all_reduce_sum(tokens.data(), tokens.size());
+  // Each data replica scored a disjoint share; expert-axis peers scored the same share.
+  const double copies = static_cast<double>(mesh_.size()) / data_ranks_;
+  double all_nll = 0, all_tok = 0;
+  Json per_lang = Json::object();
+  for (std::size_t l = 0; l < dev_.size(); ++l) {
+    all_nll += nll[l] / copies, all_tok += tokens[l] / copies;
+    if (tokens[l] > 0)
+      per_lang[dev_[l].code] = {{"loss", nll[l] / tokens[l]}, {"ppl", std::exp(nll[l] / tokens[l])},
+                                {"sentences", std::min<std::size_t>(dev_[l].size(), r_.eval.max_sentences)}};
+  }
+  const double loss = all_tok > 0 ? all_nll / all_tok : NAN;
+  const double metric = loss;  // lower is better
+  const bool improved = !std::isfinite(best_metric_) || metric < best_metric_;
+  if (improved) {
+    best_metric_ = metric;
+    best_step_ = step_;
+    evals_without_improvement_ = 0;
+  } else {
+    ++evals_without_improvement_;
+    if (r_.eval.patience > 0 && evals_without_improvement_ >= r_.eval.patience) early_stop_ = true;
+  }
+  if (leader_) {
+    Json rec = {{"type", "dev"}, {"step", step_}, {"loss", loss}, {"ppl", std::exp(loss)}, {"per_lang", per_lang}};
+    std::ofstream((fs::path(run_dir_) / "metrics.jsonl").string(), std::ios::app) << rec.dump() << "\n";
+    std::ostringstream o;
+    o << "dev step " << step_ << " | loss " << std::fixed << std::setprecision(3) << loss << " | ppl "
+      << std::setprecision(2) << std::exp(loss) << (improved ? " | best" : "");
+    print_progress(o.str(), true);
+  }
+  if (improved) {
+    checkpoint();
+    if (leader_) io::mark_best(run_dir_, last_checkpoint_);
+  }
+}
+
+void Run::checkpoint() {
+  if (checkpointed_step_ == step_) return;  // validation already saved this step
+  const Json state = {{"format", io::kCheckpointFormat},
+                      {"step", step_},
+                      {"tokens", tokens_seen_},
+                      {"data_pool", data_pos_.pool},
+                      {"data_batch", data_pos_.batch},
+                      {"elapsed_seconds", elapsed_before_ + seconds_since(started_)},
+                      {"best_metric", std::isfinite(best_metric_) ? Json(best_metric_) : Json(nullptr)},
+                      {"best_step", best_step_},
+                      {"evals_without_improvement", evals_without_improvement_},
+                      {"seed", r_.train.seed}};
+  io::CheckpointWrite w;
+  w.run_dir = run_dir_;
+  w.step = step_;
+  const std::int64_t E = r_.model.moe.num_experts;
+  w.weights = io::weight_tensors(model_->weights(), E);
+  w.optimizer = optimizer_tensors(*optimizer_, model_->weights(), E);
+  w.trainer_state_json = state.dump(2);
+  w.recipe_yaml = config::recipe_to_yaml(r_);
+  w.vocab_path = vocab_path_;
+  w.vocab_fingerprint = vocab_fp_;
+  const int expert_shards = expert_axis_ ? expert_axis_->size() : 1;
+  const int expert_shard = expert_axis_ ? expert_axis_->rank() : 0;
+  w.role = io::ShardRole{expert_shard, expert_shards, mesh_.rank() == 0, data_rank_ == 0};
+  w.barrier = [this] { mesh_.world().barrier(); };
+  w.keep_last = r_.checkpoint.keep_last;
+  last_checkpoint_ = io::save_checkpoint(w);
+  checkpointed_step_ = step_;
+}
+
+TrainResult Run::go() {
+  if (r_.train.threads > 0) set_num_threads(r_.train.threads);
+  prepare_run_dir();
+  load_data();
+  build_model();
+  resume_if_possible();
+  if (leader_) write_file_atomically((fs::path(run_dir_) / "recipe.yaml").string(), config::recipe_to_yaml(r_));
+  if (leader_ && !opt_.quiet) {
+    std::ostringstream o;
+    o << "model: " << model_->weights().numel() << " parameters on this rank ("
+      << model_->weights().numel(MeshAxis::kExpert) << " in experts); mesh " << mesh_.size() << " rank(s)";
+    log::info(o.str());
+  }
+
+  std::vector<std::size_t> counts;
+  for (const auto& l : train_) counts.push_back(l.size());
+  BatchSampler sampler(train_, data::temperature_weights(counts, r_.data.sampling_temperature),
+                       static_cast<std::uint64_t>(r_.train.seed), r_.train.batch_tokens, r_.data.pool_batches,
+                       data_pos_);
+  Prefetcher prefetch(std::move(sampler), static_cast<std::size_t>(r_.data.prefetch_batches));
+
+  WeightTable<float>& weights = model_->weights();
+  weights.zero_grads();
+  StepStats window;
+  auto window_start = Clock::now();
+  TrainResult result;
+  while (!should_stop()) {
+    StepStats step_stats;
+    for (int a = 0; a < r_.train.accum_steps; ++a) {
+      const GlobalBatch g = prefetch.pop();
+      data_pos_ = g.position;
+      ++data_pos_.batch;  // the position of the batch after this one (pool rollover is handled by the sampler)
+      const Batch b = make_batch(train_, g.sentences, data_rank_, data_ranks_);
+      Rng rng(static_cast<std::uint64_t>(r_.train.seed), "step",
+              static_cast<std::uint64_t>(step_ * r_.train.accum_steps + a));
+      const LossParts parts = model_->forward(b, /*training=*/true, rng);
+      if (!std::isfinite(parts.loss))
+        throw InputError("training diverged at step " + std::to_string(step_) +
+                         " (loss is not finite): lower optimizer.lr or raise schedule.warmup_steps");
+      model_->backward();
+      step_stats.add(parts);
+      tokens_seen_ += g.tgt_tokens;
+    }
+    if (r_.train.accum_steps > 1) scale_grads(params_, 1.0f / r_.train.accum_steps);
+    if (mesh_.size() > 1) {
+      const GradientRange replicated{0, static_cast<std::size_t>(weights.numel(MeshAxis::kReplicated)), ""};
+      all_reduce_gradients(mesh_, {weights.grads(MeshAxis::kReplicated).data(), replicated.count}, {&replicated, 1});
+      if (weights.numel(MeshAxis::kExpert) > 0) {
+        const GradientRange expert{0, static_cast<std::size_t>(weights.numel(MeshAxis::kExpert)), "expert"};
+        all_reduce_gradients(mesh_, {weights.grads(MeshAxis::kExpert).data(), expert.count}, {&expert, 1});
+      }
+    }
+    if (r_.train.clip_norm > 0) {
+      double sq[2] = {0, 0};
+      for (const auto& p : params_) {
+        const double s = grad_squared_norm({p});
+        sq[weights.info(p.name).axis == MeshAxis::kExpert ? 1 : 0] += s;
+      }
+      if (expert_axis_) expert_axis_->all_reduce_sum(&sq[1], 1);  // each shard holds different experts
+      const double norm = std::sqrt(sq[0] + sq[1]);
+      if (norm > r_.train.clip_norm) scale_grads(params_, static_cast<float>(r_.train.clip_norm / norm));
+    }
+    const double lr = learning_rate(r_.optimizer, r_.schedule, step_);
+    optimizer_->update(params_, lr, step_);
+    weights.zero_grads();
+    ++step_;
+    window.merge(step_stats);
+
+    if (step_ % r_.train.log_every == 0) {
+      log_step(window, lr, seconds_since(window_start));
+      window = StepStats{};
+      window_start = Clock::now();
+    }
+    if (r_.eval.every > 0 && step_ % r_.eval.every == 0) validate();
+    if (step_ % r_.checkpoint.every == 0) checkpoint();
+  }
+  if (window.batches > 0) log_step(window, learning_rate(r_.optimizer, r_.schedule, step_ - 1), seconds_since(window_start));
+  if (leader_ && tty_ && !opt_.quiet) std::cerr << "\n";
+  checkpoint();
+  if (leader_) write_report(run_dir_, "moe-train: " + run_dir_);
+  result.steps = step_;
+  result.last_loss = last_loss_;
+  result.interrupted = g_stop_requested.load();
+  result.last_checkpoint = last_checkpoint_;
+  if (leader_ && !opt_.quiet)
+    log::info(std::string(result.interrupted ? "interrupted" : "done") + " at step " + std::to_string(step_) +
+              "; checkpoint " + last_checkpoint_);
+  return result;
+}
+
+}  // namespace
+
+TrainResult train(const config::Recipe& recipe, Mesh& mesh, const TrainerOptions& options) {
+  Run run(recipe, mesh, options);
+  return run.go();
+}
+
+void install_stop_signal_handlers() {
+  g_stop_requested = false;
+  std::signal(SIGINT, on_stop_signal);
+  std::signal(SIGTERM, on_stop_signal);
+}
+
+}  // namespace moe::train
