@@ -5,8 +5,13 @@
 
 #include <CLI/CLI.hpp>
 #include <iostream>
+#include <memory>
 
 #include "data/corpus_builder.h"
+#include "data/corpus_reader.h"
+#include "data/line_codec.h"
+#include "data/vocab.h"
+#include "data/vocab_training.h"
 #include "util/error.h"
 #include "util/log.h"
 
@@ -62,6 +67,67 @@ int run_corpus(CorpusArgs& args) {
   return report.languages.empty() ? 1 : 0;
 }
 
+struct TrainArgs {
+  moe::data::VocabTrainOptions vocab;
+  std::string corpus_dir;
+  std::string model_prefix;
+  bool separate = false;
+  bool language_tags = true;
+};
+
+int run_train(const TrainArgs& args) {
+  using moe::data::VocabSide;
+  std::vector<std::string> codes;
+  for (const auto& language : moe::data::list_corpus_languages(args.corpus_dir)) codes.push_back(language.code);
+  if (codes.empty()) throw moe::FileError(args.corpus_dir, 0, "the corpus has no languages");
+  const std::vector<std::string>& extra = args.vocab.user_defined_symbols;
+  auto with_symbols = [&](std::vector<std::string> tags) {
+    moe::data::VocabTrainOptions options = args.vocab;
+    options.user_defined_symbols = args.language_tags ? std::move(tags) : std::vector<std::string>{};
+    options.user_defined_symbols.insert(options.user_defined_symbols.end(), extra.begin(), extra.end());
+    return options;
+  };
+  if (!args.separate) {
+    const auto options = with_symbols(moe::data::language_tags(codes));
+    moe::data::train_vocab(moe::data::sample_vocab_sentences(args.corpus_dir, VocabSide::kShared, options), options,
+                           args.model_prefix);
+    return 0;
+  }
+  // GShard's split: a multilingual source vocabulary and an English target
+  // one, which needs only the <2en> tag.
+  const auto source = with_symbols(moe::data::language_tags(codes));
+  moe::data::train_vocab(moe::data::sample_vocab_sentences(args.corpus_dir, VocabSide::kSource, source), source,
+                         args.model_prefix + ".source");
+  const auto target = with_symbols(moe::data::language_tags({}));
+  moe::data::train_vocab(moe::data::sample_vocab_sentences(args.corpus_dir, VocabSide::kTarget, target), target,
+                         args.model_prefix + ".target");
+  return 0;
+}
+
+struct CodecArgs {
+  std::string model, target_model;
+  std::vector<int> columns;
+  bool ids = false;
+  int threads = 2;
+};
+
+int run_codec(const CodecArgs& args, bool encode) {
+  const moe::data::Vocab vocab = moe::data::Vocab::load(args.model);
+  std::unique_ptr<moe::data::Vocab> target;
+  if (!args.target_model.empty()) target = std::make_unique<moe::data::Vocab>(moe::data::Vocab::load(args.target_model));
+  moe::data::LineCodec codec;
+  codec.vocab = &vocab;
+  codec.last_vocab = target.get();
+  codec.columns = args.columns;
+  codec.format = args.ids ? moe::data::TokenFormat::kIds : moe::data::TokenFormat::kPieces;
+  std::ios::sync_with_stdio(false);
+  moe::data::transform_lines(std::cin, std::cout, args.threads, "<stdin>", [&](std::string_view line) {
+    return encode ? moe::data::encode_line(line, codec) : moe::data::decode_line(line, codec);
+  });
+  std::cout.flush();
+  return std::cout ? 0 : 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -87,6 +153,48 @@ int main(int argc, char** argv) {
   corpus_cmd->add_flag("--offline", corpus.offline, "use only .debs already in the cache");
   corpus_cmd->add_flag("--stats", corpus.stats, "print the per-language table on stdout");
 
+  TrainArgs train;
+  CLI::App* train_cmd = app.add_subcommand(
+      "train", "train a SentencePiece model on a corpus's training split, languages sampled with temperature T");
+  train_cmd->add_option("--corpus", train.corpus_dir, "corpus directory written by 'moe-tokenize corpus'")
+      ->required()
+      ->check(CLI::ExistingDirectory);
+  train_cmd->add_option("-o,--model", train.model_prefix,
+                        "output prefix: PREFIX.model/.vocab (PREFIX.source.* and PREFIX.target.* with --separate)")
+      ->required();
+  train_cmd->add_option("--type", train.vocab.model_type, "unigram or bpe")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"unigram", "bpe"}));
+  train_cmd->add_option("--vocab-size", train.vocab.vocab_size, "pieces (V)")->capture_default_str()->check(CLI::Range(8, 1 << 20));
+  train_cmd->add_option("--character-coverage", train.vocab.character_coverage, "share of characters covered")
+      ->capture_default_str()
+      ->check(CLI::Range(0.9, 1.0));
+  train_cmd->add_flag("--byte-fallback", train.vocab.byte_fallback, "spell uncovered characters as byte pieces");
+  train_cmd->add_option("--user-symbols", train.vocab.user_defined_symbols, "extra single-piece symbols")->delimiter(',');
+  train_cmd->add_flag("!--no-language-tags", train.language_tags, "do not add <2en> and <2xx> tags as symbols");
+  train_cmd->add_option("--seed", train.vocab.seed, "sampling seed")->capture_default_str();
+  train_cmd->add_option("-T,--temperature", train.vocab.temperature, "language sampling temperature")
+      ->capture_default_str()
+      ->check(CLI::Range(1.0, 1000.0));
+  train_cmd->add_option("--sentences", train.vocab.sentences, "pairs sampled per model")->capture_default_str();
+  train_cmd->add_option("-j,--threads", train.vocab.threads, "SentencePiece threads")->capture_default_str()->check(CLI::Range(1, 128));
+  train_cmd->add_flag("--separate", train.separate, "a source model and an English target model instead of one shared model");
+  train_cmd->add_flag("-v,--verbose", train.vocab.verbose, "SentencePiece's own log");
+
+  CodecArgs codec;
+  CLI::App* encode_cmd = app.add_subcommand("encode", "text to pieces (or ids), stdin to stdout, TSV-aware");
+  CLI::App* decode_cmd = app.add_subcommand("decode", "pieces (or ids) to text, stdin to stdout, TSV-aware");
+  for (CLI::App* cmd : {encode_cmd, decode_cmd}) {
+    cmd->add_option("-m,--model", codec.model, "SentencePiece .model")->required()->check(CLI::ExistingFile);
+    cmd->add_option("--target-model", codec.target_model, "model for the last chosen column (separate English vocabulary)")
+        ->check(CLI::ExistingFile);
+    cmd->add_option("--columns", codec.columns, "1-based TSV columns to transform (default: all)")
+        ->delimiter(',')
+        ->check(CLI::PositiveNumber);
+    cmd->add_flag("--ids", codec.ids, "ids instead of pieces");
+    cmd->add_option("-j,--threads", codec.threads, "threads")->capture_default_str()->check(CLI::Range(1, 256));
+  }
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -95,6 +203,9 @@ int main(int argc, char** argv) {
   if (quiet) moe::log::set_level(moe::log::Level::kQuiet);
   try {
     if (*corpus_cmd) return run_corpus(corpus);
+    if (*train_cmd) return run_train(train);
+    if (*encode_cmd) return run_codec(codec, /*encode=*/true);
+    if (*decode_cmd) return run_codec(codec, /*encode=*/false);
   } catch (const moe::InputError& e) {
     std::cerr << "moe-tokenize: " << e.what() << '\n';
     return 1;

@@ -1,5 +1,6 @@
 #include "data/mo_catalog.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <fstream>
 #include <sstream>
@@ -130,6 +131,42 @@ MoCatalog parse_mo(std::string_view bytes, const std::string& origin) {
     catalog.entries.push_back(std::move(entry));
   }
   return catalog;
+}
+
+std::string serialize_mo(const MoCatalog& catalog, bool big_endian) {
+  std::vector<std::pair<std::string, std::string>> strings;  // (key, translation)
+  std::string header = "Content-Type: text/plain; charset=" + catalog.charset + "\n";
+  if (!catalog.plural_forms.empty()) header += "Plural-Forms: " + catalog.plural_forms + "\n";
+  if (!catalog.language.empty()) header += "Language: " + catalog.language + "\n";
+  strings.emplace_back("", header);
+  for (const MoEntry& entry : catalog.entries) {
+    std::string key = entry.context.empty() ? entry.msgid : entry.context + '\x04' + entry.msgid;
+    if (!entry.msgid_plural.empty()) key += '\0' + entry.msgid_plural;
+    std::string translation;
+    for (std::size_t i = 0; i < entry.msgstrs.size(); ++i) translation += (i ? std::string(1, '\0') : "") + entry.msgstrs[i];
+    strings.emplace_back(std::move(key), std::move(translation));
+  }
+  std::sort(strings.begin(), strings.end());
+
+  std::string out;
+  auto put = [&](std::uint32_t v) {
+    for (int k = 0; k < 4; ++k) out += static_cast<char>(v >> (big_endian ? 24 - 8 * k : 8 * k));
+  };
+  const auto count = static_cast<std::uint32_t>(strings.size());
+  const std::uint32_t originals = 28, translations = originals + 8 * count;
+  std::uint32_t data = translations + 8 * count;
+  put(kMagic), put(0), put(count), put(originals), put(translations), put(0), put(data);
+  std::string blob;
+  for (int side = 0; side < 2; ++side) {
+    for (const auto& s : strings) {
+      const std::string& text = side == 0 ? s.first : s.second;
+      put(static_cast<std::uint32_t>(text.size()));
+      put(data + static_cast<std::uint32_t>(blob.size()));
+      blob += text;
+      blob += '\0';
+    }
+  }
+  return out + blob;
 }
 
 MoCatalog read_mo_file(const std::string& path) {

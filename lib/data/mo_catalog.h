@@ -30,4 +30,10 @@ MoCatalog parse_mo(std::string_view bytes, const std::string& origin);
 // Reads and parses a .mo file from disk.
 MoCatalog read_mo_file(const std::string& path);
 
+// The bytes of a .mo file holding `catalog` (a header entry carrying its
+// charset, Plural-Forms and Language, then the entries sorted by key as
+// gettext's binary search needs), in either byte order, without a hash
+// table. Strings are written as given: encode them in `catalog.charset`.
+std::string serialize_mo(const MoCatalog& catalog, bool big_endian = false);
+
 }  // namespace moe::data

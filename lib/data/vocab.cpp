@@ -1,0 +1,81 @@
+#include "data/vocab.h"
+
+#include <sentencepiece_processor.h>
+
+#include "util/error.h"
+
+namespace moe::data {
+
+Vocab::Vocab(std::unique_ptr<sentencepiece::SentencePieceProcessor> processor) : processor_(std::move(processor)) {}
+Vocab::Vocab(Vocab&&) noexcept = default;
+Vocab& Vocab::operator=(Vocab&&) noexcept = default;
+Vocab::~Vocab() = default;
+
+namespace {
+void check_special_ids(const sentencepiece::SentencePieceProcessor& sp, const std::string& origin) {
+  if (sp.pad_id() != Vocab::kPadId || sp.bos_id() != Vocab::kBosId || sp.eos_id() != Vocab::kEosId ||
+      sp.unk_id() != Vocab::kUnkId)
+    throw FileError(origin, 0,
+                    "special ids are pad=" + std::to_string(sp.pad_id()) + " bos=" + std::to_string(sp.bos_id()) +
+                        " eos=" + std::to_string(sp.eos_id()) + " unk=" + std::to_string(sp.unk_id()) +
+                        "; the toolkit needs pad=0 bos=1 eos=2 unk=3 (train it with moe-tokenize train)");
+}
+}  // namespace
+
+Vocab Vocab::load(const std::string& path) {
+  auto sp = std::make_unique<sentencepiece::SentencePieceProcessor>();
+  const auto status = sp->Load(path);
+  if (!status.ok()) throw FileError(path, 0, "not a SentencePiece model: " + std::string(status.message()));
+  check_special_ids(*sp, path);
+  return Vocab(std::move(sp));
+}
+
+Vocab Vocab::from_serialized(const std::string& model_proto, const std::string& origin) {
+  auto sp = std::make_unique<sentencepiece::SentencePieceProcessor>();
+  const auto status = sp->LoadFromSerializedProto(model_proto);
+  if (!status.ok()) throw FileError(origin, 0, "not a SentencePiece model: " + std::string(status.message()));
+  check_special_ids(*sp, origin);
+  return Vocab(std::move(sp));
+}
+
+int Vocab::size() const { return processor_->GetPieceSize(); }
+
+std::vector<int> Vocab::encode_ids(std::string_view text) const {
+  std::vector<int> ids;
+  const auto status = processor_->Encode(text, &ids);
+  if (!status.ok()) throw InputError("cannot encode text: " + std::string(status.message()));
+  return ids;
+}
+
+std::vector<std::string> Vocab::encode_pieces(std::string_view text) const {
+  std::vector<std::string> pieces;
+  const auto status = processor_->Encode(text, &pieces);
+  if (!status.ok()) throw InputError("cannot encode text: " + std::string(status.message()));
+  return pieces;
+}
+
+std::string Vocab::decode_ids(const std::vector<int>& ids) const {
+  std::vector<int> text_ids;
+  text_ids.reserve(ids.size());
+  for (int id : ids) {
+    if (id < 0 || id >= size())
+      throw InputError("id " + std::to_string(id) + " is outside the vocabulary [0, " + std::to_string(size()) + ")");
+    if (id != kPadId && id != kBosId && id != kEosId) text_ids.push_back(id);
+  }
+  std::string text;
+  const auto status = processor_->Decode(text_ids, &text);
+  if (!status.ok()) throw InputError("cannot decode ids: " + std::string(status.message()));
+  return text;
+}
+
+std::string Vocab::decode_pieces(const std::vector<std::string>& pieces) const {
+  std::string text;
+  const auto status = processor_->Decode(pieces, &text);
+  if (!status.ok()) throw InputError("cannot decode pieces: " + std::string(status.message()));
+  return text;
+}
+
+int Vocab::piece_to_id(std::string_view piece) const { return processor_->PieceToId(piece); }
+const std::string& Vocab::id_to_piece(int id) const { return processor_->IdToPiece(id); }
+
+}  // namespace moe::data

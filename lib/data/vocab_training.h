@@ -1,0 +1,47 @@
+#pragma once
+// Training the SentencePiece vocabulary over a corpus directory's training
+// split, each language's share set by GShard's temperature sampling. The
+// sampled sentence set is a pure function of (corpus, options), and
+// SentencePiece then runs without its own sampling or shuffling, so one seed
+// always gives the same .model.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace moe::data {
+
+struct VocabTrainOptions {
+  std::string model_type = "unigram";  // or "bpe"
+  int vocab_size = 32000;              // V
+  double character_coverage = 0.9995;  // SentencePiece's: share of characters the pieces must cover
+  bool byte_fallback = false;          // spell out uncovered characters as <0xNN> pieces instead of <unk>
+  std::vector<std::string> user_defined_symbols;  // always single pieces (language tags)
+  std::uint64_t seed = 1;
+  double temperature = 5.0;  // p_l proportional to n_l^(1/T)
+  std::size_t sentences = 2000000;  // sentences sampled for one model
+  int threads = 2;
+  bool verbose = false;  // SentencePiece's own progress log on stderr
+};
+
+// Which text a model is trained on: both sides of the pairs (one shared
+// model, the default), or only the source / only the English side.
+enum class VocabSide { kShared, kSource, kTarget };
+
+// "<2en>" (the target tag) and "<2xx>" for each source code: the tags the
+// model's inputs carry, so each must be one piece.
+std::vector<std::string> language_tags(const std::vector<std::string>& codes);
+
+// The sentences of one model: for each language l, round(p_l * sentences)
+// pairs of the train split (drawn without replacement while they last, whole
+// copies beyond), both sides for kShared (so `sentences` pairs give twice as
+// many lines). Deterministic for options.seed.
+std::vector<std::string> sample_vocab_sentences(const std::string& corpus_dir, VocabSide side,
+                                                const VocabTrainOptions& options);
+
+// Trains on `sentences` and writes `model_prefix`.model and .vocab with
+// pad=0 bos=1 eos=2 unk=3. Throws InputError with SentencePiece's message
+// on bad options (for example a vocabulary larger than the data allows).
+void train_vocab(const std::vector<std::string>& sentences, const VocabTrainOptions& options,
+                 const std::string& model_prefix);
+
+}  // namespace moe::data
