@@ -78,29 +78,24 @@ BleuStats BleuScorer::segment_stats(std::string_view hypothesis,
   BleuStats stats;
   words_of(hypothesis, "hypothesis", index, hyp_ids_);
   stats.hyp_len = static_cast<std::int64_t>(hyp_ids_.size());
-
+  for (int n = 0; n < kBleuMaxOrder; ++n) {
+    matchers_[n].load_hypothesis(hyp_ids_, n + 1, SymbolWidth::kWordId);
+  }
   std::int64_t best_diff = -1;
-  for (std::size_t r = 0; r < references.size(); ++r) {
-    words_of(references[r], "reference", index, ref_ids_);
+  for (std::string_view reference : references) {
+    words_of(reference, "reference", index, ref_ids_);
     const auto ref_len = static_cast<std::int64_t>(ref_ids_.size());
     const std::int64_t diff = std::llabs(stats.hyp_len - ref_len);
     if (best_diff < 0 || diff < best_diff || (diff == best_diff && ref_len < stats.ref_len)) {
       best_diff = diff;
       stats.ref_len = ref_len;
     }
-    for (int n = 0; n < kBleuMaxOrder; ++n) {
-      if (r == 0) {
-        collect_ngrams(ref_ids_, n + 1, max_ref_bags_[n]);
-      } else {
-        collect_ngrams(ref_ids_, n + 1, ref_bags_[n]);
-        merge_max_counts(max_ref_bags_[n], ref_bags_[n]);
-      }
-    }
+    std::int64_t unused_total;
+    for (NgramMatcher& matcher : matchers_) matcher.match_reference(ref_ids_, &unused_total);
   }
   for (int n = 0; n < kBleuMaxOrder; ++n) {
-    collect_ngrams(hyp_ids_, n + 1, hyp_bags_[n]);
-    stats.total[n] = hyp_bags_[n].total;
-    stats.correct[n] = clipped_matches(hyp_bags_[n], max_ref_bags_[n]);
+    stats.total[n] = matchers_[n].hypothesis_total();
+    stats.correct[n] = matchers_[n].clipped_against_max_reference();
   }
   return stats;
 }

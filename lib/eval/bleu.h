@@ -73,7 +73,7 @@ class BleuScorer {
   BleuOptions options_;
   TokenVocab vocab_;
   std::vector<std::uint32_t> hyp_ids_, ref_ids_;
-  std::array<NgramBag, kBleuMaxOrder> hyp_bags_, ref_bags_, max_ref_bags_;
+  std::array<NgramMatcher, kBleuMaxOrder> matchers_;  // one per order
 };
 
 // One row per segment: N rows.

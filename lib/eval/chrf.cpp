@@ -28,7 +28,7 @@ ChrfScorer::ChrfScorer(const ChrfOptions& options) : options_(options) {
 }
 
 void ChrfScorer::prepare(std::string_view line, const char* role, std::size_t index,
-                         Prepared& out) {
+                         Symbols& out) {
   std::u32string text = decode_segment(line, role, index);
   if (options_.lowercase) text = python_lower(text);
   out.chars.clear();
@@ -50,24 +50,6 @@ void ChrfScorer::prepare(std::string_view line, const char* role, std::size_t in
       }
     });
   }
-  const int orders = options_.char_order + options_.word_order;
-  out.bags.resize(orders);
-  for (int n = 0; n < options_.char_order; ++n) collect_ngrams(out.chars, n + 1, out.bags[n]);
-  for (int n = 0; n < options_.word_order; ++n) {
-    collect_ngrams(out.words, n + 1, out.bags[options_.char_order + n]);
-  }
-}
-
-void ChrfScorer::pair_stats(const Prepared& hyp, const Prepared& ref, ChrfStats& stats) const {
-  const std::size_t orders = hyp.bags.size();
-  stats.assign(3 * orders, 0);
-  for (std::size_t i = 0; i < orders; ++i) {
-    const NgramBag& h = hyp.bags[i];
-    const NgramBag& r = ref.bags[i];
-    stats[3 * i] = r.total > 0 ? h.total : 0;
-    stats[3 * i + 1] = r.total;
-    stats[3 * i + 2] = clipped_matches(h, r);
-  }
 }
 
 ChrfStats ChrfScorer::segment_stats(std::string_view hypothesis,
@@ -75,15 +57,31 @@ ChrfStats ChrfScorer::segment_stats(std::string_view hypothesis,
                                     std::size_t index) {
   MOE_CHECK(!references.empty(), "chrF needs at least one reference per segment");
   prepare(hypothesis, "hypothesis", index, hyp_);
-  ChrfStats best, current;
+  const int char_order = options_.char_order;
+  matchers_.resize(static_cast<std::size_t>(char_order + options_.word_order));
+  for (std::size_t i = 0; i < matchers_.size(); ++i) {
+    const bool is_char = static_cast<int>(i) < char_order;
+    const int order = is_char ? static_cast<int>(i) + 1 : static_cast<int>(i) - char_order + 1;
+    matchers_[i].load_hypothesis(is_char ? hyp_.chars : hyp_.words, order,
+                                 is_char ? SymbolWidth::kCodePoint : SymbolWidth::kWordId);
+  }
+  ChrfStats best, current(3 * matchers_.size());
   double best_score = -1.0;
   for (std::string_view reference : references) {
     prepare(reference, "reference", index, ref_);
-    pair_stats(hyp_, ref_, current);
+    for (std::size_t i = 0; i < matchers_.size(); ++i) {
+      const bool is_char = static_cast<int>(i) < char_order;
+      std::int64_t ref_total = 0;
+      const std::int64_t matches = matchers_[i].match_reference(is_char ? ref_.chars : ref_.words, &ref_total);
+      // Quirk: without reference n-grams of this order the hypothesis count is 0.
+      current[3 * i] = ref_total > 0 ? matchers_[i].hypothesis_total() : 0;
+      current[3 * i + 1] = ref_total;
+      current[3 * i + 2] = matches;
+    }
     const double score = chrf_from_stats(current, options_);
     if (score > best_score) {
       best_score = score;
-      best.swap(current);
+      best = current;
     }
   }
   return best;

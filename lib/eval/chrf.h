@@ -39,16 +39,16 @@ class ChrfScorer {
   const ChrfOptions& options() const { return options_; }
 
  private:
-  struct Prepared {  // one side of a pair: symbol sequences and their bags
+  // A line as chrF sees it: code points (whitespace removed unless kept) and words.
+  struct Symbols {
     std::vector<std::uint32_t> chars, words;
-    std::vector<NgramBag> bags;  // char orders then word orders
   };
-  void prepare(std::string_view line, const char* role, std::size_t index, Prepared& out);
-  void pair_stats(const Prepared& hyp, const Prepared& ref, ChrfStats& stats) const;
+  void prepare(std::string_view line, const char* role, std::size_t index, Symbols& out);
 
   ChrfOptions options_;
   TokenVocab vocab_;
-  Prepared hyp_, ref_;
+  Symbols hyp_, ref_;
+  std::vector<NgramMatcher> matchers_;  // char orders then word orders, loaded with hyp_
 };
 
 void add_chrf_stats(ChrfStats& sum, const ChrfStats& row);

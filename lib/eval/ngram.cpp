@@ -2,96 +2,101 @@
 
 #include <algorithm>
 
+#include "util/rng.h"
+
 namespace moe::eval {
-namespace {
 
-constexpr int kPackedSymbols = 4;
-
-NgramRun make_run(const std::uint32_t* start, int order) {
-  NgramRun run;
-  run.start = start;
-  run.count = 1;
-  const int packed = std::min(order, kPackedSymbols);
-  std::uint64_t words[2] = {0, 0};
+void NgramMatcher::pack(const std::uint32_t* start, std::uint64_t& high, std::uint64_t& low) const {
+  // Symbols fill `high` first, then `low`, each word holding 64 / bits_ symbols.
+  const int per_word = 64 / bits_;
+  const int packed = std::min(order_, packed_symbols_);
+  high = 0;
+  low = 0;
   for (int k = 0; k < packed; ++k) {
-    words[k / 2] |= static_cast<std::uint64_t>(start[k]) << (k % 2 == 0 ? 32 : 0);
+    std::uint64_t& word = k < per_word ? high : low;
+    word = (word << bits_) | start[k];
   }
-  run.key_high = words[0];
-  run.key_low = words[1];
-  return run;
 }
 
-// Three-way comparison of two n-grams of the same order.
-int compare(const NgramRun& a, const NgramRun& b, int order) {
-  if (a.key_high != b.key_high) return a.key_high < b.key_high ? -1 : 1;
-  if (a.key_low != b.key_low) return a.key_low < b.key_low ? -1 : 1;
-  for (int k = kPackedSymbols; k < order; ++k) {
-    if (a.start[k] != b.start[k]) return a.start[k] < b.start[k] ? -1 : 1;
+bool NgramMatcher::same_tail(const std::uint32_t* a, const std::uint32_t* b) const {
+  for (int k = packed_symbols_; k < order_; ++k) {
+    if (a[k] != b[k]) return false;
   }
-  return 0;
+  return true;
 }
 
-}  // namespace
+NgramMatcher::Entry* NgramMatcher::find(const std::uint32_t* start, std::uint64_t high,
+                                        std::uint64_t low) {
+  std::uint64_t slot = mix64(high ^ mix64(low)) & mask_;
+  for (;; slot = (slot + 1) & mask_) {
+    Entry& e = table_[slot];
+    if (e.start == nullptr) return &e;
+    if (e.key_high == high && e.key_low == low && same_tail(e.start, start)) return &e;
+  }
+}
 
-void collect_ngrams(std::span<const std::uint32_t> sequence, int order, NgramBag& bag) {
-  bag.order = order;
-  bag.runs.clear();
-  const std::int64_t length = static_cast<std::int64_t>(sequence.size());
-  bag.total = std::max<std::int64_t>(0, length - order + 1);
-  if (bag.total == 0) return;
-  for (std::int64_t i = 0; i < bag.total; ++i) bag.runs.push_back(make_run(&sequence[i], order));
-  std::sort(bag.runs.begin(), bag.runs.end(),
-            [order](const NgramRun& a, const NgramRun& b) { return compare(a, b, order) < 0; });
-  std::size_t out = 0;
-  for (std::size_t i = 1; i < bag.runs.size(); ++i) {
-    if (compare(bag.runs[out], bag.runs[i], order) == 0) {
-      ++bag.runs[out].count;
-    } else {
-      bag.runs[++out] = bag.runs[i];
+void NgramMatcher::load_hypothesis(std::span<const std::uint32_t> hypothesis, int order,
+                                   SymbolWidth width) {
+  for (std::uint32_t slot : used_slots_) table_[slot] = Entry{};
+  used_slots_.clear();
+  order_ = order;
+  bits_ = static_cast<int>(width);
+  packed_symbols_ = 2 * (64 / bits_);
+  const auto length = static_cast<std::int64_t>(hypothesis.size());
+  hypothesis_total_ = std::max<std::int64_t>(0, length - order + 1);
+  // Keep the load factor at most 1/2 so probes stay short.
+  std::size_t capacity = 16;
+  while (capacity < 2 * static_cast<std::size_t>(hypothesis_total_) + 2) capacity *= 2;
+  if (capacity > table_.size()) {
+    table_.assign(capacity, Entry{});
+    mask_ = capacity - 1;
+  }
+  for (std::int64_t i = 0; i < hypothesis_total_; ++i) {
+    const std::uint32_t* start = hypothesis.data() + i;
+    std::uint64_t high, low;
+    pack(start, high, low);
+    Entry* e = find(start, high, low);
+    if (e->start == nullptr) {
+      e->key_high = high;
+      e->key_low = low;
+      e->start = start;
+      used_slots_.push_back(static_cast<std::uint32_t>(e - table_.data()));
     }
+    ++e->hyp_count;
   }
-  bag.runs.resize(out + 1);
 }
 
-std::int64_t clipped_matches(const NgramBag& a, const NgramBag& b) {
+std::int64_t NgramMatcher::match_reference(std::span<const std::uint32_t> reference,
+                                           std::int64_t* reference_total) {
+  const auto length = static_cast<std::int64_t>(reference.size());
+  const std::int64_t total = std::max<std::int64_t>(0, length - order_ + 1);
+  *reference_total = total;
+  if (used_slots_.empty()) return 0;
   std::int64_t matches = 0;
-  std::size_t i = 0, j = 0;
-  while (i < a.runs.size() && j < b.runs.size()) {
-    const int c = compare(a.runs[i], b.runs[j], a.order);
-    if (c < 0) {
-      ++i;
-    } else if (c > 0) {
-      ++j;
-    } else {
-      matches += std::min(a.runs[i].count, b.runs[j].count);
-      ++i;
-      ++j;
-    }
+  touched_slots_.clear();
+  for (std::int64_t i = 0; i < total; ++i) {
+    const std::uint32_t* start = reference.data() + i;
+    std::uint64_t high, low;
+    pack(start, high, low);
+    Entry* e = find(start, high, low);
+    if (e->start == nullptr) continue;  // not a hypothesis n-gram
+    if (e->ref_count == 0) touched_slots_.push_back(static_cast<std::uint32_t>(e - table_.data()));
+    if (++e->ref_count <= e->hyp_count) ++matches;
+  }
+  for (std::uint32_t slot : touched_slots_) {
+    Entry& e = table_[slot];
+    e.max_ref_count = std::max(e.max_ref_count, e.ref_count);
+    e.ref_count = 0;
   }
   return matches;
 }
 
-void merge_max_counts(NgramBag& acc, const NgramBag& other) {
-  std::vector<NgramRun> merged;
-  merged.reserve(acc.runs.size() + other.runs.size());
-  std::size_t i = 0, j = 0;
-  while (i < acc.runs.size() || j < other.runs.size()) {
-    const int c = i == acc.runs.size()     ? 1
-                  : j == other.runs.size() ? -1
-                                           : compare(acc.runs[i], other.runs[j], acc.order);
-    if (c < 0) {
-      merged.push_back(acc.runs[i++]);
-    } else if (c > 0) {
-      merged.push_back(other.runs[j++]);
-    } else {
-      merged.push_back(acc.runs[i]);
-      merged.back().count = std::max(acc.runs[i].count, other.runs[j].count);
-      ++i;
-      ++j;
-    }
+std::int64_t NgramMatcher::clipped_against_max_reference() const {
+  std::int64_t matches = 0;
+  for (std::uint32_t slot : used_slots_) {
+    matches += std::min(table_[slot].hyp_count, table_[slot].max_ref_count);
   }
-  acc.runs = std::move(merged);
-  acc.total = std::max(acc.total, other.total);
+  return matches;
 }
 
 std::uint32_t TokenVocab::id(std::u32string_view token) {
