@@ -3,6 +3,7 @@
 #include <omp.h>
 
 #include <Eigen/Core>
+#include <algorithm>
 
 namespace moe {
 namespace {
@@ -40,12 +41,53 @@ void gemm_one(Trans ta, Trans tb, std::int64_t m, std::int64_t n, std::int64_t k
   }
 }
 
+// Products below this many multiply-adds run on one thread.
+constexpr double kParallelWork = 1 << 21;
+// Row panels start at multiples of this (a whole number of SIMD packets).
+constexpr std::int64_t kPanelQuantum = 16;
+
+// Eigen's own multi-threaded GEMM picks its depth blocking from the thread
+// count, so results would change in the last bits with --threads, and its
+// fine-grained synchronisation suffers on a loaded machine. Instead Eigen
+// always runs single-threaded, and a large product is split into panels of
+// rows of C, one per thread. Every element of C is then summed in the same
+// order for any thread count (tests/tensor/gemm_test.cpp checks it; splitting
+// columns would not be: Eigen's column kernels differ by panel width), and
+// threads never wait on each other.
+void ensure_eigen_single_threaded() {
+  static const bool done = [] {
+    Eigen::setNbThreads(1);
+    return true;
+  }();
+  (void)done;
+}
+
 }  // namespace
 
 template <typename T>
 void gemm(Trans ta, Trans tb, std::int64_t m, std::int64_t n, std::int64_t k, T alpha, const T* a,
           std::int64_t lda, const T* b, std::int64_t ldb, T beta, T* c, std::int64_t ldc) {
-  gemm_one(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  ensure_eigen_single_threaded();
+  const int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
+  // Every panel has at least kPanelQuantum rows: Eigen computes a 1-row (or
+  // tiny) product with a different kernel, which would change the bits.
+  std::int64_t panels = std::min<std::int64_t>(threads, m / kPanelQuantum);
+  if (static_cast<double>(m) * n * k < kParallelWork) panels = 1;
+  if (panels <= 1) {
+    gemm_one(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    return;
+  }
+  // Panel p covers rows [start(p), start(p+1)); inner edges are multiples of
+  // kPanelQuantum, so every panel but the last is too, and the last is the largest.
+  auto start = [&](std::int64_t p) {
+    return p == panels ? m : p * m / panels / kPanelQuantum * kPanelQuantum;
+  };
+#pragma omp parallel for schedule(static) num_threads(static_cast<int>(panels))
+  for (std::int64_t p = 0; p < panels; ++p) {
+    const std::int64_t lo = start(p), hi = start(p + 1);
+    const T* rows = ta == Trans::kNo ? a + lo * lda : a + lo;  // rows lo..hi of op(A)
+    gemm_one(ta, tb, hi - lo, n, k, alpha, rows, lda, b, ldb, beta, c + lo * ldc, ldc);
+  }
 }
 
 template <typename T>
@@ -53,10 +95,7 @@ void gemm_batched(Trans ta, Trans tb, std::int64_t batch, std::int64_t m, std::i
                   std::int64_t k, T alpha, const T* a, std::int64_t lda, std::int64_t stride_a,
                   const T* b, std::int64_t ldb, std::int64_t stride_b, T beta, T* c,
                   std::int64_t ldc, std::int64_t stride_c) {
-  // Small per-item products: parallelise over the batch and keep Eigen
-  // single-threaded inside, which beats nested parallelism.
-  const int saved = Eigen::nbThreads();
-  Eigen::setNbThreads(1);
+  ensure_eigen_single_threaded();
   // Tiny batches (decoding steps, tests) run serially: an OpenMP fork/join
   // costs more than they do, and much more on a loaded machine.
   const bool parallel = batch > 1 && batch * m * n * k > (std::int64_t(1) << 18);
@@ -65,14 +104,10 @@ void gemm_batched(Trans ta, Trans tb, std::int64_t batch, std::int64_t m, std::i
     gemm_one(ta, tb, m, n, k, alpha, a + i * stride_a, lda, b + i * stride_b, ldb, beta,
              c + i * stride_c, ldc);
   }
-  Eigen::setNbThreads(saved);
 }
 
-void set_num_threads(int n) {
-  omp_set_num_threads(n);
-  Eigen::setNbThreads(n);
-}
-int num_threads() { return Eigen::nbThreads(); }
+void set_num_threads(int n) { omp_set_num_threads(n); }
+int num_threads() { return omp_get_max_threads(); }
 
 #define MOE_INSTANTIATE_GEMM(T)                                                                   \
   template void gemm<T>(Trans, Trans, std::int64_t, std::int64_t, std::int64_t, T, const T*,      \

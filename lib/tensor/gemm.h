@@ -6,8 +6,10 @@
 //
 // A, B, C are row-major with leading dimensions lda, ldb, ldc (elements);
 // op(X) = X or X^T as selected by trans_a / trans_b. beta == 0 overwrites C
-// (its prior contents may be garbage/NaN). Multi-threaded with OpenMP through
-// Eigen when the product is large enough to pay for it.
+// (its prior contents may be garbage/NaN). Large products are split into row
+// panels computed by single-threaded Eigen on OpenMP threads; the result is
+// bit-identical for any thread count. Called inside a parallel region it runs
+// on the calling thread only.
 #include <cstdint>
 
 namespace moe {

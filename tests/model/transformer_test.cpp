@@ -9,6 +9,7 @@
 
 #include "model/test_models.h"
 #include "nn/grad_check.h"
+#include "tensor/gemm.h"
 
 namespace moe {
 namespace {
@@ -267,6 +268,57 @@ TEST(Transformer, RejectsBadConfigsAndBatches) {
   batch = tiny_batch();
   batch.labels[0] = -1;
   EXPECT_THROW(model.forward(batch, false, rng), InputError);
+}
+
+}  // namespace
+}  // namespace moe
+
+namespace moe {
+namespace {
+
+// Big enough that the OpenMP and GEMM thresholds are crossed, so the parallel
+// code paths really run; every reduction is split by columns or rows, never
+// by thread, so the bits must not depend on the thread count.
+TEST(Transformer, ResultsDoNotDependOnTheThreadCount) {
+  ModelConfig cfg = testing::tiny_config(4);
+  cfg.vocab = 300;
+  cfg.d_model = 128;
+  cfg.ffn_dim = 256;
+  cfg.heads = 4;
+  cfg.d_kv = 0;
+  cfg.max_positions = 64;
+  cfg.moe.group_size = 128;
+  cfg.moe.capacity = 0;
+  Batch batch;
+  batch.batch = 8;
+  batch.src_len = batch.tgt_len = 40;
+  Rng data(3);
+  for (int i = 0; i < 8 * 40; ++i) {
+    batch.src.push_back(static_cast<std::int32_t>(3 + data.below(297)));
+    batch.tgt_in.push_back(static_cast<std::int32_t>(3 + data.below(297)));
+    batch.labels.push_back(static_cast<std::int32_t>(3 + data.below(297)));
+  }
+  const int saved = num_threads();
+  std::vector<float> grads[2];
+  double losses[2];
+  for (int threads : {1, 2}) {
+    set_num_threads(threads);
+    Transformer<float> model(cfg, 5);
+    model.weights().zero_grads();
+    Rng rng(9);
+    losses[threads - 1] = model.forward(batch, true, rng).loss;
+    model.backward();
+    for (MeshAxis axis : {MeshAxis::kReplicated, MeshAxis::kExpert}) {
+      TensorView<float> g = model.weights().grads(axis);
+      grads[threads - 1].insert(grads[threads - 1].end(), g.data(), g.data() + g.numel());
+    }
+  }
+  set_num_threads(saved);
+  EXPECT_EQ(losses[0], losses[1]);
+  ASSERT_EQ(grads[0].size(), grads[1].size());
+  std::size_t differing = 0;
+  for (std::size_t i = 0; i < grads[0].size(); ++i) differing += grads[0][i] != grads[1][i];
+  EXPECT_EQ(differing, 0u);
 }
 
 }  // namespace

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
+
 #include "tensor/tensor.h"
 #include "util/rng.h"
 
@@ -55,6 +57,35 @@ TEST(Gemm, BatchedEqualsLoopOfSingle) {
     reference_gemm(false, false, m, n, k, 1.0, a.data() + i * m * k, k, b.data() + i * k * n, n, 0.0,
                    want.data() + i * m * n, n);
   for (int i = 0; i < batch * m * n; ++i) EXPECT_NEAR(c[i], want[i], 1e-12);
+}
+
+// Row panels on several threads must give the single-thread bits, for every
+// transpose combination and uneven shapes (odd m, a last panel of 1 row).
+TEST(Gemm, BitIdenticalForAnyThreadCount) {
+  const int saved = num_threads();
+  const int shapes[][3] = {{257, 96, 320}, {128, 256, 64}, {33, 1000, 100}, {1000, 40, 77}};
+  for (const auto& s : shapes)
+    for (int ta = 0; ta < 2; ++ta)
+      for (int tb = 0; tb < 2; ++tb) {
+        const int m = s[0], n = s[1], k = s[2];
+        Rng rng(static_cast<std::uint64_t>(m + n + k));
+        std::vector<float> a(m * k), b(k * n), want(m * n), got(m * n);
+        for (float& x : a) x = rng.uniform() - 0.5f;
+        for (float& x : b) x = rng.uniform() - 0.5f;
+        const Trans A = ta ? Trans::kYes : Trans::kNo, B = tb ? Trans::kYes : Trans::kNo;
+        set_num_threads(1);
+        gemm<float>(A, B, m, n, k, 1.f, a.data(), ta ? m : k, b.data(), tb ? k : n, 0.f,
+                    want.data(), n);
+        for (int threads : {2, 3, 5}) {
+          set_num_threads(threads);
+          gemm<float>(A, B, m, n, k, 1.f, a.data(), ta ? m : k, b.data(), tb ? k : n, 0.f,
+                      got.data(), n);
+          EXPECT_EQ(0, std::memcmp(want.data(), got.data(), sizeof(float) * m * n))
+              << m << "x" << n << "x" << k << " ta " << ta << " tb " << tb << " threads "
+              << threads;
+        }
+      }
+  set_num_threads(saved);
 }
 
 TEST(Tensor, ViewsSliceAndReshapeWithoutCopying) {
