@@ -131,7 +131,7 @@ class Run {
   void build_model();
   void resume_if_possible();
   bool should_stop();
-  void log_step(const StepStats& window, double lr, double window_seconds);
+  void log_step(const StepStats& window, double lr, double window_seconds, double data_wait);
   void validate();
   void checkpoint();
   void print_progress(const std::string& line, bool final_line);
@@ -319,7 +319,7 @@ bool Run::should_stop() {
   return flag > 0;
 }
 
-void Run::log_step(const StepStats& w, double lr, double window_seconds) {
+void Run::log_step(const StepStats& w, double lr, double window_seconds, double data_wait) {
   const double loss = w.tokens > 0 ? w.ls_nll_sum / w.tokens : NAN;
   const double nll = w.tokens > 0 ? w.nll_sum / w.tokens : NAN;
   const double aux = w.batches > 0 ? w.aux_sum / w.batches : 0;
@@ -329,7 +329,7 @@ void Run::log_step(const StepStats& w, double lr, double window_seconds) {
   Json rec = {{"type", "train"}, {"step", step_},   {"loss", loss},   {"nll", nll},
               {"ppl", std::exp(nll)}, {"aux", aux}, {"lr", lr},       {"tokens_per_s", tps},
               {"tokens", tokens_seen_}, {"elapsed_s", elapsed_before_ + seconds_since(started_)},
-              {"data_wait_s", 0.0}};
+              {"data_wait_s", data_wait}};
   if (!w.load.empty()) {
     Json load = Json::array(), dropped = Json::array();
     for (std::size_t l = 0; l < w.load.size(); ++l) {
@@ -513,14 +513,16 @@ TrainResult Run::go() {
     window.merge(step_stats);
 
     if (step_ % r_.train.log_every == 0) {
-      log_step(window, lr, seconds_since(window_start));
+      log_step(window, lr, seconds_since(window_start), prefetch.waited_seconds());
       window = StepStats{};
       window_start = Clock::now();
     }
     if (r_.eval.every > 0 && step_ % r_.eval.every == 0) validate();
     if (step_ % r_.checkpoint.every == 0) checkpoint();
   }
-  if (window.batches > 0) log_step(window, learning_rate(r_.optimizer, r_.schedule, step_ - 1), seconds_since(window_start));
+  if (window.batches > 0)
+    log_step(window, learning_rate(r_.optimizer, r_.schedule, step_ - 1), seconds_since(window_start),
+             prefetch.waited_seconds());
   if (leader_ && tty_ && !opt_.quiet) std::cerr << "\n";
   checkpoint();
   if (leader_) write_report(run_dir_, "moe-train: " + run_dir_);
