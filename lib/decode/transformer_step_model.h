@@ -1,0 +1,44 @@
+#pragma once
+// The Transformer behind the search's StepModel interface: encode() once per
+// batch (the encoder output and the per-layer cross-attention keys/values
+// are then reused by every step), the self-attention key/value cache grows
+// by one position a step, and reorder() gathers it along beam back-pointers,
+// dropping the rows of finished sentences so each step only runs live rows.
+// The encoder output keeps finished sentences: each row attends only to its
+// own sentence, so they cost memory, not time.
+//
+// Ownership: holds a reference to the model (which must outlive it) and owns
+// the batch's EncoderOutput [B,S,M] and DecoderState (caches [R,T,2*h*dk]).
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "decode/search.h"
+#include "model/transformer.h"
+
+namespace moe::decode {
+
+class TransformerStepModel final : public StepModel {
+ public:
+  explicit TransformerStepModel(Transformer<float>& model) : model_(model) {}
+
+  int vocab_size() const override { return model_.config().vocab; }
+  std::int32_t eos_id() const override { return model_.config().eos_id; }
+  std::int32_t bos_id() const override { return model_.config().bos_id; }
+  // The decoder's last position carries the last token's prediction.
+  std::int64_t max_target_length() const override { return model_.config().max_positions - 1; }
+  // Pads the sources into [B,S] with pad_id and runs the encoder. Throws
+  // InputError for a source longer than max_positions.
+  void start(std::span<const std::span<const std::int32_t>> sources) override;
+  void step(std::span<const std::int32_t> tokens, TensorView<float> log_probs) override;
+  void reorder(std::span<const std::int32_t> rows) override;
+
+ private:
+  Transformer<float>& model_;
+  std::vector<std::int32_t> padded_;  // [B,S]
+  EncoderOutput<float> encoder_;
+  DecoderState<float> state_;
+  std::vector<std::int32_t> rows_;    // reorder() argument workspace
+};
+
+}  // namespace moe::decode

@@ -1,0 +1,96 @@
+#include "decode/translator.h"
+
+#include <algorithm>
+
+#include "decode/translate.h"
+#include "io/tensor_set.h"
+#include "util/error.h"
+#include "util/utf8.h"
+
+namespace moe::decode {
+
+EncodedSource encode_source(const data::Vocab& vocab, std::string_view text, const SourceFormat& format) {
+  EncodedSource out;
+  std::int32_t tag = -1;
+  if (format.target_lang_tag) {
+    tag = vocab.piece_to_id("<2en>");
+    if (tag == data::Vocab::kUnkId)
+      throw InputError("data.target_lang_tag: the vocabulary has no '<2en>' piece");
+  }
+  const int room = format.max_input_length - 1 - (tag >= 0 ? 1 : 0);
+  if (room < 1)
+    throw InputError("max input length " + std::to_string(format.max_input_length) +
+                     " leaves no room for a source token");
+  const std::vector<int> pieces = vocab.encode_ids(text);
+  const std::size_t kept = std::min(pieces.size(), static_cast<std::size_t>(room));
+  out.truncated = kept < pieces.size();
+  out.ids.reserve(kept + 2);
+  if (tag >= 0) out.ids.push_back(tag);
+  out.ids.insert(out.ids.end(), pieces.begin(), pieces.begin() + static_cast<std::ptrdiff_t>(kept));
+  out.ids.push_back(data::Vocab::kEosId);
+  return out;
+}
+
+namespace {
+
+io::CheckpointInfo read_info(const std::string& path) {
+  return io::read_checkpoint_info(io::resolve_checkpoint(path, /*prefer_best=*/true));
+}
+
+}  // namespace
+
+Translator::Translator(const TranslatorOptions& options)
+    : options_(options), info_(read_info(options.model_path)), vocab_(data::Vocab::load(info_.vocab_path)) {
+  validate(options_.search);
+  const ModelConfig cfg = inference_config(info_.recipe.model, options_.moe_capacity_factor);
+  if (vocab_.size() != cfg.vocab)
+    throw FileError(info_.vocab_path, 0,
+                    "vocabulary has " + std::to_string(vocab_.size()) + " pieces but the model expects " +
+                        std::to_string(cfg.vocab));
+  model_ = std::make_unique<Transformer<float>>(cfg, /*seed=*/0);
+  io::load_checkpoint_tensors(info_.dir, "weights", io::weight_tensors(model_->weights(), cfg.moe.num_experts));
+  format_.target_lang_tag = info_.recipe.data.target_lang_tag;
+  format_.max_input_length = std::min(options_.max_input_length, cfg.max_positions);
+}
+
+Translator::~Translator() = default;
+
+std::vector<TextTranslation> Translator::translate(const std::vector<std::string>& texts,
+                                                   std::uint64_t first_index) {
+  std::vector<TextTranslation> out(texts.size());
+  std::vector<std::vector<std::int32_t>> sources;
+  std::vector<std::size_t> source_of;  // index into texts of each source
+  for (std::size_t i = 0; i < texts.size(); ++i) {
+    if (!utf8::is_valid(texts[i]))
+      throw InputError("input " + std::to_string(first_index + i + 1) + ": invalid UTF-8");
+    EncodedSource e = encode_source(vocab_, texts[i], format_);
+    const std::size_t overhead = format_.target_lang_tag ? 2 : 1;
+    if (e.ids.size() <= overhead) {  // nothing to translate
+      out[i].hypotheses.emplace_back();
+      continue;
+    }
+    out[i].truncated = e.truncated;
+    sources.push_back(std::move(e.ids));
+    source_of.push_back(i);
+  }
+  // Streams keyed by the input index keep sampling independent of which
+  // texts were empty and of how the input was chunked.
+  std::vector<std::uint64_t> streams(sources.size());
+  for (std::size_t j = 0; j < sources.size(); ++j) streams[j] = first_index + source_of[j];
+  std::vector<std::vector<Hypothesis>> found = decode::translate(*model_, sources, options_.search, streams);
+  for (std::size_t j = 0; j < sources.size(); ++j) {
+    TextTranslation& t = out[source_of[j]];
+    for (Hypothesis& h : found[j]) {
+      TextHypothesis th;
+      std::vector<int> ids(h.tokens.begin(), h.tokens.end());
+      th.text = vocab_.decode_ids(ids);
+      for (int id : ids) th.pieces.push_back(vocab_.id_to_piece(id));
+      th.score = h.score;
+      th.log_prob = h.log_prob;
+      t.hypotheses.push_back(std::move(th));
+    }
+  }
+  return out;
+}
+
+}  // namespace moe::decode
