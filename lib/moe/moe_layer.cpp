@@ -357,6 +357,8 @@ MoeStats MoeLayer<T>::forward(const Params& p, TensorView<const T> x, const std:
 template <typename T>
 MoeStats MoeLayer<T>::summarise() const {
   MoeStats st;
+  st.groups = groups_;
+  st.capacity = capacity_;
   st.expert_load.assign(experts_, 0.0);
   std::int64_t groups_with_tokens = 0, dropped_first = 0, dropped_second = 0, fully = 0;
   std::int64_t second_selected = 0;

@@ -40,6 +40,8 @@ struct MoeStats {
   double dropped_first_fraction = 0;    // first choices over capacity / real tokens
   double dropped_second_fraction = 0;   // second choices over capacity / second choices the policy kept
   std::int64_t tokens = 0;              // real tokens routed
+  std::int64_t groups = 0;              // G, groups of S tokens (the last may be partial)
+  std::int64_t capacity = 0;            // C, slots per expert per group
 };
 
 // How the second choice of each token is treated in one call. The layer

@@ -127,6 +127,8 @@ TEST(MoeLayer, StatsDescribeTheRouting) {
   EXPECT_DOUBLE_EQ(st.dropped_fraction, none / 30.0);
   EXPECT_DOUBLE_EQ(st.dropped_first_fraction, dropped_first / 30.0);
   EXPECT_EQ(layer.capacity(), 2);
+  EXPECT_EQ(st.capacity, 2);
+  EXPECT_EQ(st.groups, 4);
 }
 
 TEST(MoeLayer, AuxIsOneUnderPerfectlyEvenRouting) {
