@@ -1,0 +1,192 @@
+// translate() with the real Transformer (random weights, dense and MoE):
+// beam 1 is greedy, batching and sorting change nothing, the incremental
+// (key/value cache) scores equal a full teacher-forced forward.
+#include "decode/translate.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <set>
+
+#include "util/error.h"
+
+namespace moe::decode {
+namespace {
+
+ModelConfig small_config(int experts) {
+  ModelConfig c;
+  c.vocab = 24;
+  c.d_model = 16;
+  c.ffn_dim = 24;
+  c.heads = 2;
+  c.enc_layers = 2;
+  c.dec_layers = 2;
+  c.moe_every = 2;
+  c.moe_offset = 1;
+  c.moe.num_experts = experts;
+  c.moe.group_size = 8;  // several groups per batch
+  c.dropout = 0;
+  c.max_positions = 40;
+  return c;
+}
+
+// Random init gives flat distributions where float noise could swap close
+// candidates; a larger embedding makes the next token clear-cut.
+std::unique_ptr<Transformer<float>> make_model(int experts, std::uint64_t seed = 5) {
+  auto model = std::make_unique<Transformer<float>>(inference_config(small_config(experts), 0), seed);
+  TensorView<float> embed = model->weights().param("embed");
+  for (std::int64_t i = 0; i < embed.numel(); ++i) embed[i] *= 6.0f;
+  return model;
+}
+
+std::vector<std::vector<std::int32_t>> sources() {
+  return {{5, 6, 7, 2}, {9, 2}, {10, 11, 12, 13, 14, 15, 2}, {4, 8, 2}, {16, 17, 18, 19, 2},
+          {20, 2}, {21, 22, 23, 5, 6, 2}, {7, 7, 2}, {3, 12, 9, 2}};
+}
+
+SearchOptions search_options(int beam, int n_best, int mini_batch) {
+  SearchOptions o;
+  o.beam_size = beam;
+  o.n_best = n_best;
+  o.mini_batch = mini_batch;
+  o.max_length_a = 1.0;
+  o.max_length_b = 3;
+  return o;
+}
+
+// Greedy decoding written directly against the model's step API.
+Hypothesis greedy_reference(Transformer<float>& model, const std::vector<std::int32_t>& src,
+                            std::int64_t max_length) {
+  const ModelConfig& c = model.config();
+  EncoderOutput<float> enc = model.encode(src.data(), 1, static_cast<std::int64_t>(src.size()));
+  DecoderState<float> st = model.start_decoding(enc, 1);
+  Tensor<float> lp(Shape{1, c.vocab});
+  Hypothesis h;
+  std::int32_t token = c.bos_id;
+  for (std::int64_t t = 0;; ++t) {
+    model.step(st, enc, &token, lp.view());
+    const float* row = lp.data();
+    token = t == max_length ? c.eos_id : static_cast<std::int32_t>(std::max_element(row, row + c.vocab) - row);
+    h.log_prob += row[token];
+    if (token == c.eos_id) break;
+    h.tokens.push_back(token);
+  }
+  return h;
+}
+
+class TranslateTest : public ::testing::TestWithParam<int> {};
+
+TEST_P(TranslateTest, BeamOneIsGreedy) {
+  auto model = make_model(GetParam());
+  const auto src = sources();
+  const auto out = translate(*model, src, search_options(1, 1, 4));
+  for (std::size_t i = 0; i < src.size(); ++i) {
+    const Hypothesis ref = greedy_reference(*model, src[i], static_cast<std::int64_t>(src[i].size()) + 3);
+    ASSERT_EQ(out[i].size(), 1u);
+    EXPECT_EQ(out[i][0].tokens, ref.tokens) << i;
+    EXPECT_NEAR(out[i][0].log_prob, ref.log_prob, 1e-4) << i;
+  }
+}
+
+TEST_P(TranslateTest, BatchedEqualsOneSentenceAtATime) {
+  auto model = make_model(GetParam());
+  const auto src = sources();
+  for (int beam : {1, 4}) {
+    const auto batched = translate(*model, src, search_options(beam, beam, 4));
+    const auto single = translate(*model, src, search_options(beam, beam, 1));
+    std::set<std::size_t> lengths;  // the comparison means little if every output were alike
+    for (const auto& n_best : batched) lengths.insert(n_best[0].tokens.size());
+    EXPECT_GE(lengths.size(), 3u);
+    for (std::size_t i = 0; i < src.size(); ++i) {
+      ASSERT_EQ(batched[i].size(), single[i].size()) << i;
+      ASSERT_EQ(batched[i].size(), static_cast<std::size_t>(beam)) << i;
+      for (std::size_t k = 0; k < batched[i].size(); ++k) {
+        EXPECT_EQ(batched[i][k].tokens, single[i][k].tokens) << "beam " << beam << " sentence " << i;
+        EXPECT_NEAR(batched[i][k].score, single[i][k].score, 1e-4);
+      }
+    }
+  }
+}
+
+TEST_P(TranslateTest, OutputFollowsInputOrder) {
+  auto model = make_model(GetParam());
+  const auto src = sources();
+  std::vector<std::vector<std::int32_t>> reversed(src.rbegin(), src.rend());
+  SearchOptions o = search_options(3, 1, 3);
+  o.max_batch_tokens = 14;  // mixes the batch limits
+  const auto forward = translate(*model, src, o);
+  const auto backward = translate(*model, reversed, o);
+  for (std::size_t i = 0; i < src.size(); ++i)
+    EXPECT_EQ(forward[i][0].tokens, backward[src.size() - 1 - i][0].tokens) << i;
+}
+
+TEST_P(TranslateTest, CachedStepScoresEqualFullForwardScoring) {
+  auto model = make_model(GetParam());
+  const auto src = sources();
+  const auto out = translate(*model, src, search_options(4, 4, 5));
+  const ModelConfig& c = model->config();
+  for (std::size_t i = 0; i < src.size(); ++i)
+    for (const Hypothesis& h : out[i]) {
+      Batch b;
+      b.batch = 1;
+      b.src = src[i];
+      b.src_len = static_cast<std::int64_t>(src[i].size());
+      b.tgt_in = {c.bos_id};
+      b.tgt_in.insert(b.tgt_in.end(), h.tokens.begin(), h.tokens.end());
+      b.labels = h.tokens;
+      b.labels.push_back(c.eos_id);
+      b.tgt_len = static_cast<std::int64_t>(b.labels.size());
+      Tensor<float> lp(Shape{b.tgt_len, c.vocab});
+      model->score(b, lp.view());
+      double sum = 0;
+      for (std::int64_t t = 0; t < b.tgt_len; ++t) sum += lp.data()[t * c.vocab + b.labels[t]];
+      EXPECT_NEAR(h.log_prob, sum, 1e-4) << i;
+      EXPECT_NEAR(h.score, sum / length_penalty(search_options(4, 4, 5), b.tgt_len), 1e-4);
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(DenseAndMoe, TranslateTest, ::testing::Values(0, 4),
+                         [](const auto& info) { return info.param == 0 ? "Dense" : "Moe"; });
+
+TEST(Translate, RejectsSourcesWithoutEos) {
+  auto model = make_model(0);
+  EXPECT_THROW(translate(*model, {{5, 6}}, search_options(2, 1, 2)), InputError);
+  EXPECT_THROW(translate(*model, {{}}, search_options(2, 1, 2)), InputError);
+  // Longer than the model's positions.
+  EXPECT_THROW(translate(*model, {std::vector<std::int32_t>(41, 5)}, search_options(2, 1, 2)), InputError);
+}
+
+TEST(InferenceConfig, NoDroppingByDefaultAndAFactorOnRequest) {
+  ModelConfig trained = small_config(4);
+  trained.moe.capacity_factor = 1.0;
+  trained.moe.eval_capacity_factor = 1.0;
+  const ModelConfig dropless = inference_config(trained, 0);
+  // Every token of a group may pick the same expert and still fit.
+  EXPECT_GE(expert_capacity(dropless.moe, dropless.moe.group_size, false), dropless.moe.group_size);
+  const ModelConfig factor = inference_config(trained, 3.0);
+  EXPECT_EQ(expert_capacity(factor.moe, 8, false), 6);  // ceil(8 * 3 / 4)
+  EXPECT_THROW(inference_config(trained, -1), InputError);
+}
+
+TEST(LengthSortedBatches, LongestFirstWithinBothLimits) {
+  SearchOptions o;
+  o.mini_batch = 2;
+  const std::vector<std::size_t> lengths = {3, 9, 5, 9, 1};
+  auto batches = length_sorted_batches(lengths, o);
+  ASSERT_EQ(batches.size(), 3u);
+  EXPECT_EQ(batches[0], (std::vector<std::size_t>{1, 3}));  // ties keep input order
+  EXPECT_EQ(batches[1], (std::vector<std::size_t>{2, 0}));
+  EXPECT_EQ(batches[2], (std::vector<std::size_t>{4}));
+  o.mini_batch = 10;
+  o.max_batch_tokens = 12;  // padded tokens: 9+9 = 18 and 5*3 = 15 are over, 5+5 = 10 is not
+  batches = length_sorted_batches(lengths, o);
+  ASSERT_EQ(batches.size(), 4u);
+  EXPECT_EQ(batches[0], (std::vector<std::size_t>{1}));
+  EXPECT_EQ(batches[1], (std::vector<std::size_t>{3}));
+  EXPECT_EQ(batches[2], (std::vector<std::size_t>{2, 0}));
+  EXPECT_EQ(batches[3], (std::vector<std::size_t>{4}));
+}
+
+}  // namespace
+}  // namespace moe::decode
