@@ -133,6 +133,7 @@ int run_codec(const CodecArgs& args, bool encode) {
 int main(int argc, char** argv) {
   CLI::App app{"moe-tokenize: the Debian X->English corpus and its SentencePiece vocabulary"};
   app.require_subcommand(1);
+  app.fallthrough();  // -q may follow the subcommand
   bool quiet = false;
   app.add_flag("-q,--quiet", quiet, "only errors on stderr");
 

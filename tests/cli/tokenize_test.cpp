@@ -1,0 +1,153 @@
+// End-to-end tests of moe-tokenize: the corpus builder on a package cache
+// holding a real .deb (offline), vocabulary training, encode/decode, and the
+// one-line errors users see.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+#include "cli/run_command.h"
+
+namespace moe::test {
+namespace {
+namespace fs = std::filesystem;
+
+// A little-endian .mo with a UTF-8 header and the given (msgid, msgstr) pairs, sorted.
+std::string mo_bytes(std::vector<std::pair<std::string, std::string>> pairs) {
+  pairs.insert(pairs.begin(), {"", "Content-Type: text/plain; charset=UTF-8\n"});
+  std::sort(pairs.begin(), pairs.end());
+  std::string out, blob;
+  auto put = [&](std::uint32_t v) {
+    for (int k = 0; k < 4; ++k) out += static_cast<char>(v >> (8 * k));
+  };
+  const auto n = static_cast<std::uint32_t>(pairs.size());
+  const std::uint32_t data = 28 + 16 * n;
+  for (std::uint32_t v : {0x950412deu, 0u, n, 28u, 28u + 8 * n, 0u, data}) put(v);
+  for (int side = 0; side < 2; ++side)
+    for (const auto& p : pairs) {
+      const std::string& s = side ? p.second : p.first;
+      put(static_cast<std::uint32_t>(s.size()));
+      put(data + static_cast<std::uint32_t>(blob.size()));
+      blob += s + '\0';
+    }
+  return out + blob;
+}
+
+// CACHE/debs/l10n-test_1.0_all.deb with German and Russian catalogs.
+void write_package_cache(const fs::path& cache) {
+  const fs::path root = cache / "root";
+  fs::create_directories(root / "DEBIAN");
+  std::ofstream(root / "DEBIAN" / "control")
+      << "Package: l10n-test\nVersion: 1.0\nArchitecture: all\nMaintainer: T <t@example.org>\nDescription: test\n";
+  const std::vector<std::pair<std::string, std::string>> english = {
+      {"Open the file", ""}, {"Close the window", ""}, {"Save the settings", ""}, {"Print the document", ""}};
+  const std::vector<std::string> german = {"Datei öffnen", "Fenster schließen", "Einstellungen speichern",
+                                           "Dokument drucken"};
+  const std::vector<std::string> russian = {"Открыть файл", "Закрыть окно", "Сохранить настройки", "Печать документа"};
+  std::vector<std::pair<std::string, std::string>> de, ru;
+  for (std::size_t i = 0; i < english.size(); ++i) {
+    de.emplace_back(english[i].first, german[i]);
+    ru.emplace_back(english[i].first, russian[i]);
+  }
+  fs::create_directories(root / "usr/share/locale/de/LC_MESSAGES");
+  fs::create_directories(root / "usr/share/locale/ru/LC_MESSAGES");
+  std::ofstream(root / "usr/share/locale/de/LC_MESSAGES/test.mo", std::ios::binary) << mo_bytes(de);
+  std::ofstream(root / "usr/share/locale/ru/LC_MESSAGES/test.mo", std::ios::binary) << mo_bytes(ru);
+  fs::create_directories(cache / "debs");
+  const std::string cmd = "dpkg-deb --root-owner-group --build " + shell_quote(root.string()) + " " +
+                          shell_quote((cache / "debs" / "l10n-test_1.0_all.deb").string()) + " >/dev/null 2>&1";
+  ASSERT_EQ(std::system(cmd.c_str()), 0);
+}
+
+int count_lines(const std::string& text) { return static_cast<int>(std::count(text.begin(), text.end(), '\n')); }
+
+TEST(TokenizeCli, CorpusFromACachedPackageWithStatsAndCachedRerun) {
+  const std::string dir = temp_dir();
+  write_package_cache(fs::path(dir) / "cache");
+  const std::string list = write_file(dir, "list.txt", "# one package\nl10n-test\n");
+  const std::string args = "corpus --offline --stats -l " + shell_quote(list) + " -c " + shell_quote(dir + "/cache") +
+                           " -o " + shell_quote(dir + "/out");
+  const CommandResult first = run_app("moe-tokenize", args);
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  EXPECT_NE(first.out.find("2 languages"), std::string::npos) << first.out;
+  EXPECT_NE(first.out.find("1 extracted"), std::string::npos) << first.out;
+  const std::string german = read_file(dir + "/out/train/de.tsv") + read_file(dir + "/out/dev/de.tsv") +
+                             read_file(dir + "/out/test/de.tsv");
+  EXPECT_EQ(count_lines(german), 4);
+  EXPECT_NE(german.find("Fenster schließen\tClose the window\n"), std::string::npos);
+  EXPECT_NE(read_file(dir + "/out/stats.tsv").find("\nru\t"), std::string::npos);
+  // Not a terminal: progress comes as plain lines, no carriage returns.
+  EXPECT_EQ(first.err.find('\r'), std::string::npos);
+  EXPECT_NE(first.err.find("extract 1/1 l10n-test"), std::string::npos) << first.err;
+
+  const CommandResult second = run_app("moe-tokenize", args);
+  ASSERT_EQ(second.exit_code, 0) << second.err;
+  EXPECT_NE(second.out.find("1 parses cached, 0 extracted"), std::string::npos) << second.out;
+}
+
+TEST(TokenizeCli, BadPackageListIsAOneLineErrorWithFileAndLine) {
+  const std::string dir = temp_dir();
+  const std::string list = write_file(dir, "list.txt", "gedit-common\nNot_A_Package\n");
+  const CommandResult r = run_app("moe-tokenize", "corpus --offline -l " + shell_quote(list) + " -c " +
+                                                      shell_quote(dir + "/c") + " -o " + shell_quote(dir + "/o"));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(count_lines(r.err), 1) << r.err;
+  EXPECT_NE(r.err.find(list + ":2:"), std::string::npos) << r.err;
+}
+
+TEST(TokenizeCli, TrainEncodeDecodeRoundTripAndSpmCompatibility) {
+  const std::string dir = temp_dir();
+  fs::create_directories(dir + "/corpus/train");
+  std::string de, fr;
+  for (int i = 0; i < 200; ++i) {
+    de += "Datei Nummer " + std::to_string(i) + " öffnen\tOpen file number " + std::to_string(i) + "\n";
+    fr += "Ouvrir le fichier numéro " + std::to_string(i) + "\tOpen file number " + std::to_string(i) + "\n";
+  }
+  write_file(dir + "/corpus/train", "de.tsv", de);
+  write_file(dir + "/corpus/train", "fr.tsv", fr);
+  const CommandResult train = run_app("moe-tokenize", "train -q --corpus " + shell_quote(dir + "/corpus") + " -o " +
+                                                          shell_quote(dir + "/spm") +
+                                                          " --vocab-size 80 --sentences 300 --seed 3");
+  ASSERT_EQ(train.exit_code, 0) << train.err;
+  ASSERT_TRUE(fs::exists(dir + "/spm.model"));
+
+  const std::string model = shell_quote(dir + "/spm.model");
+  const std::string input = "7\tDatei Nummer 12 öffnen\tOpen file number 12\n8\tOuvrir le fichier\tOpen file\n";
+  const CommandResult ids = run_app("moe-tokenize", "encode --ids --columns 2,3 -m " + model, input);
+  ASSERT_EQ(ids.exit_code, 0) << ids.err;
+  EXPECT_EQ(ids.out.substr(0, 2), "7\t");
+  EXPECT_EQ(ids.out.find("Datei"), std::string::npos);
+  const CommandResult text = run_app("moe-tokenize", "decode --ids --columns 2,3 -m " + model, ids.out);
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_EQ(text.out, input);
+
+  const CommandResult pieces = run_app("moe-tokenize", "encode -m " + model, "<2de> Datei öffnen\n");
+  ASSERT_EQ(pieces.exit_code, 0) << pieces.err;
+  EXPECT_NE(pieces.out.find("<2de>"), std::string::npos);
+
+  // The model is a plain SentencePiece model: spm_encode gives the same ids.
+  const std::string spm_out = dir + "/spm_out";
+  const std::string spm = "printf 'Datei Nummer 12 öffnen\\n' | spm_encode --model " + model +
+                          " --output_format=id > " + shell_quote(spm_out) + " 2>/dev/null";
+  if (std::system("command -v spm_encode >/dev/null 2>&1") != 0) GTEST_SKIP() << "spm_encode not installed";
+  ASSERT_EQ(std::system(spm.c_str()), 0);
+  const CommandResult ours = run_app("moe-tokenize", "encode --ids -m " + model, "Datei Nummer 12 öffnen\n");
+  EXPECT_EQ(read_file(spm_out), ours.out);
+}
+
+TEST(TokenizeCli, CodecErrorsAreOneLineAndNonZero) {
+  const CommandResult missing = run_app("moe-tokenize", "encode -m /nonexistent/model.model", "x\n");
+  EXPECT_NE(missing.exit_code, 0);
+  const std::string dir = temp_dir();
+  const std::string not_model = write_file(dir, "bad.model", "this is not a protobuf");
+  const CommandResult bad = run_app("moe-tokenize", "encode -m " + shell_quote(not_model), "x\n");
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_EQ(count_lines(bad.err), 1) << bad.err;
+  EXPECT_NE(bad.err.find(not_model), std::string::npos);
+}
+
+}  // namespace
+}  // namespace moe::test
