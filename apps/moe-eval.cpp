@@ -386,7 +386,7 @@ int run_corpus(const Config& c, const Args& a, const Inputs& in) {
     if (a.confidence) r.confidence = ev::bootstrap_confidence(run.statistics, a.confidence_n, c.seed);
     results.push_back(std::move(r));
   }
-  if (in.languages.empty()) {
+  if (in.languages.empty() || c.output.score_only) {
     std::cout << (c.json ? ev::format_json(results, c.output) : ev::format_text(results, c.output));
     return 0;
   }

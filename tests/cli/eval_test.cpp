@@ -17,7 +17,10 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "cli/run_command.h"
 #include "util/version.h"
@@ -246,6 +249,42 @@ TEST(MoeEvalCliErrors, MalformedTsvAndReferenceFields) {
   // sacreBLEU exits with 17 when a -nr line has the wrong number of fields.
   expect_one_line_error(eval(data("ref.en") + " -nr 2 -i " + data("hyp.en")),
                         "ref.en:1: expected 2 tab-separated references", 17);
+}
+
+TEST(MoeEvalCli, EnvironmentSelectsFormatAndSeedAsInSacrebleu) {
+  const std::string base = data("ref.en") + " -i " + data("hyp.en");
+  setenv("SACREBLEU_FORMAT", "text", 1);
+  const CommandResult text = eval(base);
+  const CommandResult forced_json = eval(base + " -f json");
+  unsetenv("SACREBLEU_FORMAT");
+  EXPECT_EQ(text.out.substr(0, 5), "BLEU|");
+  EXPECT_EQ(forced_json.out.substr(0, 2), "{\n");
+  setenv("SACREBLEU_SEED", "None", 1);
+  const CommandResult unseeded = eval(base + " -ci -cin 50 -f text");
+  setenv("SACREBLEU_SEED", "abc", 1);
+  const CommandResult bad_seed = eval(base + " -ci");
+  unsetenv("SACREBLEU_SEED");
+  EXPECT_NE(unseeded.out.find("|bs:50|seed:none|"), std::string::npos) << unseeded.out << unseeded.err;
+  expect_one_line_error(bad_seed, "SACREBLEU_SEED");
+}
+
+// stress.* are 300 generated lines mixing the tokenizers' hard cases (entities,
+// "x,.5", CJK, emoji ZWJ sequences, final sigma, İ, NBSP, empty and upper-cased
+// hypotheses, shuffled words) with two references. The expected values come from
+// tests/eval/spec_model.py, an independent Python model of METRICS.md.
+TEST(MoeEvalCli, StressSetAgreesWithTheSpecModel) {
+  const std::string base = data("stress.ref1") + " " + data("stress.ref2") + " -i " + data("stress.hyp") +
+                           " -b -w 6 --force";
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"", "67.082195"},           {"-lc", "72.616805"},         {"-tok intl", "71.543385"},
+      {"-tok zh -lc", "76.162347"}, {"-tok char", "76.201165"},  {"-tok none", "60.034867"},
+      {"-s add-k", "67.092132"},   {"-m chrf", "73.306362"},     {"-m chrf -cw 2", "74.045026"},
+      {"-m ter", "19.963702"},
+  };
+  for (const auto& [options, expected] : cases) {
+    const CommandResult r = eval(base + " " + options);
+    EXPECT_EQ(r.out, expected + "\n") << options << ": " << r.err;
+  }
 }
 
 TEST(MoeEvalCli, VersionAndHelp) {
