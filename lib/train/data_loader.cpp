@@ -21,7 +21,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr char kCacheMagic[8] = {'M', 'O', 'E', 'I', 'D', 'S', '1', '\0'};
+constexpr char kCacheMagic[8] = {'M', 'O', 'E', 'I', 'D', 'S', '2', '\0'};
 
 // What a cached encoding depends on besides the vocabulary: the corpus file
 // (size and modification time) and the encoding options.
@@ -61,11 +61,11 @@ bool load_cache(const std::string& path, const std::string& key, EncodedLanguage
   EncodedLanguage e;
   e.code = out.code;
   if (!read_vec(in, e.src_ids) || !read_vec(in, e.tgt_ids) || !read_vec(in, e.src_off) ||
-      !read_vec(in, e.tgt_off))
+      !read_vec(in, e.tgt_off) || !read_vec(in, e.line))
     return false;
   // A damaged cache is re-encoded, never trusted: check the offsets' shape.
   if (e.src_off.empty() || e.src_off.size() != e.tgt_off.size() || e.src_off.back() != e.src_ids.size() ||
-      e.tgt_off.back() != e.tgt_ids.size())
+      e.tgt_off.back() != e.tgt_ids.size() || e.line.size() + 1 != e.src_off.size())
     return false;
   out = std::move(e);
   return true;
@@ -81,6 +81,7 @@ void save_cache(const std::string& path, const std::string& key, const EncodedLa
     write_vec(out, e.tgt_ids);
     write_vec(out, e.src_off);
     write_vec(out, e.tgt_off);
+    write_vec(out, e.line);
   });
 }
 
@@ -114,6 +115,7 @@ EncodedLanguage encode_language(const std::vector<data::Pair>& pairs, const std:
     e.tgt_ids.push_back(data::Vocab::kEosId);
     e.src_off.push_back(static_cast<std::uint32_t>(e.src_ids.size()));
     e.tgt_off.push_back(static_cast<std::uint32_t>(e.tgt_ids.size()));
+    e.line.push_back(static_cast<std::uint32_t>(i));
   }
   return e;
 }

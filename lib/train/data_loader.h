@@ -32,6 +32,7 @@ struct EncodedLanguage {
   std::string code;
   std::vector<std::int32_t> src_ids, tgt_ids;
   std::vector<std::uint32_t> src_off{0}, tgt_off{0};
+  std::vector<std::uint32_t> line;  // [size()] 0-based line of each kept pair in its corpus file
   std::size_t size() const { return src_off.size() - 1; }
   std::int64_t src_len(std::size_t i) const { return src_off[i + 1] - src_off[i]; }
   std::int64_t tgt_len(std::size_t i) const { return tgt_off[i + 1] - tgt_off[i]; }

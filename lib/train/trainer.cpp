@@ -17,6 +17,9 @@
 #include "config/dump.h"
 #include "data/corpus_reader.h"
 #include "data/vocab.h"
+#include "decode/translate.h"
+#include "eval/bleu.h"
+#include "eval/chrf.h"
 #include "io/checkpoint.h"
 #include "mesh/gradient_reduce.h"
 #include "model/transformer.h"
@@ -144,6 +147,7 @@ class Run {
   std::string run_dir_, vocab_path_, vocab_fp_;
   std::unique_ptr<data::Vocab> vocab_;
   std::vector<EncodedLanguage> train_, dev_;
+  std::vector<std::vector<std::string>> dev_refs_;  // [lang][kept pair] raw English, for BLEU
   std::unique_ptr<Transformer<float>> model_;
   std::vector<ParamRef> params_;
   std::unique_ptr<Optimizer> optimizer_;
@@ -218,6 +222,13 @@ void Run::load_data() {
     if (leader_) dev_ = encode_corpus(r_.data.corpus_dir.value, data::Split::kDev, r_.data.langs, *vocab_, enc);
     mesh_.world().barrier();
     if (!leader_) dev_ = encode_corpus(r_.data.corpus_dir.value, data::Split::kDev, r_.data.langs, *vocab_, enc);
+    for (const auto& l : dev_) {
+      const auto pairs = data::read_corpus_pairs(r_.data.corpus_dir.value, data::Split::kDev, l.code);
+      std::vector<std::string> refs;
+      const std::size_t n = std::min<std::size_t>(l.size(), static_cast<std::size_t>(r_.eval.max_sentences));
+      for (std::size_t i = 0; i < n; ++i) refs.push_back(pairs[l.line[i]].second);
+      dev_refs_.push_back(std::move(refs));
+    }
   }
   std::size_t pairs = 0;
   for (const auto& l : train_) pairs += l.size();
@@ -389,7 +400,47 @@ void Run::validate() {
                                 {"sentences", std::min<std::size_t>(dev_[l].size(), r_.eval.max_sentences)}};
   }
   const double loss = all_tok > 0 ? all_nll / all_tok : NAN;
-  const double metric = loss;  // lower is better
+
+  // BLEU / chrF of greedy or beam translations of the first max_sentences
+  // dev pairs per language, macro-averaged over languages (GShard's way of
+  // reporting 100 languages). Rank 0 decodes alone, so this needs every
+  // expert on rank 0 (mesh.expert == 1); with sharded experts only the loss
+  // is validated.
+  double bleu = NAN, chrf = NAN;
+  const bool decode_dev = r_.eval.metric != config::EvalMetric::kLoss && expert_axis_ == nullptr;
+  if (decode_dev) {
+    double scores[2] = {0, 0};
+    if (leader_) {
+      decode::SearchOptions search;
+      search.beam_size = r_.eval.beam_size;
+      double bleu_sum = 0, chrf_sum = 0;
+      int scored = 0;
+      for (std::size_t l = 0; l < dev_.size(); ++l) {
+        const EncodedLanguage& lang = dev_[l];
+        std::vector<std::vector<std::int32_t>> sources;
+        for (std::size_t i = 0; i < dev_refs_[l].size(); ++i)
+          sources.emplace_back(lang.src_ids.begin() + lang.src_off[i], lang.src_ids.begin() + lang.src_off[i + 1]);
+        if (sources.empty()) continue;
+        const auto hyps = decode::translate(*model_, sources, search);
+        std::vector<std::string> texts;
+        for (const auto& h : hyps)
+          texts.push_back(h.empty() ? "" : vocab_->decode_ids(std::vector<int>(h[0].tokens.begin(), h[0].tokens.end())));
+        const double b = eval::corpus_bleu(texts, {dev_refs_[l]}).score;
+        const double c = eval::corpus_chrf(texts, {dev_refs_[l]});
+        per_lang[lang.code]["bleu"] = b;
+        per_lang[lang.code]["chrf"] = c;
+        bleu_sum += b, chrf_sum += c, ++scored;
+      }
+      scores[0] = scored ? bleu_sum / scored : 0;
+      scores[1] = scored ? chrf_sum / scored : 0;
+    }
+    mesh_.world().broadcast(scores, sizeof scores, 0);
+    bleu = scores[0], chrf = scores[1];
+  }
+  // `best` follows the recipe's metric; loss is lower-is-better, the others higher.
+  double metric = loss;
+  if (decode_dev && r_.eval.metric == config::EvalMetric::kBleu) metric = -bleu;
+  if (decode_dev && r_.eval.metric == config::EvalMetric::kChrf) metric = -chrf;
   const bool improved = !std::isfinite(best_metric_) || metric < best_metric_;
   if (improved) {
     best_metric_ = metric;
@@ -401,10 +452,13 @@ void Run::validate() {
   }
   if (leader_) {
     Json rec = {{"type", "dev"}, {"step", step_}, {"loss", loss}, {"ppl", std::exp(loss)}, {"per_lang", per_lang}};
+    if (decode_dev) rec["bleu"] = bleu, rec["chrf"] = chrf;
     std::ofstream((fs::path(run_dir_) / "metrics.jsonl").string(), std::ios::app) << rec.dump() << "\n";
     std::ostringstream o;
     o << "dev step " << step_ << " | loss " << std::fixed << std::setprecision(3) << loss << " | ppl "
-      << std::setprecision(2) << std::exp(loss) << (improved ? " | best" : "");
+      << std::setprecision(2) << std::exp(loss);
+    if (decode_dev) o << " | BLEU " << bleu << " | chrF " << chrf;
+    o << (improved ? " | best" : "");
     print_progress(o.str(), true);
   }
   if (improved) {
