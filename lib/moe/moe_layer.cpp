@@ -128,13 +128,12 @@ void MoeLayer<T>::route_all(bool training, Rng& rng) {
 
   const std::int64_t S = cfg_.group_size;
   group_summaries_.resize(groups_);
-  std::vector<std::int64_t>& draw_offset = draw_offset_;
-  draw_offset.assign(groups_ + 1, 0);
+  draw_offset_.assign(groups_ + 1, 0);
   for (std::int64_t g = 0; g < groups_; ++g) {
     const std::int64_t end = std::min(tokens_, (g + 1) * S);
-    draw_offset[g + 1] = draw_offset[g] + std::count(nonpad_.begin() + g * S, nonpad_.begin() + end, 1);
+    draw_offset_[g + 1] = draw_offset_[g] + std::count(nonpad_.begin() + g * S, nonpad_.begin() + end, 1);
   }
-  uniforms_.resize(draws ? draw_offset[groups_] : 0);
+  uniforms_.resize(draws ? draw_offset_[groups_] : 0);
   // One draw per real token in token order, whatever the grouping or threading.
   for (double& u : uniforms_) u = rng.uniform_double();
 
@@ -143,7 +142,7 @@ void MoeLayer<T>::route_all(bool training, Rng& rng) {
   for (std::int64_t g = 0; g < groups_; ++g) {
     const std::int64_t begin = g * S, count = std::min(tokens_, begin + S) - begin;
     route_group<T>(probs_.data() + begin * experts_, nonpad_.data() + begin, count, experts_,
-                   capacity_, rule_, draws ? uniforms_.data() + draw_offset[g] : nullptr,
+                   capacity_, rule_, draws ? uniforms_.data() + draw_offset_[g] : nullptr,
                    routes_.data() + begin, group_summaries_[g]);
   }
 }
