@@ -75,8 +75,9 @@ double train_flops(const moe::ModelConfig& c, std::int64_t B, std::int64_t Ls, s
 }
 
 // Floats the model keeps between forward and backward, from the shapes (see
-// lib/model/transformer.cpp Block and the layer caches); the MoE layer's
-// buffers are counted at capacity (2 x tokens slots at C = 2S/E).
+// the Block and layer caches in lib/model/transformer.cpp and lib/nn); the MoE
+// layer's buffers are counted at capacity (2 x tokens slots at C = 2S/E).
+// Backward-only workspaces are shared by all layers and not counted.
 double implied_activation_floats(const moe::ModelConfig& c, std::int64_t B, std::int64_t Ls,
                                  std::int64_t Lt) {
   const double M = c.d_model, H = c.ffn_dim, h = c.heads, hd = c.heads * c.kv_dim();
@@ -84,11 +85,12 @@ double implied_activation_floats(const moe::ModelConfig& c, std::int64_t B, std:
   auto ffn = [&](int i, double n) {
     return c.is_moe_layer(i) ? n * M + n * E + 2 * n * (2 * M + H) : n * H;
   };
-  double total = 2 * (Ns + Nt) * M + Nt * M + c.vocab * M;  // embeddings, outputs, loss grads
-  for (int i = 0; i < c.enc_layers; ++i)
-    total += 4 * Ns * M + 2 * Ns * M + 4 * Ns * hd + B * h * Ls * Ls + ffn(i, Ns);
+  // Residual stream ring, block outputs, loss gradients, one logits chunk.
+  double total = 5 * std::max(Ns, Nt) * M + (Ns + 2 * Nt) * M + c.vocab * M + (1 << 22);
+  for (int i = 0; i < c.enc_layers; ++i)  // normalised inputs + norm caches, attention, FFN
+    total += 4 * Ns * M + 4 * Ns * hd + B * h * Ls * Ls + ffn(i, Ns);
   for (int i = 0; i < c.dec_layers; ++i)
-    total += 6 * Nt * M + 3 * Nt * M + 4 * Nt * hd + B * h * Lt * Lt +  // self-attention
+    total += 6 * Nt * M + 4 * Nt * hd + B * h * Lt * Lt +              // self-attention
              2 * Nt * hd + 2 * Ns * hd + B * h * Lt * Ls + ffn(i, Nt);  // cross-attention
   return total;
 }

@@ -16,7 +16,7 @@ namespace moe {
 template <typename T>
 struct Transformer<T>::Block {
   Block(const ModelConfig& cfg, std::string name, bool is_decoder, bool uses_moe,
-        Collectives* expert_axis)
+        Collectives* expert_axis, AttentionScratch<T>* attention_scratch, Tensor<T>* ffn_scratch)
       : prefix(std::move(name)),
         decoder(is_decoder),
         ln1(cfg.d_model, cfg.norm, cfg.norm_eps),
@@ -24,10 +24,12 @@ struct Transformer<T>::Block {
         ln2(cfg.d_model, cfg.norm, cfg.norm_eps),
         self_attn({cfg.d_model, cfg.heads, cfg.kv_dim(),
                    is_decoder ? AttentionKind::kCausalSelf : AttentionKind::kSelf,
-                   cfg.attention_dropout}),
+                   cfg.attention_dropout},
+                  attention_scratch),
         cross_attn({cfg.d_model, cfg.heads, cfg.kv_dim(), AttentionKind::kCross,
-                    cfg.attention_dropout}),
-        ffn(cfg.d_model, cfg.ffn_dim, cfg.dropout),
+                    cfg.attention_dropout},
+                   attention_scratch),
+        ffn(cfg.d_model, cfg.ffn_dim, cfg.dropout, ffn_scratch),
         drop_self(cfg.dropout),
         drop_cross(cfg.dropout),
         drop_ffn(cfg.dropout) {
@@ -47,8 +49,10 @@ struct Transformer<T>::Block {
   FfnParams<T> ffn_p, ffn_g;
   typename MoeLayer<T>::Params moe_p, moe_g;
 
-  // Activations of the last forward, each [B,L,M].
-  Tensor<T> norm1, mid1, normc, mid2, norm2, out;
+  // Normalised sub-layer inputs of the last forward, each [B,L,M]: attention
+  // and FFN cache views of them. (The residual stream itself is not kept:
+  // LayerNorm caches what its backward needs.)
+  Tensor<T> norm1, normc, norm2;
   MoeStats stats;
 };
 
@@ -79,10 +83,12 @@ Transformer<T>::Transformer(const ModelConfig& cfg, std::uint64_t seed, Collecti
                      " ranks of the expert axis");
   for (int i = 0; i < cfg_.enc_layers; ++i)
     encoder_.push_back(std::make_unique<Block>(cfg_, layer_name(false, i), false,
-                                               cfg_.is_moe_layer(i), expert_axis));
+                                               cfg_.is_moe_layer(i), expert_axis,
+                                               &attention_scratch_, &ffn_scratch_));
   for (int i = 0; i < cfg_.dec_layers; ++i)
     decoder_.push_back(std::make_unique<Block>(cfg_, layer_name(true, i), true,
-                                               cfg_.is_moe_layer(i), expert_axis));
+                                               cfg_.is_moe_layer(i), expert_axis,
+                                               &attention_scratch_, &ffn_scratch_));
   enc_norm_ = std::make_unique<LayerNorm<T>>(cfg_.d_model, cfg_.norm, cfg_.norm_eps);
   dec_norm_ = std::make_unique<LayerNorm<T>>(cfg_.d_model, cfg_.norm, cfg_.norm_eps);
   add_weights();
@@ -217,28 +223,27 @@ void Transformer<T>::load_batch(const Batch& batch) {
 }
 
 template <typename T>
-void Transformer<T>::block_forward(Block& b, TensorView<const T> x, const std::uint8_t* valid,
-                                   TensorView<const T> memory, bool training, Rng& rng) {
+void Transformer<T>::block_forward(Block& b, TensorView<const T> x, TensorView<T> out,
+                                   const std::uint8_t* valid, TensorView<const T> memory,
+                                   bool training, Rng& rng) {
   const Shape shape = x.shape();
-  for (Tensor<T>* t : {&b.norm1, &b.mid1, &b.norm2, &b.out}) t->resize(shape);
-  branch_.resize(shape);
+  for (Tensor<T>* t : {&b.norm1, &b.norm2, &branch_, &mid_[0], &mid_[1]}) t->resize(shape);
   TensorView<T> branch = branch_.view();
 
   b.ln1.forward(b.ln1_p, x, b.norm1.view());
   b.self_attn.forward(b.self_p, b.norm1.view(), {}, valid, branch, training, rng);
   b.drop_self.forward_inplace(branch, training, rng);
-  add<T>(x, branch, b.mid1.view());
-  TensorView<const T> stream = b.mid1.view();
+  add<T>(x, branch, mid_[0].view());
+  TensorView<const T> stream = mid_[0].view();
 
   if (b.decoder) {
     b.normc.resize(shape);
-    b.mid2.resize(shape);
     b.lnc.forward(b.lnc_p, stream, b.normc.view());
     b.cross_attn.forward(b.cross_p, b.normc.view(), memory, src_valid_.data(), branch, training,
                          rng);
     b.drop_cross.forward_inplace(branch, training, rng);
-    add<T>(stream, branch, b.mid2.view());
-    stream = b.mid2.view();
+    add<T>(stream, branch, mid_[1].view());
+    stream = mid_[1].view();
   }
 
   b.ln2.forward(b.ln2_p, stream, b.norm2.view());
@@ -251,7 +256,21 @@ void Transformer<T>::block_forward(Block& b, TensorView<const T> x, const std::u
     b.ffn.forward(b.ffn_p, b.norm2.view(), branch, training, rng);
   }
   b.drop_ffn.forward_inplace(branch, training, rng);
-  add<T>(stream, branch, b.out.view());
+  add<T>(stream, branch, out);
+}
+
+// Runs `blocks` over stream_[0] (the embeddings) in place of a per-layer
+// copy: block i reads stream_[i % 2] and writes stream_[(i + 1) % 2].
+template <typename T>
+TensorView<const T> Transformer<T>::run_blocks(std::vector<std::unique_ptr<Block>>& blocks,
+                                               const std::uint8_t* valid,
+                                               TensorView<const T> memory, bool training,
+                                               Rng& rng) {
+  stream_[1].resize(stream_[0].shape());
+  for (std::size_t i = 0; i < blocks.size(); ++i)
+    block_forward(*blocks[i], stream_[i % 2].view(), stream_[(i + 1) % 2].view(), valid, memory,
+                  training, rng);
+  return stream_[blocks.size() % 2].view();
 }
 
 // d_stream holds dL/d(block output) on entry and dL/d(block input) on exit:
@@ -299,15 +318,11 @@ void Transformer<T>::run_encoder(const std::int32_t* src, std::int64_t B, std::i
   src_.assign(src, src + B * S);
   src_valid_.resize(B * S);
   for (std::int64_t i = 0; i < B * S; ++i) src_valid_[i] = src[i] != cfg_.pad_id;
-  src_emb_.resize(Shape{B, S, M});
+  stream_[0].resize(Shape{B, S, M});
   embed_forward<T>(weights_.param("embed"), src, B, S, emb_scale_, positions_.view(), 0,
-                   src_emb_.view());
-  src_emb_drop_.forward_inplace(src_emb_.view(), training, rng);
-  TensorView<const T> x = src_emb_.view();
-  for (auto& b : encoder_) {
-    block_forward(*b, x, src_valid_.data(), {}, training, rng);
-    x = b->out.view();
-  }
+                   stream_[0].view());
+  src_emb_drop_.forward_inplace(stream_[0].view(), training, rng);
+  TensorView<const T> x = run_blocks(encoder_, src_valid_.data(), {}, training, rng);
   enc_out_.resize(Shape{B, S, M});
   enc_norm_->forward(enc_norm_p_, x, enc_out_.view());
 }
@@ -315,15 +330,11 @@ void Transformer<T>::run_encoder(const std::int32_t* src, std::int64_t B, std::i
 template <typename T>
 void Transformer<T>::run_decoder(bool training, Rng& rng) {
   const std::int64_t M = cfg_.d_model;
-  tgt_emb_.resize(Shape{B_, T_, M});
+  stream_[0].resize(Shape{B_, T_, M});
   embed_forward<T>(weights_.param("embed"), tgt_in_.data(), B_, T_, emb_scale_,
-                   positions_.view(), 0, tgt_emb_.view());
-  tgt_emb_drop_.forward_inplace(tgt_emb_.view(), training, rng);
-  TensorView<const T> x = tgt_emb_.view();
-  for (auto& b : decoder_) {
-    block_forward(*b, x, tgt_valid_.data(), enc_out_.view(), training, rng);
-    x = b->out.view();
-  }
+                   positions_.view(), 0, stream_[0].view());
+  tgt_emb_drop_.forward_inplace(stream_[0].view(), training, rng);
+  TensorView<const T> x = run_blocks(decoder_, tgt_valid_.data(), enc_out_.view(), training, rng);
   dec_out_.resize(Shape{B_, T_, M});
   dec_norm_->forward(dec_norm_p_, x, dec_out_.view());
 }

@@ -23,6 +23,7 @@
 #include "model/model_config.h"
 #include "model/weights.h"
 #include "moe/moe_layer.h"
+#include "nn/attention.h"
 #include "nn/cross_entropy.h"
 #include "nn/dropout.h"
 #include "nn/layer_norm.h"
@@ -125,8 +126,13 @@ class Transformer {
                    Rng& rng);
   // Runs the decoder over tgt_in_ against enc_out_; final states -> dec_out_.
   void run_decoder(bool training, Rng& rng);
-  void block_forward(Block& b, TensorView<const T> x, const std::uint8_t* valid,
+  // x: [B,L,M] block input -> out: [B,L,M] (a different buffer).
+  void block_forward(Block& b, TensorView<const T> x, TensorView<T> out, const std::uint8_t* valid,
                      TensorView<const T> memory, bool training, Rng& rng);
+  // Embeddings in stream_[0] -> output of the last block (one of stream_).
+  TensorView<const T> run_blocks(std::vector<std::unique_ptr<Block>>& blocks,
+                                 const std::uint8_t* valid, TensorView<const T> memory,
+                                 bool training, Rng& rng);
   void block_backward(Block& b, TensorView<T> d_stream, TensorView<T> d_memory);
 
   ModelConfig cfg_;
@@ -135,6 +141,10 @@ class Transformer {
   WeightTable<T> weights_;
   Tensor<T> positions_;  // [max_positions, M]
   T emb_scale_;
+  // Backward workspaces shared by all layers (declared before the blocks,
+  // which point to them, so they outlive the blocks).
+  AttentionScratch<T> attention_scratch_;
+  Tensor<T> ffn_scratch_;
   std::vector<std::unique_ptr<Block>> encoder_, decoder_;
   std::unique_ptr<LayerNorm<T>> enc_norm_, dec_norm_;
   NormParams<T> enc_norm_p_, enc_norm_g_, dec_norm_p_, dec_norm_g_;
@@ -147,9 +157,10 @@ class Transformer {
   std::vector<std::uint8_t> src_valid_, tgt_valid_;
   bool backward_ready_ = false;
   std::int64_t loss_tokens_ = 0;
-  Tensor<T> src_emb_, tgt_emb_;  // [B,S,M], [B,T,M] block-0 inputs
   Tensor<T> enc_out_, dec_out_;  // [B,S,M] memory, [B,T,M] final decoder states
   // Workspaces (grow only).
+  Tensor<T> stream_[2];          // [B,L,M] residual stream between blocks (ping-pong)
+  Tensor<T> mid_[2];             // [B,L,M] residual stream inside a block
   Tensor<T> branch_;             // [N,M] sub-layer output before dropout + residual
   Tensor<T> d_stream_, d_branch_, d_norm_, d_memory_;
   Tensor<T> step_x_, step_norm_, step_branch_;

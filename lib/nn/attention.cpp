@@ -48,9 +48,11 @@ void attend_one(const T* q, const T* k, const T* v, std::int64_t ld, std::int64_
 }  // namespace
 
 template <typename T>
-Attention<T>::Attention(const AttentionConfig& cfg)
+Attention<T>::Attention(const AttentionConfig& cfg, AttentionScratch<T>* scratch)
     : cfg_(cfg), scale_(static_cast<T>(1.0 / std::sqrt(static_cast<double>(cfg.d_kv)))),
-      dropout_(cfg.dropout) {
+      dropout_(cfg.dropout),
+      own_scratch_(scratch ? nullptr : std::make_unique<AttentionScratch<T>>()),
+      scratch_(scratch ? scratch : own_scratch_.get()) {
   MOE_CHECK(cfg.heads > 0 && cfg.d_kv > 0 && cfg.d_model > 0, "attention dimensions");
 }
 
@@ -139,46 +141,46 @@ void Attention<T>::backward(const AttentionParams<T>& p, const AttentionParams<T
   const std::int64_t B = c.batch, Lq = c.len_q, Lk = c.len_k, H = cfg_.heads, dk = cfg_.d_kv,
                      hd = inner();
   check_shape(dy.shape(), c.x.shape(), "attention dy");
-  d_context_.resize(Shape{B, Lq, hd});
-  linear_backward<T>(p.out, g.out, c.context.view(), dy, d_context_.view());
+  scratch_->d_context.resize(Shape{B, Lq, hd});
+  linear_backward<T>(p.out, g.out, c.context.view(), dy, scratch_->d_context.view());
 
   HeadLayout<T> qh, kh, vh, dqh, dkh, dvh;
   if (cross) {
-    d_proj_.resize(Shape{B, Lq, hd});
-    d_memory_kv_.resize(Shape{B, Lk, 2 * hd});
+    scratch_->d_proj.resize(Shape{B, Lq, hd});
+    scratch_->d_memory_kv.resize(Shape{B, Lk, 2 * hd});
     qh = {c.proj.data(), hd};
     kh = {c.memory_kv.data(), 2 * hd};
     vh = {c.memory_kv.data() + hd, 2 * hd};
-    dqh = {d_proj_.data(), hd};
-    dkh = {d_memory_kv_.data(), 2 * hd};
-    dvh = {d_memory_kv_.data() + hd, 2 * hd};
+    dqh = {scratch_->d_proj.data(), hd};
+    dkh = {scratch_->d_memory_kv.data(), 2 * hd};
+    dvh = {scratch_->d_memory_kv.data() + hd, 2 * hd};
   } else {
-    d_proj_.resize(Shape{B, Lq, 3 * hd});
+    scratch_->d_proj.resize(Shape{B, Lq, 3 * hd});
     qh = {c.proj.data(), 3 * hd};
     kh = {c.proj.data() + hd, 3 * hd};
     vh = {c.proj.data() + 2 * hd, 3 * hd};
-    dqh = {d_proj_.data(), 3 * hd};
-    dkh = {d_proj_.data() + hd, 3 * hd};
-    dvh = {d_proj_.data() + 2 * hd, 3 * hd};
+    dqh = {scratch_->d_proj.data(), 3 * hd};
+    dkh = {scratch_->d_proj.data() + hd, 3 * hd};
+    dvh = {scratch_->d_proj.data() + 2 * hd, 3 * hd};
   }
   const T* weights = dropout_.active() ? c.dropped.data() : c.probs.data();
-  d_probs_.resize(c.probs.shape());
-  const T* dctx = d_context_.data();
+  scratch_->d_probs.resize(c.probs.shape());
+  const T* dctx = scratch_->d_context.data();
 #pragma omp parallel for schedule(dynamic, 1) if (B * H > 1 && B * H * Lq * Lk * dk > (1 << 15))
   for (std::int64_t bh = 0; bh < B * H; ++bh) {
     const std::int64_t b = bh / H, h = bh % H;
     const T* dctx_bh = dctx + b * Lq * hd + h * dk;
     // d(weights) = dctx V^T ; dV = weights^T dctx
     gemm<T>(Trans::kNo, Trans::kYes, Lq, Lk, dk, T(1), dctx_bh, hd, vh.at(b, Lk, h, dk), vh.ld,
-            T(0), d_probs_.data() + bh * Lq * Lk, Lk);
+            T(0), scratch_->d_probs.data() + bh * Lq * Lk, Lk);
     gemm<T>(Trans::kYes, Trans::kNo, Lk, dk, Lq, T(1), weights + bh * Lq * Lk, Lk, dctx_bh, hd,
             T(0), dvh.at(b, Lk, h, dk), dvh.ld);
   }
-  dropout_.backward_inplace(d_probs_.view());
+  dropout_.backward_inplace(scratch_->d_probs.view());
 #pragma omp parallel for schedule(dynamic, 1) if (B * H > 1 && B * H * Lq * Lk * dk > (1 << 15))
   for (std::int64_t bh = 0; bh < B * H; ++bh) {
     const std::int64_t b = bh / H, h = bh % H;
-    T* ds = d_probs_.data() + bh * Lq * Lk;
+    T* ds = scratch_->d_probs.data() + bh * Lq * Lk;
     const T* pr = c.probs.data() + bh * Lq * Lk;
     for (std::int64_t i = 0; i < Lq; ++i) {  // softmax backward, row by row
       T dot = 0;
@@ -193,11 +195,11 @@ void Attention<T>::backward(const AttentionParams<T>& p, const AttentionParams<T
             dkh.at(b, Lk, h, dk), dkh.ld);
   }
   if (cross) {
-    linear_backward<T>(p.q, g.q, c.x, d_proj_.view(), dx, accumulate_dx);
+    linear_backward<T>(p.q, g.q, c.x, scratch_->d_proj.view(), dx, accumulate_dx);
     check_shape(dmemory.shape(), c.memory.shape(), "attention dmemory");
-    linear_backward<T>(p.kv, g.kv, c.memory, d_memory_kv_.view(), dmemory, true);
+    linear_backward<T>(p.kv, g.kv, c.memory, scratch_->d_memory_kv.view(), dmemory, true);
   } else {
-    linear_backward<T>(p.qkv, g.qkv, c.x, d_proj_.view(), dx, accumulate_dx);
+    linear_backward<T>(p.qkv, g.qkv, c.x, scratch_->d_proj.view(), dx, accumulate_dx);
   }
 }
 
@@ -219,7 +221,7 @@ void Attention<T>::step_self(const AttentionParams<T>& p, TensorView<const T> x,
   cache_.proj.resize(Shape{R, 3 * hd});
   linear_forward<T>(p.qkv, x, cache_.proj.view());
   cache_.context.resize(Shape{R, hd});
-  step_scores_.resize(Shape{R * H, t + 1});
+  scratch_->step_scores.resize(Shape{R * H, t + 1});
 #pragma omp parallel for if (R * H * (t + 1) * dk > (1 << 14))
   for (std::int64_t r = 0; r < R; ++r) {
     const T* pr = cache_.proj.data() + r * 3 * hd;
@@ -228,7 +230,7 @@ void Attention<T>::step_self(const AttentionParams<T>& p, TensorView<const T> x,
     for (std::int64_t h = 0; h < H; ++h)
       attend_one(pr + h * dk, rows + h * dk, rows + hd + h * dk, 2 * hd, t + 1, dk,
                  static_cast<const std::uint8_t*>(nullptr), scale_,
-                 step_scores_.data() + (r * H + h) * (t + 1),
+                 scratch_->step_scores.data() + (r * H + h) * (t + 1),
                  cache_.context.data() + r * hd + h * dk);
   }
   linear_forward<T>(p.out, cache_.context.view(), y);
@@ -245,7 +247,7 @@ void Attention<T>::step_cross(const AttentionParams<T>& p, TensorView<const T> x
   cache_.proj.resize(Shape{R, hd});
   linear_forward<T>(p.q, x, cache_.proj.view());
   cache_.context.resize(Shape{R, hd});
-  step_scores_.resize(Shape{R * H, S});
+  scratch_->step_scores.resize(Shape{R * H, S});
   for (std::int64_t r = 0; r < R; ++r)  // checked here: nothing may throw inside the loop below
     MOE_CHECK(row_sentence[r] >= 0 && row_sentence[r] < B,
               "row " + std::to_string(r) + " maps to sentence " + std::to_string(row_sentence[r]) +
@@ -257,7 +259,7 @@ void Attention<T>::step_cross(const AttentionParams<T>& p, TensorView<const T> x
     for (std::int64_t h = 0; h < H; ++h)
       attend_one(cache_.proj.data() + r * hd + h * dk, kv + h * dk, kv + hd + h * dk, 2 * hd, S,
                  dk, key_valid ? key_valid + b * S : nullptr, scale_,
-                 step_scores_.data() + (r * H + h) * S, cache_.context.data() + r * hd + h * dk);
+                 scratch_->step_scores.data() + (r * H + h) * S, cache_.context.data() + r * hd + h * dk);
   }
   linear_forward<T>(p.out, cache_.context.view(), y);
 }

@@ -8,6 +8,7 @@
 // functions are the incremental form for beam search (one new position per
 // call, keys/values cached), and compute the same function.
 #include <cstdint>
+#include <memory>
 
 #include "nn/dropout.h"
 #include "nn/linear.h"
@@ -35,10 +36,23 @@ struct AttentionParams {
   LinearParams<T> out;  // w [h*dk, M], b [M]
 };
 
+// Workspaces used only inside one backward (or decoding step) call, so all
+// attention layers of a model can share one set (grow-only).
+template <typename T>
+struct AttentionScratch {
+  Tensor<T> d_context;    // [B,Lq,hd]
+  Tensor<T> d_probs;      // [B,h,Lq,Lk]
+  Tensor<T> d_proj;       // [B,Lq,3hd] (self) or [B,Lq,hd] (cross)
+  Tensor<T> d_memory_kv;  // [B,Lk,2hd]
+  Tensor<T> step_scores;  // [R*h, keys] decoding step scores
+};
+
 template <typename T>
 class Attention {
  public:
-  explicit Attention(const AttentionConfig& cfg);
+  // scratch: shared backward workspaces (not owned; must outlive the layer);
+  // nullptr = the layer keeps its own.
+  explicit Attention(const AttentionConfig& cfg, AttentionScratch<T>* scratch = nullptr);
   const AttentionConfig& config() const { return cfg_; }
 
   // x: [B,Lq,M] queries (and keys/values for the self kinds); memory: [B,Lk,M]
@@ -84,8 +98,8 @@ class Attention {
     Tensor<T> dropped;    // [B,h,Lq,Lk] probs after dropout (only when dropout is active)
     Tensor<T> context;    // [B,Lq,hd] heads concatenated
   } cache_;
-  // Backward / step workspaces (grow only).
-  Tensor<T> d_context_, d_probs_, d_proj_, d_memory_kv_, step_scores_;
+  std::unique_ptr<AttentionScratch<T>> own_scratch_;  // when none is shared
+  AttentionScratch<T>* scratch_;
 };
 
 }  // namespace moe

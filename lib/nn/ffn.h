@@ -2,6 +2,7 @@
 // Dense position-wise feed-forward block (torchref FeedForward):
 //   y = dropout(relu(x w_in + b_in)) w_out + b_out
 #include <cstdint>
+#include <memory>
 
 #include "nn/dropout.h"
 #include "nn/linear.h"
@@ -18,7 +19,10 @@ struct FfnParams {
 template <typename T>
 class FeedForward {
  public:
-  FeedForward(std::int64_t d_model, std::int64_t d_hidden, double dropout);
+  // scratch: [N,H] backward workspace shared by several layers (not owned;
+  // must outlive the layer); nullptr = the layer keeps its own.
+  FeedForward(std::int64_t d_model, std::int64_t d_hidden, double dropout,
+              Tensor<T>* scratch = nullptr);
 
   // x: [N,M] -> y: [N,M]. x must stay alive and unchanged until backward
   // (the cache keeps a view, not a copy).
@@ -29,13 +33,14 @@ class FeedForward {
                 TensorView<T> dx, bool accumulate_dx);
 
  private:
-  std::int64_t d_model_, d_hidden_;
+  std::int64_t d_model_, hidden_dim_;
   Dropout<T> dropout_;
   struct Cache {
     TensorView<const T> x;  // [N,M] input (view)
     Tensor<T> hidden;       // [N,H] relu output after dropout
   } cache_;
-  Tensor<T> d_hidden_ws_;   // [N,H] backward workspace
+  std::unique_ptr<Tensor<T>> own_scratch_;  // when none is shared
+  Tensor<T>* d_hidden_;     // [N,H] backward workspace (own or shared)
 };
 
 }  // namespace moe
