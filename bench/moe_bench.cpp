@@ -5,11 +5,12 @@
 //
 //   build/bin/bench_moe [--threads 2] [--iters 3] [--config big|small|all]
 //                       [--capacity-factor 2.0] [--policy all|random|threshold]
+//                       [--expert-gemms auto|batched|per-expert]
 //
 // GFLOP/s counts the nominal work as bench/torchref does: per real token
 // 2 * (2 experts * 2 M H + M E) forward, twice that backward. "rows" is the
-// share of the expert GEMM rows (E * fullest expert) that held a token: the
-// layer computes only up to the fullest expert's filled prefix.
+// share of the batched expert GEMM rows (E * fullest expert) that held a
+// token; "gemm" says whether the layer ran them batched or per expert.
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
@@ -37,6 +38,7 @@ struct Options {
   std::string config = "all";
   double capacity_factor = 2.0;
   std::string policy = "all";
+  std::string expert_gemms = "auto";
 };
 
 void fill(moe::Tensor<float>& t, moe::Rng& rng, double limit) {
@@ -54,6 +56,9 @@ void run(const Size& z, const Options& o) {
   cfg.capacity_factor = o.capacity_factor;
   cfg.second_expert_policy = moe::parse_second_expert_policy(o.policy);
   moe::MoeLayer<float> layer(cfg, z.M, z.H, nullptr);
+  layer.set_expert_gemms(o.expert_gemms == "batched"      ? moe::ExpertGemms::kBatched
+                         : o.expert_gemms == "per-expert" ? moe::ExpertGemms::kPerExpert
+                                                          : moe::ExpertGemms::kAuto);
 
   moe::Rng init(1);
   // lingvo's init: uniform with variance 1/fan_in (GSHARD.md §2.3).
@@ -87,15 +92,15 @@ void run(const Size& z, const Options& o) {
   std::sort(bwd.begin(), bwd.end());
   const double f_med = fwd[fwd.size() / 2], b_med = bwd[bwd.size() / 2];
   const double flops_fwd = 2.0 * st.tokens * (2.0 * 2 * z.M * z.H + z.M * z.E);
-  double used_rows = 0;
-  for (const moe::TokenRoute<float>& r : layer.routes()) used_rows += r.kept[0] + r.kept[1];
+  const double used_rows = static_cast<double>(layer.filled_expert_rows());
   const double rows = static_cast<double>(z.E * layer.expert_rows());
-  std::printf("%-6s %5lld %5lld %3lld %5lld %5lld %4lld %9.1f %9.1f %8.1f %8.1f %6.3f %6.3f\n", z.name,
+  std::printf("%-6s %5lld %5lld %3lld %5lld %5lld %4lld %9.1f %9.1f %8.1f %8.1f %6.3f %6.3f %s\n", z.name,
               static_cast<long long>(z.M), static_cast<long long>(z.H), static_cast<long long>(z.E),
               static_cast<long long>(z.S), static_cast<long long>(z.N),
               static_cast<long long>(layer.capacity()), 1e3 * f_med, 1e3 * b_med,
               flops_fwd / f_med * 1e-9, 2 * flops_fwd / b_med * 1e-9,
-              rows > 0 ? std::min(1.0, used_rows / rows) : 0.0, st.dropped_fraction);
+              rows > 0 ? used_rows / rows : 0.0, st.dropped_fraction,
+              layer.expert_gemms_batched() ? "batched" : "per-expert");
 }
 
 }  // namespace
@@ -111,14 +116,16 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber);
   app.add_option("--policy", o.policy, "second-expert policy")
       ->check(CLI::IsMember({"all", "random", "threshold"}));
+  app.add_option("--expert-gemms", o.expert_gemms, "auto, batched or per-expert")
+      ->check(CLI::IsMember({"auto", "batched", "per-expert"}));
   CLI11_PARSE(app, argc, argv);
   try {
     if (o.threads > 0) moe::set_num_threads(o.threads);
     const Size sizes[] = {{"big", 512, 2048, 16, 1024, 4096}, {"small", 256, 1024, 8, 1024, 4096}};
     std::printf("threads %d, policy %s, capacity factor %.2f, median of %d\n", moe::num_threads(),
                 o.policy.c_str(), o.capacity_factor, o.iters);
-    std::printf("%-6s %5s %5s %3s %5s %5s %4s %9s %9s %8s %8s %6s %6s\n", "config", "M", "H", "E", "S",
-                "N", "C", "fwd_ms", "bwd_ms", "fwd_GF/s", "bwd_GF/s", "rows", "drop");
+    std::printf("%-6s %5s %5s %3s %5s %5s %4s %9s %9s %8s %8s %6s %6s %s\n", "config", "M", "H", "E", "S",
+                "N", "C", "fwd_ms", "bwd_ms", "fwd_GF/s", "bwd_GF/s", "rows", "drop", "gemm");
     for (const Size& z : sizes)
       if (o.config == "all" || o.config == z.name) run(z, o);
   } catch (const std::exception& e) {

@@ -208,6 +208,37 @@ void MoeLayer<T>::exchange_counts() {
     }
   }
   max_rows_ = *std::max_element(compute_counts_.begin(), compute_counts_.end());
+  filled_rows_ = 0;
+  for (std::int64_t c : compute_counts_) filled_rows_ += c;
+  // One batched call is the better schedule while few of its rows are empty;
+  // under skewed routing, per-expert products skip the empty slots.
+  batched_ = gemm_mode_ == ExpertGemms::kBatched ||
+             (gemm_mode_ == ExpertGemms::kAuto &&
+              10 * filled_rows_ >= 9 * static_cast<std::int64_t>(local_experts_) * max_rows_);
+}
+
+template <typename T>
+void MoeLayer<T>::expert_gemm(RowDim rows, Trans ta, Trans tb, std::int64_t d1, std::int64_t d2,
+                              const T* a, std::int64_t lda, std::int64_t stride_a, const T* b,
+                              std::int64_t ldb, std::int64_t stride_b, T beta, T* c,
+                              std::int64_t ldc, std::int64_t stride_c) const {
+  auto product = [&](std::int64_t r, std::int64_t& m, std::int64_t& n, std::int64_t& k) {
+    m = rows == RowDim::kM ? r : d1;
+    n = rows == RowDim::kM ? d1 : d2;
+    k = rows == RowDim::kM ? d2 : r;
+  };
+  std::int64_t m, n, k;
+  if (batched_) {
+    product(max_rows_, m, n, k);
+    gemm_batched<T>(ta, tb, local_experts_, m, n, k, T(1), a, lda, stride_a, b, ldb, stride_b, beta,
+                    c, ldc, stride_c);
+    return;
+  }
+  for (int l = 0; l < local_experts_; ++l) {
+    product(compute_counts_[l], m, n, k);
+    gemm<T>(ta, tb, m, n, k, T(1), a + l * stride_a, lda, b + l * stride_b, ldb, beta,
+            c + l * stride_c, ldc);
+  }
 }
 
 template <typename T>
@@ -323,15 +354,15 @@ MoeStats MoeLayer<T>::forward(const Params& p, TensorView<const T> x, const std:
   const std::int64_t R = compute_rows_;
   hidden_.resize(Shape{L * R, H});
   expert_out_.resize(Shape{L * R, M});
-  gemm_batched<T>(Trans::kNo, Trans::kNo, L, max_rows_, H, M, T(1), expert_in->data(), M, R * M,
-                  p.wi.data(), H, M * H, T(0), hidden_.data(), H, R * H);
+  expert_gemm(RowDim::kM, Trans::kNo, Trans::kNo, H, M, expert_in->data(), M, R * M, p.wi.data(),
+              H, M * H, T(0), hidden_.data(), H, R * H);
 #pragma omp parallel for schedule(static) if (L > 1 && max_rows_ * H > kParallelMinWork)
   for (std::int64_t l = 0; l < L; ++l) {
     T* h = hidden_.data() + l * R * H;
     for (std::int64_t i = 0; i < max_rows_ * H; ++i) h[i] = std::max(h[i], T(0));
   }
-  gemm_batched<T>(Trans::kNo, Trans::kNo, L, max_rows_, M, H, T(1), hidden_.data(), H, R * H,
-                  p.wo.data(), M, H * M, T(0), expert_out_.data(), M, R * M);
+  expert_gemm(RowDim::kM, Trans::kNo, Trans::kNo, M, H, hidden_.data(), H, R * H, p.wo.data(), M,
+              H * M, T(0), expert_out_.data(), M, R * M);
 
   const T* out = expert_out_.data();
   if (axis_ != nullptr) {
@@ -431,10 +462,10 @@ void MoeLayer<T>::backward(const Params& p, const Params& g, TensorView<const T>
   // Experts backward; rows past an expert's count are zero in both the
   // inputs and d_out, so they add nothing to the weight gradients.
   grad_hidden_.resize(Shape{L * R, H});
-  gemm_batched<T>(Trans::kYes, Trans::kNo, L, H, M, max_rows_, T(1), hidden_.data(), H, R * H,
-                  d_out->data(), M, R * M, T(1), g.wo.data(), M, H * M);
-  gemm_batched<T>(Trans::kNo, Trans::kYes, L, max_rows_, H, M, T(1), d_out->data(), M, R * M,
-                  p.wo.data(), M, H * M, T(0), grad_hidden_.data(), H, R * H);
+  expert_gemm(RowDim::kK, Trans::kYes, Trans::kNo, H, M, hidden_.data(), H, R * H, d_out->data(),
+              M, R * M, T(1), g.wo.data(), M, H * M);
+  expert_gemm(RowDim::kM, Trans::kNo, Trans::kYes, H, M, d_out->data(), M, R * M, p.wo.data(), M,
+              H * M, T(0), grad_hidden_.data(), H, R * H);
 #pragma omp parallel for schedule(static) if (L > 1 && max_rows_ * H > kParallelMinWork)
   for (std::int64_t l = 0; l < L; ++l) {
     T* dh = grad_hidden_.data() + l * R * H;
@@ -442,11 +473,11 @@ void MoeLayer<T>::backward(const Params& p, const Params& g, TensorView<const T>
     for (std::int64_t i = 0; i < max_rows_ * H; ++i)
       if (!(h[i] > T(0))) dh[i] = 0;
   }
-  gemm_batched<T>(Trans::kYes, Trans::kNo, L, M, H, max_rows_, T(1), expert_in->data(), M, R * M,
-                  grad_hidden_.data(), H, R * H, T(1), g.wi.data(), H, M * H);
+  expert_gemm(RowDim::kK, Trans::kYes, Trans::kNo, M, H, expert_in->data(), M, R * M,
+              grad_hidden_.data(), H, R * H, T(1), g.wi.data(), H, M * H);
   // d(expert input) overwrites d_out, which is no longer needed.
-  gemm_batched<T>(Trans::kNo, Trans::kYes, L, max_rows_, M, H, T(1), grad_hidden_.data(), H, R * H,
-                  p.wi.data(), H, M * H, T(0), d_out->data(), M, R * M);
+  expert_gemm(RowDim::kM, Trans::kNo, Trans::kYes, M, H, grad_hidden_.data(), H, R * H, p.wi.data(),
+              H, M * H, T(0), d_out->data(), M, R * M);
   if (axis_ != nullptr) to_tokens(d_compute_side_, d_token_side_);
 
   // Dispatch backward (a copy, so a sum of the kept rows) and the gate:

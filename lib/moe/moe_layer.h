@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "moe/moe_config.h"
+#include "tensor/gemm.h"
 #include "tensor/tensor.h"
 #include "util/collectives.h"
 #include "util/rng.h"
@@ -93,6 +94,13 @@ void route_group(const T* gates, const std::uint8_t* nonpad, std::int64_t S, int
                  std::int64_t C, const RoutingRule& rule, const double* uniforms,
                  TokenRoute<T>* routes, GroupRoutingSummary& summary);
 
+// How MoeLayer runs its expert GEMMs (see set_expert_gemms).
+enum class ExpertGemms {
+  kAuto,       // batched when experts are evenly filled (>= 90% of the batched rows real)
+  kBatched,    // one gemm_batched over local experts at the fullest expert's height
+  kPerExpert,  // one gemm per expert at its own filled height (skips every empty slot)
+};
+
 template <typename T>
 class MoeLayer {
  public:
@@ -125,12 +133,18 @@ class MoeLayer {
   void backward(const Params& p, const Params& g, TensorView<const T> dy, T d_aux,
                 TensorView<T> dx);
 
+  // For tests and benchmarks; the default kAuto decides per call.
+  void set_expert_gemms(ExpertGemms mode) { gemm_mode_ = mode; }
+
   std::int64_t local_experts() const { return local_experts_; }
   // Of the last forward: per-token routes [N] and the capacity C used.
   const std::vector<TokenRoute<T>>& routes() const { return routes_; }
   std::int64_t capacity() const { return capacity_; }
-  // GEMM height of the last forward: filled rows of the fullest local expert.
+  // Of the last forward: filled rows of the fullest local expert, of all
+  // local experts together, and whether the expert GEMMs ran batched.
   std::int64_t expert_rows() const { return max_rows_; }
+  std::int64_t filled_expert_rows() const { return filled_rows_; }
+  bool expert_gemms_batched() const { return batched_; }
 
  private:
   void check_params(const Params& p, const char* what) const;
@@ -149,6 +163,12 @@ class MoeLayer {
   template <typename CopyRows>
   void for_each_source_block(CopyRows copy_rows) const;
   void exchange_counts();
+  enum class RowDim { kM, kK };  // the expert's row count is the product's m, or its k
+  // C_l = op(A_l) op(B_l) + beta C_l for each local expert l, with m or k the
+  // expert's rows (all at max_rows_ when batched) and the other two d1, d2.
+  void expert_gemm(RowDim rows, Trans ta, Trans tb, std::int64_t d1, std::int64_t d2, const T* a,
+                   std::int64_t lda, std::int64_t stride_a, const T* b, std::int64_t ldb,
+                   std::int64_t stride_b, T beta, T* c, std::int64_t ldc, std::int64_t stride_c) const;
 
   MoeConfig cfg_;
   std::int64_t d_model_, d_hidden_;
@@ -161,6 +181,9 @@ class MoeLayer {
   std::int64_t token_rows_ = 0;    // G*C: rows per expert on the token side
   std::int64_t compute_rows_ = 0;  // D*G*C: rows per local expert on the compute side
   std::int64_t max_rows_ = 0;      // filled rows of the fullest local expert (GEMM height)
+  std::int64_t filled_rows_ = 0;   // filled rows of all local experts
+  ExpertGemms gemm_mode_ = ExpertGemms::kAuto;
+  bool batched_ = true;            // this call's expert GEMMs run as one gemm_batched
 
   // Routing cache.
   RoutingRule rule_;

@@ -54,8 +54,8 @@ const std::vector<Case> kCases = {
 };
 
 template <typename T>
-void expect_layer_matches_dense(const Case& c, double tol) {
-  SCOPED_TRACE(c.name);
+void expect_layer_matches_dense(const Case& c, double tol, ExpertGemms mode) {
+  SCOPED_TRACE(c.name + (mode == ExpertGemms::kBatched ? " batched" : " per expert"));
   const MoeConfig cfg = config_for(c);
   const int N = 29;  // 3 full groups of 8 and a partial one
   Rng init(7);
@@ -66,6 +66,7 @@ void expect_layer_matches_dense(const Case& c, double tol) {
   const std::vector<std::uint8_t> nonpad = random_nonpad(N, init);
 
   MoeLayer<T> layer(cfg, kM, kH, nullptr);
+  layer.set_expert_gemms(mode);
   Rng rng(99), ref_rng(99);
   const MoeStats st = layer.forward(w.params(), x.view(), nonpad.data(), y.view(), c.training, rng);
   const testing::DenseResult want = dense_moe(cfg, kM, kH, to_doubles(x), nonpad, to_doubles(w.wg),
@@ -87,11 +88,48 @@ void expect_layer_matches_dense(const Case& c, double tol) {
 }
 
 TEST(MoeLayer, MatchesDenseEinsumsInDouble) {
-  for (const Case& c : kCases) expect_layer_matches_dense<double>(c, 1e-12);
+  for (ExpertGemms mode : {ExpertGemms::kBatched, ExpertGemms::kPerExpert})
+    for (const Case& c : kCases) expect_layer_matches_dense<double>(c, 1e-12, mode);
 }
 
 TEST(MoeLayer, MatchesDenseEinsumsInFloat) {
-  for (const Case& c : kCases) expect_layer_matches_dense<float>(c, 2e-5);
+  for (ExpertGemms mode : {ExpertGemms::kBatched, ExpertGemms::kPerExpert})
+    for (const Case& c : kCases) expect_layer_matches_dense<float>(c, 2e-5, mode);
+}
+
+TEST(MoeLayer, SkewedRoutingRunsPerExpertGemmsWithTheSameResults) {
+  MoeConfig cfg;
+  cfg.num_experts = kE;
+  cfg.group_size = 16;
+  const int N = 48;
+  Rng init(12);
+  LayerWeights<double> w(kM, kH, kE, kE);
+  w.randomise(init);
+  for (int m = 0; m < kM; ++m) w.wg[m * kE] += 3.0;  // expert 0 dominates (x > 0 below)
+  Tensor<double> x(Shape{N, kM}), dy(Shape{N, kM});
+  for (std::int64_t i = 0; i < x.numel(); ++i) x[i] = 0.2 + init.uniform_double();
+  fill_uniform(dy, init, 1.0);
+  std::vector<std::vector<double>> results;
+  std::vector<bool> batched;
+  for (ExpertGemms mode : {ExpertGemms::kAuto, ExpertGemms::kBatched}) {
+    MoeLayer<double> layer(cfg, kM, kH, nullptr);
+    layer.set_expert_gemms(mode);
+    Tensor<double> y(Shape{N, kM}), dx(Shape{N, kM});
+    LayerWeights<double> g(kM, kH, kE, kE);
+    Rng rng(3);
+    layer.forward(w.params(), x.view(), nullptr, y.view(), true, rng);
+    layer.backward(w.params(), g.params(), dy.view(), 0.2, dx.view());
+    batched.push_back(layer.expert_gemms_batched());
+    EXPECT_LT(10 * layer.filled_expert_rows(), 9 * kE * layer.expert_rows());
+    std::vector<double> all = to_doubles(y);
+    for (const Tensor<double>* t : {&dx, &g.wg, &g.wi, &g.wo}) {
+      const std::vector<double> v = to_doubles(*t);
+      all.insert(all.end(), v.begin(), v.end());
+    }
+    results.push_back(all);
+  }
+  EXPECT_EQ(batched, (std::vector<bool>{false, true}));
+  for (std::size_t i = 0; i < results[0].size(); ++i) ASSERT_NEAR(results[0][i], results[1][i], 1e-12);
 }
 
 TEST(MoeLayer, StatsDescribeTheRouting) {
