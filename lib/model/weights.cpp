@@ -29,8 +29,9 @@ void WeightTable<T>::add(WeightInfo info) {
             "expert weight '" + info.name + "' needs a leading expert dim");
   const int a = axis_index(info.axis);
   info.offset = sizes_[a];
-  // Keep every tensor 64-byte aligned inside the flat buffer (16 floats).
-  sizes_[a] += (info.shape.numel() + 15) / 16 * 16;
+  // Packed without gaps: the flat buffer of an axis is exactly numel(axis)
+  // long, so "all gradients of the axis" is one (pointer, numel) range.
+  sizes_[a] += info.shape.numel();
   index_[info.name] = entries_.size();
   entries_.push_back(std::move(info));
 }

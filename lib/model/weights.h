@@ -40,7 +40,7 @@ struct WeightInfo {
   MeshAxis axis = MeshAxis::kReplicated;
   std::int64_t first_slice = 0;  // expert tensors: global index of local expert 0
   std::int64_t zero_row = -1;    // kNormal: row set to zero after drawing (-1 = none)
-  std::int64_t offset = 0;       // element offset in its axis's flat buffer
+  std::int64_t offset = 0;       // element offset in its axis's flat buffer (set by add())
 };
 
 template <typename T>
@@ -65,7 +65,8 @@ class WeightTable {
   TensorView<T> grad(const std::string& name);
   const std::vector<WeightInfo>& entries() const { return entries_; }
 
-  // The flat buffers of one axis: [numel of all tensors on that axis].
+  // The flat buffers of one axis: [numel(axis)], tensors packed in
+  // registration order without gaps (offset = sum of the earlier numels).
   TensorView<T> params(MeshAxis axis);
   TensorView<T> grads(MeshAxis axis);
   void zero_grads();

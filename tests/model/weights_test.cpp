@@ -29,14 +29,20 @@ TEST(WeightTable, NamesShapesAxesAndFlatBuffers) {
   EXPECT_EQ(w.numel(MeshAxis::kReplicated), replicated);
   EXPECT_EQ(w.numel(MeshAxis::kExpert), expert);
   EXPECT_EQ(expert, 2 * (4 * 8 * 12 * 2));
-  // Views point into the flat buffer, 64-byte aligned.
-  TensorView<float> flat = w.params(MeshAxis::kReplicated);
-  for (const WeightInfo& e : w.entries()) {
-    if (e.axis != MeshAxis::kReplicated) continue;
-    TensorView<float> p = w.param(e.name);
-    EXPECT_GE(p.data(), flat.data());
-    EXPECT_LE(p.data() + p.numel(), flat.data() + flat.numel());
-    EXPECT_EQ(reinterpret_cast<std::uintptr_t>(p.data()) % 64, 0u) << e.name;
+  // Each axis's tensors tile its flat buffer exactly, in registration order,
+  // so (grads(axis).data(), numel(axis)) covers every gradient of the axis.
+  for (MeshAxis axis : {MeshAxis::kReplicated, MeshAxis::kExpert}) {
+    TensorView<float> flat = w.params(axis);
+    EXPECT_EQ(flat.numel(), w.numel(axis));
+    EXPECT_EQ(w.grads(axis).numel(), w.numel(axis));
+    std::int64_t next = 0;
+    for (const WeightInfo& e : w.entries()) {
+      if (e.axis != axis) continue;
+      EXPECT_EQ(e.offset, next) << e.name;
+      EXPECT_EQ(w.param(e.name).data(), flat.data() + next) << e.name;
+      next += e.shape.numel();
+    }
+    EXPECT_EQ(next, flat.numel());
   }
 }
 
