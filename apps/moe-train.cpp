@@ -9,6 +9,7 @@
 #include "config/recipe.h"
 #include "mesh/mesh.h"
 #include "mesh/run_on_mesh.h"
+#include "train/plan.h"
 #include "train/trainer.h"
 #include "util/version.h"
 
@@ -17,6 +18,8 @@ int main(int argc, char** argv) {
   std::string recipe_path;
   std::vector<std::string> overrides;
   bool dump = false, help_config = false, no_resume = false, quiet = false, version = false;
+  bool plan = false;
+  std::string plan_format = "table", plan_mesh;
   app.add_option("recipe", recipe_path, "the recipe (YAML)");
   app.add_option("--set", overrides, "override a recipe key: --set train.max_steps=100 (repeatable)")
       ->type_name("KEY=VALUE");
@@ -25,6 +28,16 @@ int main(int argc, char** argv) {
   app.add_flag("--no-resume", no_resume, "fail instead of resuming when the run directory has checkpoints");
   app.add_flag("-q,--quiet", quiet, "no progress output");
   app.add_flag("--version", version, "print the version and exit");
+  CLI::Option* plan_flag = app.add_flag(
+      "--plan", plan,
+      "print parameters, per-device memory, FLOPs and all-to-all sizes of the recipe, and exit (allocates nothing)");
+  app.add_option("--format", plan_format, "--plan output: table or json")
+      ->check(CLI::IsMember({"table", "json"}))
+      ->capture_default_str()
+      ->needs(plan_flag);
+  app.add_option("--mesh", plan_mesh, "--plan for another mesh than the recipe's: data=D,expert=E")
+      ->type_name("AXES")
+      ->needs(plan_flag);
   CLI11_PARSE(app, argc, argv);
 
   if (version) {
@@ -48,6 +61,14 @@ int main(int argc, char** argv) {
     const moe::config::Recipe recipe = moe::config::load_recipe(recipe_path, overrides);
     if (dump) {
       if (runtime.world_rank() == 0) std::cout << moe::config::recipe_to_yaml(recipe);
+      return 0;
+    }
+    if (plan) {
+      const moe::train::MeshOverride mesh_override =
+          plan_mesh.empty() ? moe::train::MeshOverride{} : moe::train::parse_mesh_override(plan_mesh);
+      const moe::train::Plan p = moe::train::make_plan(recipe, mesh_override);
+      if (runtime.world_rank() == 0)
+        std::cout << (plan_format == "json" ? moe::train::plan_json(p) : moe::train::format_plan_table(p));
       return 0;
     }
     moe::MeshSpec spec;
