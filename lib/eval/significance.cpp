@@ -2,41 +2,44 @@
 
 #include <algorithm>
 #include <cmath>
-#include <random>
 
+#include "eval/numpy_random.h"
 #include "util/error.h"
-#include "util/rng.h"
 
 namespace moe::eval {
 namespace {
 
-Rng make_rng(std::optional<std::uint64_t> seed) {
-  if (seed) return Rng(*seed, "moe-eval.significance");
-  std::random_device device;
-  return Rng((static_cast<std::uint64_t>(device()) << 32) ^ device());
+NumpyGenerator make_generator(std::optional<std::uint64_t> seed) {
+  return seed ? NumpyGenerator(*seed) : NumpyGenerator::from_os_entropy();
 }
 
-// Draws the [n, N] index matrix of a bootstrap, one resample at a time.
+// Rows of choice(N, size=(n, N), replace=True), one resample at a time.
 class ResampleDrawer {
  public:
   ResampleDrawer(std::size_t segments, std::optional<std::uint64_t> seed)
-      : rng_(make_rng(seed)), indices_(segments) {}
+      : generator_(make_generator(seed)), segments_(segments) {}
   const std::vector<std::size_t>& next() {
-    for (std::size_t& i : indices_) i = rng_.below(indices_.size());
+    draws_.clear();
+    generator_.integers(segments_, segments_, draws_);
+    indices_.assign(draws_.begin(), draws_.end());
     return indices_;
   }
 
  private:
-  Rng rng_;
+  NumpyGenerator generator_;
+  std::size_t segments_;
+  std::vector<std::uint64_t> draws_;
   std::vector<std::size_t> indices_;
 };
+
+double numpy_mean(const std::vector<double>& values) {
+  return numpy_pairwise_sum(values.data(), values.size()) / static_cast<double>(values.size());
+}
 
 ConfidenceInterval interval_of(std::vector<double> scores) {
   MOE_CHECK(!scores.empty(), "bootstrap needs at least one resample");
   ConfidenceInterval ci;
-  double total = 0.0;
-  for (double s : scores) total += s;
-  ci.mean = total / static_cast<double>(scores.size());
+  ci.mean = numpy_mean(scores);
   std::sort(scores.begin(), scores.end());
   const std::size_t lo = scores.size() / 40;
   const std::size_t hi = scores.size() - lo - 1;
@@ -83,9 +86,7 @@ PairedComparison paired_bootstrap(const MetricStatistics& baseline, const Metric
   PairedComparison result;
   result.score = system.corpus_score();
   const double delta = std::abs(result.score - baseline.corpus_score());
-  double mean_difference = 0.0;
-  for (double d : differences) mean_difference += d;
-  mean_difference /= static_cast<double>(resamples);
+  const double mean_difference = numpy_mean(differences);
   int extreme = 0;
   for (double d : differences) extreme += (d - mean_difference > delta) ? 1 : 0;
   result.p_value = static_cast<double>(extreme + 1) / static_cast<double>(resamples + 1);
@@ -98,7 +99,8 @@ PairedComparison paired_approximate_randomization(const MetricStatistics& baseli
                                                   std::optional<std::uint64_t> seed) {
   check_paired(baseline, system);
   check_count(trials, "the number of approximate randomization trials");
-  Rng rng = make_rng(seed);
+  NumpyGenerator generator = make_generator(seed);
+  NumpyBooleanFill coins(generator);  // integers(2, size=(trials, N), dtype=bool)
   const std::size_t segments = system.table.size();
   const std::size_t width = system.table.width;
   PairedComparison result;
@@ -109,14 +111,12 @@ PairedComparison paired_approximate_randomization(const MetricStatistics& baseli
   for (int j = 0; j < trials; ++j) {
     std::fill(sums_a.begin(), sums_a.end(), 0.0);
     std::fill(sums_b.begin(), sums_b.end(), 0.0);
-    std::uint64_t coins = 0;
     for (std::size_t s = 0; s < segments; ++s) {
-      if (s % 64 == 0) coins = rng.next_u64();
-      const bool swap = (coins >> (s % 64)) & 1U;
-      const std::span<const double> base_row = baseline.table.row(s);
-      const std::span<const double> sys_row = system.table.row(s);
-      const std::span<const double>& to_a = swap ? sys_row : base_row;
-      const std::span<const double>& to_b = swap ? base_row : sys_row;
+      const bool swap = coins.next();
+      const double* base_row = baseline.table.values.data() + s * width;
+      const double* sys_row = system.table.values.data() + s * width;
+      const double* to_a = swap ? sys_row : base_row;
+      const double* to_b = swap ? base_row : sys_row;
       for (std::size_t k = 0; k < width; ++k) {
         sums_a[k] += to_a[k];
         sums_b[k] += to_b[k];

@@ -1,8 +1,10 @@
 #pragma once
 // Bootstrap confidence intervals and paired significance tests over segment
-// statistics (METRICS.md §6). The procedures, resample counts, percentiles and
-// p-value formulas are sacreBLEU's; the random numbers are not NumPy's PCG64
-// stream, so CIs and p-values agree with sacreBLEU statistically, not bit for bit.
+// statistics (METRICS.md §6), with sacreBLEU's procedures, resample counts,
+// percentiles and p-value formulas, and NumPy's default_rng(seed) draws
+// (eval/numpy_random.h): the same resamples and coin flips as sacreBLEU.
+// Resampled statistics are summed in double (sacreBLEU: float32), so a score
+// can differ from sacreBLEU's in its last bits.
 #include <cstdint>
 #include <optional>
 

@@ -168,6 +168,23 @@ TEST(MoeEvalCli, ConfidenceIntervalAddsResamplingToTheSignature) {
   EXPECT_NE(r.out.find(" = 74.2 (\u03bc = "), std::string::npos) << r.out;
 }
 
+// The resamples are NumPy's default_rng(12345) draws, as in sacreBLEU. Reference
+// numbers from tests/eval/spec_model_significance.py (spec-model statistics, NumPy
+// 1.24 resampling): CI of the example 54.7087 +- 8.2772; newstest-mini.sys2.en (two
+// edited lines) against it: mean 53.2468 +- 8.5121, paired-bootstrap p = 0.0859.
+TEST(MoeEvalCli, ResamplingReproducesNumpysDraws) {
+  const std::string ref = shell_quote(std::string(MOE_SOURCE_DIR) + "/examples/newstest-mini.ref.en");
+  const std::string base = shell_quote(std::string(MOE_SOURCE_DIR) + "/examples/newstest-mini.hyp.en");
+  const CommandResult ci = eval(ref + " -i " + base + " -ci -w 4 -f text");
+  ASSERT_EQ(ci.exit_code, 0) << ci.err;
+  EXPECT_NE(ci.out.find(" = 54.8353 (\u03bc = 54.7087 \u00b1 8.2772) "), std::string::npos) << ci.out;
+  const CommandResult bs = eval(ref + " -i " + base + " " + data("newstest-mini.sys2.en") +
+                                " --paired-bs -w 4 -f text");
+  ASSERT_EQ(bs.exit_code, 0) << bs.err;
+  EXPECT_NE(bs.out.find("53.4304 (53.2468 \u00b1 8.5121)"), std::string::npos) << bs.out;
+  EXPECT_NE(bs.out.find("(p = 0.0859) "), std::string::npos) << bs.out;
+}
+
 TEST(MoeEvalCli, PairedBootstrapAndApproximateRandomization) {
   const std::string systems = " -i " + data("hyp.en") + " " + data("hyp2.en");
   const CommandResult bs = eval(data("ref.en") + systems + " --paired-bs -pbsn 200 -f text");

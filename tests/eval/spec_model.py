@@ -8,7 +8,10 @@
 #
 # Compare with the same settings from moe-eval (-b -w 6), see docs/eval.md.
 import math, re, sys
-import regex
+try:
+    import regex  # only the intl tokenizer needs it
+except ImportError:
+    regex = None
 
 def rs(s): return s.rstrip()
 
@@ -22,7 +25,7 @@ def tok13a(line):
     if '&' in line:
         line = line.replace('&quot;', '"').replace('&amp;', '&').replace('&lt;', '<').replace('&gt;', '>')
     return ' '.join(mteval(' ' + line + ' ').split())
-RI = [(regex.compile(r'(\P{N})(\p{P})'), r'\1 \2 '), (regex.compile(r'(\p{P})(\P{N})'), r' \1 \2'), (regex.compile(r'(\p{S})'), r' \1 ')]
+RI = [(regex.compile(r'(\P{N})(\p{P})'), r'\1 \2 '), (regex.compile(r'(\p{P})(\P{N})'), r' \1 \2'), (regex.compile(r'(\p{S})'), r' \1 ')] if regex else []
 def tokintl(line):
     for r, p in RI: line = r.sub(p, line)
     return ' '.join(line.split())
