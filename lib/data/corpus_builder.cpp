@@ -9,6 +9,7 @@
 #include <set>
 #include <sstream>
 #include <thread>
+#include <unordered_map>
 #include <unordered_set>
 
 #include "data/catalog_pairs.h"
@@ -24,7 +25,7 @@ namespace fs = std::filesystem;
 namespace {
 
 // Bump when cleaning rules change: cached parses of older rules are ignored.
-constexpr int kParsedFormatVersion = 1;
+constexpr int kParsedFormatVersion = 2;
 constexpr std::size_t kDownloadBatch = 8;
 
 double seconds_since(std::chrono::steady_clock::time_point start) {
@@ -166,7 +167,10 @@ std::vector<std::string_view> split_tabs(std::string_view line) {
 
 struct LanguageAccumulator {
   std::vector<std::pair<std::string, std::string>> pairs;
-  std::unordered_set<std::string> seen;  // "source\tenglish"
+  // Hashes of "source\tenglish" seen so far: 64 bits make a false duplicate
+  // among a few million pairs a one-in-a-million event, at a fraction of the
+  // memory and time of keeping the strings.
+  std::unordered_set<std::uint64_t> seen;
   LanguageStats stats;
 };
 
@@ -183,8 +187,8 @@ void merge_parsed_file(const fs::path& path, std::map<std::string, LanguageAccum
     if (f[0] == "P") {
       if (f.size() != 4) throw bad();
       LanguageAccumulator& lang = languages[std::string(f[1])];
-      std::string key = std::string(f[2]) + '\t' + std::string(f[3]);
-      if (!lang.seen.insert(std::move(key)).second) {
+      const std::uint64_t key = std::hash<std::string_view>{}(std::string_view(line).substr(2 + f[1].size() + 1));
+      if (!lang.seen.insert(key).second) {
         ++lang.stats.duplicates;
         continue;
       }
@@ -360,6 +364,13 @@ CorpusBuildReport build_corpus(const CorpusBuildOptions& options, const Progress
     lang.stats.code = code;
     ordered.push_back(&lang);
   }
+  // Each English string recurs in up to ~200 languages: hash it once.
+  // (Keys are copies: split_pairs moves the pairs' strings while others read the map.)
+  std::unordered_map<std::string, Sha256Digest> digests;
+  for (const auto* lang : ordered)
+    for (const auto& pair : lang->pairs)
+      if (!digests.count(pair.second)) digests.emplace(pair.second, english_digest(pair.second));
+  const EnglishDigestFn cached_digest = [&](const std::string& english) { return digests.at(english); };
   std::atomic<std::size_t> next_language{0};
   auto split_worker = [&] {
     for (std::size_t i = next_language++; i < ordered.size(); i = next_language++) {
@@ -370,7 +381,7 @@ CorpusBuildReport build_corpus(const CorpusBuildOptions& options, const Progress
         std::lock_guard<std::mutex> lock(mutex);
         progress("split " + lang.stats.code);
       }
-      const LanguageSplits splits = split_pairs(std::move(lang.pairs), options.split);
+      const LanguageSplits splits = split_pairs(std::move(lang.pairs), options.split, cached_digest);
       lang.stats.train = splits.train.size();
       lang.stats.dev = splits.dev.size();
       lang.stats.test = splits.test.size();

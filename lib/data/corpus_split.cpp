@@ -40,6 +40,8 @@ Sha256Digest english_key_digest(std::string_view key) {
   return sha256(salted);
 }
 
+Sha256Digest english_digest(std::string_view english) { return english_key_digest(english_key(english)); }
+
 int split_bucket(const Sha256Digest& digest) {
   unsigned remainder = 0;
   for (std::uint8_t byte : digest) remainder = (remainder * 256 + byte) % 1000;
@@ -61,7 +63,8 @@ std::size_t word_count(std::string_view text) {
 }
 }  // namespace
 
-LanguageSplits split_pairs(std::vector<std::pair<std::string, std::string>> pairs, const SplitOptions& options) {
+LanguageSplits split_pairs(std::vector<std::pair<std::string, std::string>> pairs, const SplitOptions& options,
+                           const EnglishDigestFn& digest_of) {
   struct EvalCandidate {
     Sha256Digest digest;
     std::size_t index;
@@ -69,7 +72,7 @@ LanguageSplits split_pairs(std::vector<std::pair<std::string, std::string>> pair
   LanguageSplits out;
   std::vector<EvalCandidate> dev, test;
   for (std::size_t i = 0; i < pairs.size(); ++i) {
-    const Sha256Digest digest = english_key_digest(english_key(pairs[i].second));
+    const Sha256Digest digest = digest_of(pairs[i].second);
     const Split split = split_of_bucket(split_bucket(digest));
     if (split == Split::kTrain) {
       out.train.push_back(std::move(pairs[i]));

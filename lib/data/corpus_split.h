@@ -4,6 +4,7 @@
 // split for every language and no test sentence is seen in training through
 // another language of this heavily multi-way-parallel corpus.
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -36,10 +37,17 @@ struct LanguageSplits {
   std::vector<std::pair<std::string, std::string>> train, dev, test;  // (source, english)
 };
 
+// The split digest of one English string: english_key_digest(english_key(english)).
+Sha256Digest english_digest(std::string_view english);
+using EnglishDigestFn = std::function<Sha256Digest(const std::string& english)>;
+
 // Splits one language's deduplicated pairs. dev/test keep pairs whose
 // English has >= min_eval_english_words words and whose source is not also in
 // train, lowest hash first, capped; what they drop is not moved to train.
 // Train keeps the input order.
-LanguageSplits split_pairs(std::vector<std::pair<std::string, std::string>> pairs, const SplitOptions& options);
+// `digest_of` may serve precomputed digests (the same English recurs in
+// every language).
+LanguageSplits split_pairs(std::vector<std::pair<std::string, std::string>> pairs, const SplitOptions& options,
+                           const EnglishDigestFn& digest_of = [](const std::string& e) { return english_digest(e); });
 
 }  // namespace moe::data

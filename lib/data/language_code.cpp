@@ -32,14 +32,14 @@ const std::set<std::string_view>& iso639_1() {
 // without a two-letter code.
 const std::set<std::string_view>& iso639_3_seen() {
   static const std::set<std::string_view> codes = {
-      "ace", "ach", "ady", "ain", "ale", "aln", "ang", "anp", "arn", "ast", "bal", "bar", "bem",
+      "ace", "ach", "ady", "ain", "ale", "aln", "ang", "anp", "arn", "ary", "ast", "bal", "bar", "bem",
       "ber", "bho", "bin", "brx", "byn", "ceb", "cgg", "chr", "ckb", "crh", "csb", "dgo", "doi",
       "dsb", "fil", "frp", "fur", "gez", "gsw", "guc", "gug", "gun", "haw", "hil", "hne", "hsb",
-      "hus", "ilo", "jam", "jbo", "kab", "kmr", "kok", "krl", "kum", "lad", "lez", "lij",
-      "lld", "lmo", "ltg", "lus", "mai", "mhr", "min", "mjw", "mni", "mus", "mwl", "myv", "nah",
-      "nap", "nds", "nhn", "nqo", "nso", "pam", "pap", "pms", "quc", "rom", "rue", "sah", "sat",
+      "hus", "ilo", "jam", "jbo", "kab", "kmr", "kok", "kos", "krl", "ksw", "kum", "lad", "lez", "lij",
+      "lld", "lmo", "ltg", "lus", "mai", "mhr", "min", "miq", "mjw", "mni", "mus", "mvo", "mwl", "myv", "nah",
+      "nap", "nds", "nhn", "nqo", "nso", "pam", "pap", "pbs", "pms", "quc", "rom", "rue", "sah", "sat",
       "sco", "scn", "shn", "sid", "sma", "smj", "smn", "sms", "son", "srd", "syr", "szl",
-      "tet", "tig", "tlh", "tok", "trv", "tzm", "udm", "vec", "vls", "wae", "wal", "war", "wen",
+      "tet", "tig", "tlh", "tok", "tpi", "trv", "tvl", "tzm", "udm", "vec", "vls", "wae", "wal", "war", "wen",
       "yue", "zgh", "zza"};
   return codes;
 }
@@ -49,7 +49,7 @@ const std::map<std::string_view, std::string_view>& renamed() {
   static const std::map<std::string_view, std::string_view> table = {
       {"iw", "he"}, {"in", "id"}, {"ji", "yi"}, {"jw", "jv"}, {"no", "nb"}, {"tl", "fil"},
       {"mo", "ro"}, {"sh", "sr"}, {"bh", "bho"}, {"kmr", "ku"}, {"gug", "gn"}, {"srd", "sc"},
-      {"zgh", "tzm"}};
+      {"zgh", "tzm"}, {"cmn", "zh"}, {"ibo", "ig"}, {"ayc", "ay"}, {"quz", "qu"}};
   return table;
 }
 
@@ -75,7 +75,7 @@ const std::map<std::string_view, Script>& non_latin_languages() {
       {"mhr", Script::kCyrl}, {"myv", Script::kCyrl}, {"ady", Script::kCyrl}, {"kum", Script::kCyrl},
       {"lez", Script::kCyrl}, {"rue", Script::kCyrl}, {"ab", Script::kCyrl}, {"el", Script::kGrek},
       {"hy", Script::kArmn}, {"he", Script::kHebr}, {"yi", Script::kHebr}, {"ar", Script::kArab},
-      {"fa", Script::kArab}, {"ur", Script::kArab}, {"ps", Script::kArab}, {"ckb", Script::kArab},
+      {"fa", Script::kArab}, {"ur", Script::kArab}, {"ps", Script::kArab}, {"ckb", Script::kArab}, {"ary", Script::kArab}, {"ksw", Script::kMymr},
       {"dv", Script::kThaa}, {"nqo", Script::kNkoo}, {"hi", Script::kDeva}, {"mr", Script::kDeva},
       {"ne", Script::kDeva}, {"sa", Script::kDeva}, {"mai", Script::kDeva}, {"bho", Script::kDeva},
       {"brx", Script::kDeva}, {"doi", Script::kDeva}, {"hne", Script::kDeva}, {"anp", Script::kDeva},

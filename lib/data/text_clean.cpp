@@ -7,6 +7,7 @@
 #include <unordered_set>
 
 #include "data/language_code.h"
+#include "data/nfc.h"
 #include "data/script.h"
 #include "util/utf8.h"
 
@@ -506,7 +507,7 @@ CleanedPairs clean_pair(std::string_view english_in, std::string_view source_in,
     return result;
   }
   auto prepare = [&](std::string_view text, const AcceleratorMarks& marks) {
-    std::string s = remove_invisible(text);
+    std::string s = remove_invisible(normalize_nfc(text));
     s = resolve_kde_transcript(s);
     if (libreoffice) s = expand_product_name(s);
     s = remove_literal_newline_escapes(s);

@@ -68,7 +68,7 @@ struct CleanedPairs {
   DropReason reason = DropReason::kKept;  // the first drop, when `pairs` is empty
 };
 
-// Steps 4-10 for one decoded pair of language `code`; several output pairs
+// Steps 4-10 (with NFC, nfc.h) for one decoded pair of language `code`; several output pairs
 // when a multi-line string splits into line pairs (step 9).
 CleanedPairs clean_pair(std::string_view english, std::string_view source, std::string_view code,
                         const AcceleratorMarks& english_marks, const AcceleratorMarks& source_marks,

@@ -18,7 +18,9 @@ struct VocabTrainOptions {
   std::vector<std::string> user_defined_symbols;  // always single pieces (language tags)
   std::uint64_t seed = 1;
   double temperature = 5.0;  // p_l proportional to n_l^(1/T)
-  std::size_t sentences = 2000000;  // sentences sampled for one model
+  // Pairs sampled for one model (both sides of each for a shared model):
+  // 300k pairs train a 32k unigram model on 2 cores in a minute or two.
+  std::size_t sentences = 300000;
   int threads = 2;
   bool verbose = false;  // SentencePiece's own progress log on stderr
 };
