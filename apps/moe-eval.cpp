@@ -334,32 +334,20 @@ int run_paired(const Config& c, const Args& a, const Inputs& in) {
   resampling.seed = c.seed_text;
 
   std::vector<std::vector<MetricRun>> per_system;
+  std::vector<std::vector<const ev::MetricStatistics*>> statistics;
   for (const auto& hyps : in.systems) {
     warn_if_tokenized(c, a, hyps);
     per_system.push_back(compute_metrics(c, hyps, in.references));
+  }
+  for (const auto& runs : per_system) {
+    statistics.emplace_back();
+    for (const MetricRun& run : runs) statistics.back().push_back(&run.statistics);
   }
   for (const MetricRun& run : per_system[0]) {
     report.metric_names.push_back(run.statistics.name);
     report.signatures.push_back(ev::make_signature(nrefs, resampling, run.fields));
   }
-  for (std::size_t s = 0; s < in.systems.size(); ++s) {
-    ev::PairedSystem system{in.system_names[s], {}};
-    for (std::size_t k = 0; k < per_system[s].size(); ++k) {
-      const ev::MetricStatistics& base = per_system[0][k].statistics;
-      const ev::MetricStatistics& sys = per_system[s][k].statistics;
-      if (s == 0) {
-        ev::PairedComparison baseline;
-        baseline.score = base.corpus_score();
-        if (a.paired_bs) baseline.confidence = ev::bootstrap_confidence(base, report.samples, c.seed);
-        system.metrics.push_back(baseline);
-      } else if (a.paired_bs) {
-        system.metrics.push_back(ev::paired_bootstrap(base, sys, report.samples, c.seed));
-      } else {
-        system.metrics.push_back(ev::paired_approximate_randomization(base, sys, report.samples, c.seed));
-      }
-    }
-    report.systems.push_back(std::move(system));
-  }
+  report.systems = ev::compare_with_baseline(report.test, report.samples, in.system_names, statistics, c.seed);
   std::cout << (c.json ? ev::format_paired_json(report) : ev::format_paired_text(report, c.output));
   return 0;
 }
@@ -378,11 +366,7 @@ int run_corpus(const Config& c, const Args& a, const Inputs& in) {
   }
   std::vector<ev::MetricResult> results;
   for (const MetricRun& run : runs) {
-    std::vector<double> sums;
-    std::vector<std::size_t> all(run.statistics.table.size());
-    for (std::size_t i = 0; i < all.size(); ++i) all[i] = i;
-    ev::sum_rows(run.statistics.table, all, sums);
-    ev::MetricResult r = result_of(run, sums, nrefs, resampling);
+    ev::MetricResult r = result_of(run, run.statistics.corpus_sums(), nrefs, resampling);
     if (a.confidence) r.confidence = ev::bootstrap_confidence(run.statistics, a.confidence_n, c.seed);
     results.push_back(std::move(r));
   }
@@ -393,23 +377,7 @@ int run_corpus(const Config& c, const Args& a, const Inputs& in) {
   std::vector<const ev::MetricStatistics*> statistics;
   for (const MetricRun& run : runs) statistics.push_back(&run.statistics);
   const ev::LanguageReport report = ev::build_language_report(in.languages, statistics);
-  if (!c.json) {
-    std::cout << ev::format_text(results, c.output) << "\n"
-              << ev::format_language_table(report, c.output.width);
-    return 0;
-  }
-  std::string corpus;
-  for (std::size_t k = 0; k < results.size(); ++k) {
-    std::string object = ev::json_object(results[k], c.output.width);
-    std::string indented = "  ";
-    for (char ch : object) {
-      indented += ch;
-      if (ch == '\n') indented += "  ";
-    }
-    corpus += indented + (k + 1 < results.size() ? ",\n" : "\n");
-  }
-  std::cout << "{\n \"corpus\": [\n" << corpus << " ],\n"
-            << ev::language_report_json(report, c.output.width, 1) << "\n}\n";
+  std::cout << ev::format_with_language_report(results, report, c.output, c.json);
   return 0;
 }
 

@@ -232,4 +232,20 @@ std::string language_report_json(const LanguageReport& report, int width, int in
   return out + "\n" + i1 + "}";
 }
 
+std::string format_with_language_report(const std::vector<MetricResult>& results,
+                                        const LanguageReport& report,
+                                        const OutputOptions& options, bool json) {
+  if (!json) return format_text(results, options) + "\n" + format_language_table(report, options.width);
+  std::string out = "{\n \"corpus\": [\n";
+  for (std::size_t k = 0; k < results.size(); ++k) {
+    std::string object = "  ";
+    for (char ch : json_object(results[k], options.width)) {
+      object += ch;
+      if (ch == '\n') object += "  ";
+    }
+    out += object + (k + 1 < results.size() ? ",\n" : "\n");
+  }
+  return out + " ],\n" + language_report_json(report, options.width, 1) + "\n}\n";
+}
+
 }  // namespace moe::eval

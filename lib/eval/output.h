@@ -57,7 +57,15 @@ LanguageReport build_language_report(const std::vector<std::string>& languages,
                                      const std::vector<const MetricStatistics*>& metrics);
 // A plain-text table: header, one row per language, then "macro-avg".
 std::string format_language_table(const LanguageReport& report, int width);
-// {"languages": [...], "macro_average": {...}} as an indent=1 JSON fragment body.
+// The "languages" and "macro_average" members of an indent=1 JSON object, indented
+// by `indent` spaces, without the enclosing braces.
 std::string language_report_json(const LanguageReport& report, int width, int indent);
+
+// Corpus results followed by the per-language report. Text: the metric lines, a
+// blank line, the table. JSON: {"corpus": [objects], "languages": [...],
+// "macro_average": {...}}. Ends with '\n'.
+std::string format_with_language_report(const std::vector<MetricResult>& results,
+                                        const LanguageReport& report,
+                                        const OutputOptions& options, bool json);
 
 }  // namespace moe::eval

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "util/error.h"
 #include "util/utf8.h"
 
 namespace moe::eval {
@@ -66,6 +67,33 @@ std::string json_number_or_null(const std::optional<double>& value) {
 }
 
 }  // namespace
+
+std::vector<PairedSystem> compare_with_baseline(
+    PairedTest test, int samples, const std::vector<std::string>& names,
+    const std::vector<std::vector<const MetricStatistics*>>& metrics,
+    std::optional<std::uint64_t> seed) {
+  MOE_CHECK(names.size() == metrics.size() && !metrics.empty(), "one name per system expected");
+  const bool bootstrap = test == PairedTest::kBootstrap;
+  std::vector<PairedSystem> systems;
+  for (std::size_t s = 0; s < metrics.size(); ++s) {
+    PairedSystem system{names[s], {}};
+    for (std::size_t k = 0; k < metrics[s].size(); ++k) {
+      const MetricStatistics& base = *metrics[0][k];
+      const MetricStatistics& sys = *metrics[s][k];
+      if (s == 0) {
+        PairedComparison baseline;
+        baseline.score = base.corpus_score();
+        if (bootstrap) baseline.confidence = bootstrap_confidence(base, samples, seed);
+        system.metrics.push_back(baseline);
+      } else {
+        system.metrics.push_back(bootstrap ? paired_bootstrap(base, sys, samples, seed)
+                                           : paired_approximate_randomization(base, sys, samples, seed));
+      }
+    }
+    systems.push_back(std::move(system));
+  }
+  return systems;
+}
 
 std::string format_paired_text(const PairedReport& report, const OutputOptions& options) {
   const bool bootstrap = report.test == PairedTest::kBootstrap;

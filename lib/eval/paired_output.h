@@ -1,6 +1,9 @@
 #pragma once
-// Output of paired significance tests (sacreBLEU --paired-bs / --paired-ar):
-// a box-drawn table in text mode, a list of per-system objects in JSON.
+// Paired significance tests of several systems against a baseline (sacreBLEU
+// --paired-bs / --paired-ar) and their output: a box-drawn table in text mode,
+// a list of per-system objects in JSON.
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,6 +26,15 @@ struct PairedReport {
   std::vector<Signature> signatures;   // one per metric
   std::vector<PairedSystem> systems;   // [0] is the baseline
 };
+
+// Runs `test` for every system against systems[0]. metrics[s][k] is system s's
+// statistics for metric k (every system has the same N segments and metrics; the
+// pointers are only read during the call). The baseline gets its bootstrap CI
+// (paired bootstrap only); the others get p-values and, for bootstrap, CIs.
+std::vector<PairedSystem> compare_with_baseline(
+    PairedTest test, int samples, const std::vector<std::string>& names,
+    const std::vector<std::vector<const MetricStatistics*>>& metrics,
+    std::optional<std::uint64_t> seed);
 
 // The table, the explanation of the test, then the signatures. Ends with '\n'.
 std::string format_paired_text(const PairedReport& report, const OutputOptions& options);

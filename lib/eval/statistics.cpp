@@ -20,11 +20,15 @@ double MetricStatistics::score_of(std::span<const std::size_t> segments) const {
   return score(sums);
 }
 
-double MetricStatistics::corpus_score() const {
+std::vector<double> MetricStatistics::corpus_sums() const {
   std::vector<std::size_t> all(table.size());
   std::iota(all.begin(), all.end(), std::size_t{0});
-  return score_of(all);
+  std::vector<double> sums;
+  sum_rows(table, all, sums);
+  return sums;
 }
+
+double MetricStatistics::corpus_score() const { return score(corpus_sums()); }
 
 BleuStats bleu_stats_from_sums(std::span<const double> sums) {
   BleuStats stats;

@@ -28,9 +28,11 @@ using ScoreFromSums = std::function<double(std::span<const double>)>;
 struct MetricStatistics {
   std::string name;           // "BLEU", "chrF2++", "TER"
   SegmentStatsTable table;    // [N, W]
-  ScoreFromSums score;        // valid as long as the options it captured (copied) are
+  ScoreFromSums score;        // self-contained: holds a copy of the metric's options
   // The score of the summed rows listed in `segments` (an index may repeat).
   double score_of(std::span<const std::size_t> segments) const;
+  // All rows summed in order (W values), and their score.
+  std::vector<double> corpus_sums() const;
   double corpus_score() const;
 };
 
