@@ -101,7 +101,7 @@ void define_options(CLI::App& app, Args& a) {
   app.add_option("-w,--width", a.width, "decimals of the score (default 1)");
   app.add_flag("-b,--score-only", a.score_only, "print only the score");
   app.add_flag("--short", a.short_signature, "short signature in text output (-sh)");
-  app.add_flag("-q,--quiet", a.quiet, "accepted for sacreBLEU compatibility");
+  app.add_flag("-q,--quiet", a.quiet, "warnings without their \"sacreBLEU: \" prefix");
   app.add_option("--num-refs", a.num_refs, "tab-separated references per line of one file (-nr)");
   app.add_option("--chrf-char-order", a.chrf.char_order, "chrF character order (-cc, default 6)");
   app.add_option("--chrf-word-order", a.chrf.word_order, "chrF word order (-cw; 2 = chrF++)");

@@ -215,6 +215,8 @@ TEST(MoeEvalCli, TokenizedPeriodWarningUnlessForced) {
             "sacreBLEU: If you insist your data is detokenized, or don't care, you can suppress this "
             "message with the `force` parameter.\n");
   EXPECT_TRUE(eval(ref + " -b --force", lines).err.empty());
+  // -q keeps the three lines but drops their prefix, as sacreBLEU's -q does.
+  EXPECT_EQ(eval(ref + " -b -q", lines).err.substr(0, 20), "That's 100 lines tha");
 }
 
 TEST(MoeEvalCliErrors, MissingFile) {
