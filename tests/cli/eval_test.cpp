@@ -306,6 +306,16 @@ TEST(MoeEvalCli, StressSetAgreesWithTheSpecModel) {
   }
 }
 
+// long.* are 25 generated pairs of 40-260 words with edits, block moves, truncated and
+// doubled hypotheses, so TER's beam (25 cells around the diagonal, wider for length
+// ratios above 50) and the 1000-candidate shift cap are exercised. Expected value from
+// tests/eval/spec_model.py.
+TEST(MoeEvalCli, TerOnLongSentencesAgreesWithTheSpecModel) {
+  const CommandResult r = eval(data("long.ref") + " -i " + data("long.hyp") + " -m ter -b -w 6");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "46.817343\n");
+}
+
 TEST(MoeEvalCli, VersionAndHelp) {
   const CommandResult v = eval("--version");
   EXPECT_EQ(v.exit_code, 0);
