@@ -110,8 +110,9 @@ class Transformer {
   // writes the next-token log-probabilities log_probs [R,V]; state.step += 1.
   void step(DecoderState<T>& state, const EncoderOutput<T>& enc, const std::int32_t* tokens,
             TensorView<T> log_probs);
-  // New row i continues old row rows[i]: follows beam back-pointers, and drops
-  // finished rows when rows is shorter than state.rows.
+  // New row i continues old row rows[i] (indices may repeat): follows beam
+  // back-pointers, drops finished rows (rows shorter than state.rows) or
+  // fans rows out (longer).
   void reorder(DecoderState<T>& state, const std::vector<std::int32_t>& rows) const;
 
  private:
