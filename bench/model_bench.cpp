@@ -8,6 +8,9 @@
 //                         [--threads 2] [--steps 3] [--warmup 1]
 //                         [--batch 128] [--src-len 32] [--tgt-len 32]
 //
+// "cpu-normalised tok/s" = tokens / (process CPU seconds / threads), as
+// torchref prints: insensitive to time-slicing by other jobs (with several
+// threads it also counts spin-waiting, so it is a lower bound).
 // GFLOP/s uses torchref's train_flops(): matmul FLOPs of the step counted as
 // 3 x forward, MoE as top-2 experts per token plus the gate, attention as
 // full L x L. Routing follows torchref's benchmark: policy "all", capacity
@@ -101,6 +104,13 @@ double max_rss_mib() {
   return ru.ru_maxrss / 1024.0;
 }
 
+// User + system CPU seconds of the process so far.
+double cpu_seconds() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + 1e-6 * (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
+}
+
 double seconds_since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
 }
@@ -128,17 +138,19 @@ void run(const std::string& name, const Options& o) {
   moe::Rng data(2);
   const moe::Batch batch = random_batch(cfg, o, data);
   const std::int64_t tokens = o.batch * o.tgt_len;
-  std::vector<double> step_s, fwd_s, bwd_s;
+  std::vector<double> step_s, fwd_s, bwd_s, cpu_s;
   double first_loss = 0, last_loss = 0, dropped = 0;
   for (int s = 0; s < o.warmup + o.steps; ++s) {
     moe::Rng rng(3, "step", s);
     model.weights().zero_grads();
+    const double c0 = cpu_seconds();
     const auto t0 = Clock::now();
     const moe::LossParts parts = model.forward(batch, true, rng);
     const double f = seconds_since(t0);
     const auto t1 = Clock::now();
     model.backward();
     const double b = seconds_since(t1);
+    const double cpu = cpu_seconds() - c0;
     if (s == 0) first_loss = parts.ls_nll;
     last_loss = parts.ls_nll;
     dropped = 0;
@@ -147,6 +159,7 @@ void run(const std::string& name, const Options& o) {
     fwd_s.push_back(f);
     bwd_s.push_back(b);
     step_s.push_back(f + b);
+    cpu_s.push_back(cpu);
   }
   auto median = [](std::vector<double> v) {
     std::sort(v.begin(), v.end());
@@ -159,10 +172,11 @@ void run(const std::string& name, const Options& o) {
       implied_activation_floats(cfg, o.batch, o.src_len, o.tgt_len) * sizeof(float) / (1 << 20);
   std::printf(
       "RESULT train config=%s thr=%d tok/step=%lld steps=%zu | step_s min %.3f med %.3f | "
-      "tgt_tok/s best %.0f med %.0f | GFLOP/s best %.1f med %.1f | fwd/bwd med %.3f/%.3f s\n",
+      "tgt_tok/s best %.0f med %.0f | GFLOP/s best %.1f med %.1f | cpu-normalised tok/s %.0f | "
+      "fwd/bwd med %.3f/%.3f s\n",
       name.c_str(), moe::num_threads(), static_cast<long long>(tokens), step_s.size(), best, med,
-      tokens / best, tokens / med, flops / best / 1e9, flops / med / 1e9, median(fwd_s),
-      median(bwd_s));
+      tokens / best, tokens / med, flops / best / 1e9, flops / med / 1e9,
+      tokens / (median(cpu_s) / moe::num_threads()), median(fwd_s), median(bwd_s));
   std::printf(
       "  info: params %.2fM (experts %.2fM), FLOP/step %.1f G, ls_nll first %.3f last %.3f, "
       "moe dropped-frac %.3f\n",
