@@ -1,0 +1,273 @@
+// moe-translate: translates raw text with a trained checkpoint (beam search,
+// greedy or sampling; docs/translate.md). Reads one sentence a line (or
+// lang<TAB>source lines with --tsv) in chunks, translates each chunk with
+// lib/decode's Translator and writes it before reading on, so output streams.
+// This file parses flags, formats output and maps errors to exit codes.
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "decode/translator.h"
+#include "tensor/gemm.h"
+#include "util/error.h"
+#include "util/utf8.h"
+#include "util/version.h"
+
+namespace {
+
+using moe::FileError;
+using moe::InputError;
+namespace dec = moe::decode;
+using Clock = std::chrono::steady_clock;
+
+struct Args {
+  std::string model;
+  std::string input = "-";
+  std::string output = "-";
+  bool tsv = false;
+  std::string sampling;
+  std::string output_format = "text";
+  int threads = 0;
+  bool quiet = false;
+  dec::TranslatorOptions translator;
+};
+
+void define_options(CLI::App& app, Args& a) {
+  dec::SearchOptions& s = a.translator.search;
+  app.add_option("-m,--model", a.model, "run directory (its best, else latest checkpoint) or checkpoint directory")
+      ->required();
+  app.add_option("-i,--input", a.input, "input text, one sentence a line (default: stdin)");
+  app.add_option("-o,--output", a.output, "output file (default: stdout)");
+  app.add_flag("--tsv", a.tsv, "input lines are lang<TAB>source[<TAB>...]: the second column is translated");
+  app.add_option("-b,--beam-size", s.beam_size, "beam size K (1 = greedy; with --sampling: samples per sentence)")
+      ->capture_default_str();
+  app.add_option("--alpha", s.alpha, "length-penalty exponent: score = log P / ((5+|Y|)/6)^alpha")
+      ->capture_default_str();
+  app.add_flag("--normalize", s.normalize, "Marian's normalisation instead: score = log P / |Y|^alpha");
+  app.add_option("--max-length-a", s.max_length_a, "max target tokens = a * source tokens + b")->capture_default_str();
+  app.add_option("--max-length-b", s.max_length_b, "see --max-length-a")->capture_default_str();
+  app.add_option("-n,--n-best", s.n_best, "hypotheses per sentence (<= beam size; text: Marian's n-best format)")
+      ->capture_default_str();
+  app.add_option("--sampling", a.sampling, "sample instead of beam search: topk:K, temperature:T or both, comma-separated");
+  app.add_option("--seed", s.seed, "seed of the sampling streams")->capture_default_str();
+  app.add_option("--mini-batch", s.mini_batch, "sentences per batch (sorted by length)")->capture_default_str();
+  app.add_option("--max-batch-tokens", s.max_batch_tokens, "padded source tokens per batch (0 = no limit)")
+      ->capture_default_str();
+  app.add_option("--max-input-length", a.translator.max_input_length,
+                 "longer sources are cut to this many tokens (with a warning)")
+      ->capture_default_str();
+  app.add_option("--moe-capacity-factor", a.translator.moe_capacity_factor,
+                 "expert capacity at inference, C = ceil(S*F/E); 0 = no token is ever dropped")
+      ->capture_default_str();
+  app.add_option("--output-format", a.output_format, "text or json (one object per input line)")->capture_default_str();
+  app.add_option("--threads", a.threads, "compute threads (0 = OpenMP's default)")->capture_default_str();
+  app.add_flag("-q,--quiet", a.quiet, "no progress line on stderr");
+}
+
+// One progress line on stderr: redrawn in place on a terminal, a plain line
+// every few seconds otherwise.
+class Progress {
+ public:
+  Progress(bool enabled, std::size_t total)
+      : enabled_(enabled), total_(total), in_place_(isatty(STDERR_FILENO) != 0), start_(Clock::now()),
+        last_(start_) {}
+  void update(std::size_t done, std::size_t target_tokens, bool final) {
+    if (!enabled_) return;
+    const auto now = Clock::now();
+    const double since = std::chrono::duration<double>(now - last_).count();
+    if (!final && since < (in_place_ ? 0.5 : 5.0)) return;
+    last_ = now;
+    const double elapsed = std::chrono::duration<double>(now - start_).count();
+    const double rate = elapsed > 0 ? static_cast<double>(done) / elapsed : 0;
+    char line[256];
+    if (final) {
+      std::snprintf(line, sizeof line, "moe-translate: %zu sentences in %s (%.1f sentences/s, %.0f target tokens/s)",
+                    done, duration(elapsed).c_str(), rate,
+                    elapsed > 0 ? static_cast<double>(target_tokens) / elapsed : 0.0);
+    } else {
+      const double eta = rate > 0 && total_ > done ? static_cast<double>(total_ - done) / rate : 0;
+      std::snprintf(line, sizeof line, "moe-translate: %zu/%zu sentences (%.0f%%), %.1f sentences/s, ETA %s", done,
+                    total_, total_ ? 100.0 * static_cast<double>(done) / static_cast<double>(total_) : 100.0, rate,
+                    duration(eta).c_str());
+    }
+    if (in_place_)
+      std::cerr << "\r\033[K" << line << (final ? "\n" : "") << std::flush;
+    else
+      std::cerr << line << "\n";
+  }
+
+ private:
+  static std::string duration(double seconds) {
+    const long s = static_cast<long>(seconds + 0.5);
+    char buf[32];
+    if (s >= 3600)
+      std::snprintf(buf, sizeof buf, "%ldh%02ldm", s / 3600, s / 60 % 60);
+    else
+      std::snprintf(buf, sizeof buf, "%ldm%02lds", s / 60, s % 60);
+    return buf;
+  }
+  bool enabled_;
+  std::size_t total_;
+  bool in_place_;
+  Clock::time_point start_, last_;
+};
+
+std::size_t count_lines(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::vector<char> buf(1 << 20);
+  std::size_t lines = 0;
+  char last = '\n';
+  while (in) {
+    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
+    const std::streamsize got = in.gcount();
+    for (std::streamsize i = 0; i < got; ++i) lines += buf[static_cast<std::size_t>(i)] == '\n';
+    if (got > 0) last = buf[static_cast<std::size_t>(got - 1)];
+  }
+  return lines + (last != '\n');
+}
+
+// The text to translate from one input line; throws FileError naming the line.
+std::string source_text(std::string line, bool tsv, const std::string& name, std::size_t number) {
+  if (!line.empty() && line.back() == '\r') line.pop_back();
+  if (!moe::utf8::is_valid(line)) throw FileError(name, static_cast<long>(number), "invalid UTF-8");
+  if (!tsv) return line;
+  if (line.empty()) return line;
+  const std::size_t tab = line.find('\t');
+  if (tab == std::string::npos)
+    throw FileError(name, static_cast<long>(number), "expected lang<TAB>source (--tsv), found no tab");
+  const std::size_t end = line.find('\t', tab + 1);
+  return line.substr(tab + 1, end == std::string::npos ? std::string::npos : end - tab - 1);
+}
+
+std::string fixed6(double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.6f", v);
+  return buf;
+}
+
+void write_translation(std::ostream& out, const std::string& format, int n_best, std::size_t index,
+                       const std::string& source, const dec::TextTranslation& t) {
+  if (format == "json") {
+    auto hyp_json = [](const dec::TextHypothesis& h) {
+      return nlohmann::json{{"hypothesis", h.text}, {"score", h.score}, {"log_prob", h.log_prob}, {"tokens", h.pieces}};
+    };
+    nlohmann::json j = hyp_json(t.hypotheses.front());
+    j["line"] = index + 1;
+    j["source"] = source;
+    if (t.truncated) j["truncated"] = true;
+    if (n_best > 1) {
+      j["n_best"] = nlohmann::json::array();
+      for (const auto& h : t.hypotheses) j["n_best"].push_back(hyp_json(h));
+    }
+    out << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << '\n';
+  } else if (n_best > 1) {
+    // Marian's n-best lines: sentence (0-based) ||| text ||| F0= model score ||| final score.
+    for (const auto& h : t.hypotheses)
+      out << index << " ||| " << h.text << " ||| F0= " << fixed6(h.log_prob) << " ||| " << fixed6(h.score) << '\n';
+  } else {
+    out << t.hypotheses.front().text << '\n';
+  }
+}
+
+int run(Args& a) {
+  if (a.output_format != "text" && a.output_format != "json")
+    throw InputError("--output-format: expected text or json, got '" + a.output_format + "'");
+  if (a.threads < 0) throw InputError("--threads: must be >= 0, got " + std::to_string(a.threads));
+  if (a.translator.max_input_length < 2)
+    throw InputError("--max-input-length: must be >= 2, got " + std::to_string(a.translator.max_input_length));
+  if (!(a.translator.moe_capacity_factor >= 0))
+    throw InputError("--moe-capacity-factor: must be >= 0 (0 = no dropping)");
+  if (!a.sampling.empty()) a.translator.search.sampling = dec::parse_sampling(a.sampling);
+  try {
+    dec::validate(a.translator.search);
+  } catch (const InputError& e) {  // name the flag, not the struct field
+    std::string msg = e.what();
+    for (const auto& [field, flag] : std::vector<std::pair<std::string, std::string>>{
+             {"beam_size", "--beam-size"}, {"alpha", "--alpha"}, {"max_length_a", "--max-length-a"},
+             {"max_length_b", "--max-length-b"}, {"n_best", "--n-best"}, {"mini_batch", "--mini-batch"},
+             {"max_batch_tokens", "--max-batch-tokens"}, {"sampling ", "--sampling "}})
+      if (msg.rfind(field, 0) == 0) msg = flag + msg.substr(field.size());
+    throw InputError(msg);
+  }
+  if (a.threads > 0) moe::set_num_threads(a.threads);
+
+  std::ifstream file;
+  std::istream* in = &std::cin;
+  const std::string input_name = a.input == "-" ? "<stdin>" : a.input;
+  if (a.input != "-") {
+    file.open(a.input, std::ios::binary);
+    if (!file) throw FileError(a.input, 0, "cannot open input");
+    in = &file;
+  }
+  std::ofstream out_file;
+  std::ostream* out = &std::cout;
+  if (a.output != "-") {
+    out_file.open(a.output, std::ios::binary);
+    if (!out_file) throw FileError(a.output, 0, "cannot open output for writing");
+    out = &out_file;
+  }
+  a.translator.model_path = a.model;
+  dec::Translator translator(a.translator);
+
+  const bool show_progress = !a.quiet && a.input != "-" && (a.output != "-" || isatty(STDOUT_FILENO) == 0);
+  Progress progress(show_progress, show_progress ? count_lines(a.input) : 0);
+  const std::size_t chunk = static_cast<std::size_t>(a.translator.search.mini_batch) * 10;
+  std::vector<std::string> texts;
+  std::string line;
+  std::size_t done = 0, target_tokens = 0;
+  bool more = true;
+  while (more) {
+    texts.clear();
+    while (texts.size() < chunk && (more = static_cast<bool>(std::getline(*in, line))))
+      texts.push_back(source_text(line, a.tsv, input_name, done + texts.size() + 1));
+    if (texts.empty()) break;
+    const std::vector<dec::TextTranslation> translated = translator.translate(texts, done);
+    for (std::size_t i = 0; i < texts.size(); ++i) {
+      if (translated[i].truncated)
+        std::cerr << "moe-translate: warning: " << input_name << ":" << done + i + 1 << ": source cut to "
+                  << a.translator.max_input_length << " tokens (--max-input-length)\n";
+      write_translation(*out, a.output_format, a.translator.search.n_best, done + i, texts[i], translated[i]);
+      target_tokens += translated[i].hypotheses.front().pieces.size() + 1;
+    }
+    out->flush();
+    if (!*out) throw FileError(a.output == "-" ? "<stdout>" : a.output, 0, "write failed");
+    done += texts.size();
+    progress.update(done, target_tokens, false);
+  }
+  progress.update(done, target_tokens, true);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::ios::sync_with_stdio(false);
+  CLI::App app{"moe-translate: translate text with a trained MoE checkpoint", "moe-translate"};
+  app.set_version_flag("-V,--version", std::string("moe-translate ") + moe::kVersion);
+  Args args;
+  define_options(app, args);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return app.exit(e);
+    std::cerr << "moe-translate: error: " << e.what() << "\n";
+    return 1;
+  }
+  try {
+    return run(args);
+  } catch (const InputError& e) {
+    std::cerr << "moe-translate: error: " << e.what() << "\n";
+    return 1;
+  } catch (const std::exception& e) {
+    std::cerr << "moe-translate: internal error: " << e.what() << "\n";
+    return 2;
+  }
+}

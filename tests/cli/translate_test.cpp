@@ -1,0 +1,233 @@
+// End-to-end tests of moe-translate: flag and input errors, then a tiny
+// model trained here by the real moe-train translating files.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <regex>
+#include <sstream>
+
+#include "cli/run_command.h"
+
+namespace moe::test {
+namespace {
+namespace fs = std::filesystem;
+
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> out;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) out.push_back(line);
+  return out;
+}
+
+// A failed run: exit code 1 and exactly one line on stderr containing `what`.
+void expect_one_line_error(const CommandResult& r, const std::string& what) {
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_EQ(lines_of(r.err).size(), 1u) << r.err;
+  EXPECT_NE(r.err.find(what), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.rfind("moe-translate: error: ", 0), 0u) << r.err;
+}
+
+TEST(MoeTranslateErrors, MissingModelIsOneLineExitOne) {
+  const std::string dir = temp_dir();
+  expect_one_line_error(run_app("moe-translate", "-m " + shell_quote(dir + "/no-run"), "hello\n"), dir + "/no-run");
+  // A directory that is neither a run nor a checkpoint.
+  expect_one_line_error(run_app("moe-translate", "-m " + shell_quote(dir), "hello\n"), dir);
+  expect_one_line_error(run_app("moe-translate", "", "hello\n"), "--model");
+}
+
+TEST(MoeTranslateErrors, BadFlagValuesNameTheFlag) {
+  const std::string m = "-m " + shell_quote(temp_dir() + "/no-run") + " ";
+  expect_one_line_error(run_app("moe-translate", m + "--beam-size 0"), "--beam-size");
+  expect_one_line_error(run_app("moe-translate", m + "--beam-size 2 --n-best 3"), "--n-best");
+  expect_one_line_error(run_app("moe-translate", m + "--alpha -1"), "--alpha");
+  expect_one_line_error(run_app("moe-translate", m + "--mini-batch 0"), "--mini-batch");
+  expect_one_line_error(run_app("moe-translate", m + "--sampling topk"), "--sampling");
+  expect_one_line_error(run_app("moe-translate", m + "--sampling temperature:0"), "--sampling");
+  expect_one_line_error(run_app("moe-translate", m + "--output-format xml"), "--output-format");
+  expect_one_line_error(run_app("moe-translate", m + "--moe-capacity-factor -2"), "--moe-capacity-factor");
+  expect_one_line_error(run_app("moe-translate", m + "--max-input-length 1"), "--max-input-length");
+  expect_one_line_error(run_app("moe-translate", m + "--beam-size four"), "--beam-size");
+  expect_one_line_error(run_app("moe-translate", m + "--no-such-flag"), "--no-such-flag");
+}
+
+TEST(MoeTranslateErrors, MissingInputFileIsNamed) {
+  const std::string dir = temp_dir();
+  expect_one_line_error(run_app("moe-translate", "-m " + shell_quote(dir) + " -i " + shell_quote(dir + "/in.txt")),
+                        dir + "/in.txt");
+}
+
+// A toy two-language corpus (German-like words reversed + "en"), its
+// SentencePiece model, and a tiny MoE model trained on it by moe-train; made
+// once per test binary.
+struct TinyRun {
+  std::string dir, run;
+  std::vector<std::pair<std::string, std::string>> pairs;  // training pairs (de)
+};
+
+const TinyRun& tiny_run() {
+  static const TinyRun r = [] {
+    TinyRun t;
+    t.dir = temp_dir();
+    const std::vector<std::string> words = {"house", "green", "tree", "small", "river", "open",
+                                            "file",  "save",  "print", "window", "close", "new"};
+    std::mt19937 rng(7);
+    for (const char* split : {"train", "dev", "test"}) fs::create_directories(t.dir + "/" + split);
+    for (const std::string lang : {"de", "fr"}) {
+      std::ofstream train(t.dir + "/train/" + lang + ".tsv"), dev(t.dir + "/dev/" + lang + ".tsv");
+      for (int i = 0; i < 300; ++i) {
+        std::string src, en;
+        const int n = 1 + static_cast<int>(rng() % 3);
+        for (int k = 0; k < n; ++k) {
+          const std::string& w = words[rng() % words.size()];
+          en += (k ? " " : "") + w;
+          src += (k ? " " : "") + (lang == "de" ? std::string(w.rbegin(), w.rend()) + "en" : "le" + w.substr(0, 3));
+        }
+        (i < 270 ? train : dev) << src << "\t" << en << "\n";
+        if (lang == "de" && i < 270) t.pairs.emplace_back(src, en);
+      }
+    }
+    auto res = run_app("moe-tokenize", "-q train --corpus " + shell_quote(t.dir) + " -o " +
+                                           shell_quote(t.dir + "/spm") + " --vocab-size 48 --sentences 2000");
+    if (res.exit_code != 0) throw std::runtime_error("moe-tokenize train failed: " + res.err);
+    const std::string recipe = write_file(
+        t.dir, "recipe.yaml",
+        "data:\n  corpus_dir: " + t.dir + "\n  target_lang_tag: true\nvocab:\n  model: " + t.dir +
+            "/spm.model\n"
+            "model:\n  vocab: 48\n  d_model: 32\n  ffn_dim: 64\n  heads: 2\n  enc_layers: 2\n"
+            "  dec_layers: 2\n  dropout: 0.0\n  max_positions: 64\n  moe:\n    num_experts: 4\n    group_size: 32\n"
+            "train:\n  batch_tokens: 256\n  log_every: 100\n  seed: 3\n  max_steps: 1200\n  threads: 1\n"
+            "optimizer:\n  name: adam\n  lr: 0.003\n  beta1: 0.9\n"
+            "schedule:\n  name: inverse_sqrt\n  warmup_steps: 10\n"
+            "checkpoint:\n  dir: " + t.dir + "/run\n  every: 1000\neval:\n  every: 0\n");
+    res = run_app("moe-train", shell_quote(recipe) + " -q");
+    if (res.exit_code != 0) throw std::runtime_error("moe-train failed: " + res.err);
+    t.run = t.dir + "/run";
+    return t;
+  }();
+  return r;
+}
+
+std::string translate_args(const std::string& extra) {
+  return "-m " + shell_quote(tiny_run().run) + " --threads 1 -q " + extra;
+}
+
+TEST(MoeTranslate, TranslatesTrainingSentencesInInputOrder) {
+  const TinyRun& t = tiny_run();
+  std::string input;
+  for (std::size_t i = 0; i < 40; ++i) input += t.pairs[i].first + "\n";
+  // Mini-batches of 3 sorted by length: output must still follow the input.
+  const auto r = run_app("moe-translate", translate_args("--mini-batch 3"), input);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto out = lines_of(r.out);
+  ASSERT_EQ(out.size(), 40u);
+  int exact = 0;
+  for (std::size_t i = 0; i < 40; ++i) exact += out[i] == t.pairs[i].second;
+  EXPECT_GE(exact, 36) << r.out;  // a one-second toy model: nearly all
+  // Each line alone gives the same line.
+  for (std::size_t i : {0u, 17u, 39u}) {
+    const auto one = run_app("moe-translate", translate_args(""), t.pairs[i].first + "\n");
+    ASSERT_EQ(one.exit_code, 0) << one.err;
+    EXPECT_EQ(one.out, out[i] + "\n");
+  }
+}
+
+TEST(MoeTranslate, EmptyLinesGiveEmptyLinesAndFilesWork) {
+  const TinyRun& t = tiny_run();
+  const std::string dir = temp_dir();
+  const std::string in = write_file(dir, "in.txt", t.pairs[0].first + "\n\n   \n" + t.pairs[1].first + "\n");
+  const auto r = run_app("moe-translate", translate_args("-i " + shell_quote(in) + " -o " + shell_quote(dir + "/out.txt")));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto out = lines_of(read_file(dir + "/out.txt"));
+  ASSERT_EQ(out.size(), 4u);
+  EXPECT_FALSE(out[0].empty());
+  EXPECT_EQ(out[1], "");
+  EXPECT_EQ(out[2], "");
+  EXPECT_FALSE(out[3].empty());
+}
+
+TEST(MoeTranslate, TsvInputTranslatesTheSecondColumn) {
+  const TinyRun& t = tiny_run();
+  const std::string input = "de\t" + t.pairs[0].first + "\t" + t.pairs[0].second + "\nde\t" + t.pairs[1].first + "\n";
+  const auto tsv = run_app("moe-translate", translate_args("--tsv"), input);
+  ASSERT_EQ(tsv.exit_code, 0) << tsv.err;
+  const auto plain = run_app("moe-translate", translate_args(""), t.pairs[0].first + "\n" + t.pairs[1].first + "\n");
+  EXPECT_EQ(tsv.out, plain.out);
+  expect_one_line_error(run_app("moe-translate", translate_args("--tsv"), "de\tok\nno tab here\n"), "<stdin>:2:");
+}
+
+TEST(MoeTranslate, NBestTextIsMarianFormat) {
+  const TinyRun& t = tiny_run();
+  const auto r = run_app("moe-translate", translate_args("--beam-size 3 --n-best 3"),
+                         t.pairs[0].first + "\n" + t.pairs[1].first + "\n");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto out = lines_of(r.out);
+  ASSERT_EQ(out.size(), 6u);
+  const std::regex marian(R"(^(\d+) \|\|\| (.*) \|\|\| F0= (-?\d+\.\d+) \|\|\| (-?\d+\.\d+)$)");
+  double previous = 0;
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    std::smatch m;
+    ASSERT_TRUE(std::regex_match(out[i], m, marian)) << out[i];
+    EXPECT_EQ(std::stoul(m[1]), i / 3);
+    const double score = std::stod(m[4]);
+    if (i % 3 != 0) {
+      EXPECT_LE(score, previous) << "n-best not ordered";
+    }
+    previous = score;
+  }
+}
+
+TEST(MoeTranslate, JsonLinesCarryScoresAndTokens) {
+  const TinyRun& t = tiny_run();
+  const auto r = run_app("moe-translate", translate_args("--output-format json --n-best 2"),
+                         t.pairs[0].first + "\n\n");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto out = lines_of(r.out);
+  ASSERT_EQ(out.size(), 2u);
+  const auto j = nlohmann::json::parse(out[0]);
+  EXPECT_EQ(j["line"], 1);
+  EXPECT_EQ(j["source"], t.pairs[0].first);
+  EXPECT_TRUE(j["hypothesis"].is_string());
+  EXPECT_LT(j["score"].get<double>(), 0.0);
+  EXPECT_FALSE(j["tokens"].empty());
+  ASSERT_EQ(j["n_best"].size(), 2u);
+  EXPECT_EQ(j["n_best"][0]["hypothesis"], j["hypothesis"]);
+  const auto empty = nlohmann::json::parse(out[1]);
+  EXPECT_EQ(empty["hypothesis"], "");
+  EXPECT_TRUE(empty["tokens"].empty());
+}
+
+TEST(MoeTranslate, InvalidUtf8NamesTheLine) {
+  const TinyRun& t = tiny_run();
+  const std::string dir = temp_dir();
+  const std::string in = write_file(dir, "bad.txt", t.pairs[0].first + "\nfine\nbad \xC3\x28 byte\n");
+  expect_one_line_error(run_app("moe-translate", translate_args("-i " + shell_quote(in))), in + ":3: invalid UTF-8");
+}
+
+TEST(MoeTranslate, LongInputIsCutWithAWarning) {
+  const TinyRun& t = tiny_run();
+  std::string longer;
+  for (int i = 0; i < 10; ++i) longer += t.pairs[static_cast<std::size_t>(i)].first + " ";
+  const auto r = run_app("moe-translate", translate_args("--max-input-length 6"), longer + "\n");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(lines_of(r.out).size(), 1u);
+  EXPECT_NE(r.err.find("<stdin>:1: source cut to 6 tokens"), std::string::npos) << r.err;
+}
+
+TEST(MoeTranslate, SamplingIsSeeded) {
+  const TinyRun& t = tiny_run();
+  std::string input;
+  for (std::size_t i = 0; i < 20; ++i) input += t.pairs[i].first + "\n";
+  const auto a = run_app("moe-translate", translate_args("--sampling temperature:3 --seed 1"), input);
+  const auto b = run_app("moe-translate", translate_args("--sampling temperature:3 --seed 1 --mini-batch 1"), input);
+  const auto c = run_app("moe-translate", translate_args("--sampling temperature:3 --seed 2"), input);
+  ASSERT_EQ(a.exit_code, 0) << a.err;
+  EXPECT_EQ(a.out, b.out);  // batching does not change the draws
+  EXPECT_NE(a.out, c.out);
+}
+
+}  // namespace
+}  // namespace moe::test
