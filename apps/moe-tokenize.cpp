@@ -49,12 +49,14 @@ struct CorpusArgs {
 int run_corpus(CorpusArgs& args) {
   args.build.download = !args.offline;
   ProgressLine progress;
-  const moe::data::CorpusBuildReport report =
-      moe::data::build_corpus(args.build, [&](const std::string& message) { progress.show(message); });
+  const bool quiet = moe::log::level() == moe::log::Level::kQuiet;
+  const moe::data::CorpusBuildReport report = moe::data::build_corpus(args.build, [&](const std::string& message) {
+    if (!quiet) progress.show(message);
+  });
   progress.finish();
   if (args.stats) {
     std::cout << moe::data::format_stats_table(report);
-  } else {
+  } else if (moe::log::level() != moe::log::Level::kQuiet) {
     std::size_t train = 0, rich = 0;
     for (const auto& l : report.languages) {
       train += l.train;
@@ -170,6 +172,10 @@ int main(int argc, char** argv) {
   train_cmd->add_option("--character-coverage", train.vocab.character_coverage, "share of characters covered")
       ->capture_default_str()
       ->check(CLI::Range(0.9, 1.0));
+  train_cmd->add_option("--normalization", train.vocab.normalization,
+                        "SentencePiece normalization rule (identity: decoding restores the text exactly)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"nmt_nfkc", "nfkc", "nmt_nfkc_cf", "nfkc_cf", "identity"}));
   train_cmd->add_flag("--byte-fallback", train.vocab.byte_fallback, "spell uncovered characters as byte pieces");
   train_cmd->add_option("--user-symbols", train.vocab.user_defined_symbols, "extra single-piece symbols")->delimiter(',');
   train_cmd->add_flag("!--no-language-tags", train.language_tags, "do not add <2en> and <2xx> tags as symbols");

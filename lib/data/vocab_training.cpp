@@ -3,6 +3,7 @@
 #include <sentencepiece_processor.h>
 #include <sentencepiece_trainer.h>
 
+#include <algorithm>
 #include <cmath>
 #include <numeric>
 #include <unordered_map>
@@ -81,6 +82,10 @@ void train_vocab(const std::vector<std::string>& sentences, const VocabTrainOpti
       throw InputError("user-defined symbol '" + symbol + "' must be non-empty and contain no comma");
   if (options.model_type != "unigram" && options.model_type != "bpe")
     throw InputError("model type must be 'unigram' or 'bpe', got '" + options.model_type + "'");
+  static const std::vector<std::string> kRules = {"nmt_nfkc", "nfkc", "nmt_nfkc_cf", "nfkc_cf", "identity"};
+  if (std::find(kRules.begin(), kRules.end(), options.normalization) == kRules.end())
+    throw InputError("normalization must be one of nmt_nfkc, nfkc, nmt_nfkc_cf, nfkc_cf, identity; got '" +
+                     options.normalization + "'");
   std::string symbols;
   for (const auto& symbol : options.user_defined_symbols) symbols += (symbols.empty() ? "" : ",") + symbol;
   const std::unordered_map<std::string, std::string> args = {
@@ -89,6 +94,7 @@ void train_vocab(const std::vector<std::string>& sentences, const VocabTrainOpti
       {"vocab_size", std::to_string(options.vocab_size)},
       {"character_coverage", format_double(options.character_coverage)},
       {"byte_fallback", options.byte_fallback ? "true" : "false"},
+      {"normalization_rule_name", options.normalization},
       {"user_defined_symbols", symbols},
       {"pad_id", "0"},
       {"bos_id", "1"},

@@ -14,6 +14,10 @@ struct VocabTrainOptions {
   std::string model_type = "unigram";  // or "bpe"
   int vocab_size = 32000;              // V
   double character_coverage = 0.9995;  // SentencePiece's: share of characters the pieces must cover
+  // SentencePiece's normalization rule: "nmt_nfkc" (its default: NFKC plus
+  // whitespace/control clean-up; lossy, e.g. "…" decodes as "..."), "nfkc",
+  // "identity" (decode gives back the corpus text exactly), or the _cf variants.
+  std::string normalization = "nmt_nfkc";
   bool byte_fallback = false;          // spell out uncovered characters as <0xNN> pieces instead of <unk>
   std::vector<std::string> user_defined_symbols;  // always single pieces (language tags)
   std::uint64_t seed = 1;

@@ -137,6 +137,21 @@ TEST_F(VocabTest, SpecialIdsTagsAndRoundTrip) {
   EXPECT_THROW(Vocab::load((*dir_ / "corpus" / "train" / "de.tsv").string()), FileError);
 }
 
+TEST_F(VocabTest, NormalizationRuleDecidesWhetherDecodingIsExact) {
+  std::vector<std::string> sentences = sample_vocab_sentences((*dir_ / "corpus").string(), VocabSide::kShared, tiny_options());
+  sentences.push_back("Wait… ＡＢＣ");
+  VocabTrainOptions identity = tiny_options();
+  identity.normalization = "identity";
+  train_vocab(sentences, identity, (*dir_ / "identity").string());
+  train_vocab(sentences, tiny_options(), (*dir_ / "nfkc").string());
+  const Vocab exact = Vocab::load((*dir_ / "identity.model").string());
+  const Vocab folded = Vocab::load((*dir_ / "nfkc.model").string());
+  EXPECT_EQ(exact.decode_ids(exact.encode_ids("Wait… ＡＢＣ")), "Wait… ＡＢＣ");
+  EXPECT_EQ(folded.decode_ids(folded.encode_ids("Wait… ＡＢＣ")), "Wait... ABC");
+  identity.normalization = "lowercase";
+  EXPECT_THROW(train_vocab(sentences, identity, (*dir_ / "bad").string()), InputError);
+}
+
 TEST_F(VocabTest, LineCodecTransformsOnlyTheChosenColumnsInOrder) {
   const Vocab vocab = Vocab::load((*dir_ / "a.model").string());
   LineCodec codec;
