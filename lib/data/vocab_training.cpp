@@ -109,7 +109,11 @@ void train_vocab(const std::vector<std::string>& sentences, const VocabTrainOpti
   sentencepiece::SetRandomGeneratorSeed(static_cast<unsigned int>(mix64(options.seed) & 0x7FFFFFFF));
   VectorSentenceIterator iterator(sentences);
   const auto status = sentencepiece::SentencePieceTrainer::Train(args, &iterator);
-  if (!status.ok()) throw InputError("SentencePiece training failed: " + std::string(status.message()));
+  if (!status.ok()) {
+    std::string message = status.message();
+    while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
+    throw InputError("SentencePiece training failed: " + message);
+  }
   log::info("vocabulary " + model_prefix + ".model trained on " + std::to_string(sentences.size()) + " sentences");
 }
 

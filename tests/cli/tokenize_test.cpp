@@ -138,6 +138,22 @@ TEST(TokenizeCli, TrainEncodeDecodeRoundTripAndSpmCompatibility) {
   EXPECT_EQ(read_file(spm_out), ours.out);
 }
 
+TEST(TokenizeCli, SeparateSourceAndEnglishModels) {
+  const std::string dir = temp_dir();
+  fs::create_directories(dir + "/corpus/train");
+  std::string de;
+  for (int i = 0; i < 100; ++i) de += "Datei Nummer " + std::to_string(i) + " öffnen\tOpen file number " + std::to_string(i) + "\n";
+  write_file(dir + "/corpus/train", "de.tsv", de);
+  const CommandResult r = run_app("moe-tokenize", "train -q --separate --corpus " + shell_quote(dir + "/corpus") +
+                                                      " -o " + shell_quote(dir + "/spm") + " --vocab-size 30 --sentences 100");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string source = read_file(dir + "/spm.source.vocab"), target = read_file(dir + "/spm.target.vocab");
+  EXPECT_NE(source.find("<2de>"), std::string::npos);
+  EXPECT_NE(target.find("<2en>"), std::string::npos);
+  EXPECT_EQ(target.find("<2de>"), std::string::npos);  // the English model needs no source tags
+  EXPECT_EQ(target.find("ö"), std::string::npos);      // and sees no German
+}
+
 TEST(TokenizeCli, CodecErrorsAreOneLineAndNonZero) {
   const CommandResult missing = run_app("moe-tokenize", "encode -m /nonexistent/model.model", "x\n");
   EXPECT_NE(missing.exit_code, 0);

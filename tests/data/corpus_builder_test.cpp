@@ -64,6 +64,7 @@ TEST_F(CorpusBuilderTest, BuildsSplitsFromRealDebsAndReusesTheParseCache) {
                                         {"usr/share/locale/fr/LC_MESSAGES/app.mo", french_catalog_big_endian()},
                                         {"usr/share/locale/en_GB/LC_MESSAGES/app.mo", german_catalog()},
                                         {"usr/share/locale/de/LC_MESSAGES/broken.mo", "garbage bytes, not a catalog"},
+                                        {"usr/share/locale/qqx/LC_MESSAGES/app.mo", french_catalog_big_endian()},
                                         {"usr/share/doc/app-l10n/README", "not a catalog"}})
                    .empty());
   ASSERT_FALSE(testing::build_fake_deb(dir_ / "cache" / "debs", "tool-data",
@@ -81,12 +82,15 @@ TEST_F(CorpusBuilderTest, BuildsSplitsFromRealDebsAndReusesTheParseCache) {
   EXPECT_EQ(report.download_failed, 1u);  // missing-package: reported and skipped
   EXPECT_EQ(report.extracted, 2u);
   EXPECT_EQ(report.corrupt_catalogs, 1u);
-  ASSERT_EQ(report.languages.size(), 2u);
+  // qqx is no language we know: logged, and kept under its own code.
+  EXPECT_EQ(report.unknown_locales, std::vector<std::string>{"qqx"});
+  ASSERT_EQ(report.languages.size(), 3u);
   EXPECT_EQ(report.languages[0].code, "de");
   // de and de_AT merge; their identical pairs are duplicates; en_GB is dropped.
   EXPECT_EQ(report.languages[0].train + report.languages[0].dev + report.languages[0].test, 3u);
   EXPECT_EQ(report.languages[0].duplicates, 2u);
   EXPECT_EQ(report.languages[1].code, "fr");
+  EXPECT_EQ(report.languages[2].code, "qqx");
   EXPECT_FALSE(progress.empty());
 
   std::vector<Pair> german = read_corpus_pairs((dir_ / "out").string(), Split::kTrain, "de");
@@ -113,7 +117,7 @@ TEST_F(CorpusBuilderTest, BuildsSplitsFromRealDebsAndReusesTheParseCache) {
   second_train << std::ifstream(dir_ / "out" / "train" / "de.tsv").rdbuf();
   EXPECT_EQ(second_train.str(), first_train);
   const std::string table = format_stats_table(again);
-  EXPECT_NE(table.find("2 languages"), std::string::npos);
+  EXPECT_NE(table.find("3 languages"), std::string::npos);
 }
 
 TEST_F(CorpusBuilderTest, AnUnreadableDebIsReportedAndSkipped) {
