@@ -83,6 +83,21 @@ void decode_entities_into(std::string_view s, std::string& out) {
     else if (name == "quot") cp = '"';
     else if (name == "apos") cp = '\'';
     else if (name == "nbsp") cp = ' ';
+    else if (name == "mdash") cp = 0x2014;
+    else if (name == "ndash") cp = 0x2013;
+    else if (name == "hellip") cp = 0x2026;
+    else if (name == "laquo") cp = 0x00AB;
+    else if (name == "raquo") cp = 0x00BB;
+    else if (name == "ldquo") cp = 0x201C;
+    else if (name == "rdquo") cp = 0x201D;
+    else if (name == "lsquo") cp = 0x2018;
+    else if (name == "rsquo") cp = 0x2019;
+    else if (name == "bull") cp = 0x2022;
+    else if (name == "middot") cp = 0x00B7;
+    else if (name == "times") cp = 0x00D7;
+    else if (name == "copy") cp = 0x00A9;
+    else if (name == "reg") cp = 0x00AE;
+    else if (name == "trade") cp = 0x2122;
     else if (name[0] == '#') {
       const bool hex = name.size() > 1 && (name[1] == 'x' || name[1] == 'X');
       cp = static_cast<char32_t>(std::stoul(std::string(name.substr(hex ? 2 : 1)), nullptr, hex ? 16 : 10));
@@ -155,6 +170,10 @@ std::size_t placeholder_length(std::string_view s, std::size_t i) {
     while (k < n && (is_ascii_upper(s[k]) || is_ascii_digit(s[k]) || s[k] == '_')) ++k;
     if (k < n && s[k] == '$' && k - i - 1 >= 2 && is_ascii_upper(s[i + 1])) return k + 1 - i;
     return 0;
+  }
+  if (c == '~' && i + 1 < n && std::string_view("asdAS").find(s[i + 1]) != std::string_view::npos &&
+      (i + 2 == n || !is_ascii_alpha(s[i + 2]))) {  // Scheme/Lisp format: ~a ~s (GnuCash)
+    return 2;
   }
   if (c == '#' && i + 1 < n && is_ascii_digit(s[i + 1]) && (i == 0 || !is_ascii_alnum(s[i - 1]))) {  // #1
     std::size_t k = i + 1;
@@ -276,7 +295,13 @@ std::string strip_accelerators(std::string_view text, const AcceleratorMarks& ma
     }
     without_suffix += text[i++];
   }
-  const bool one_underscore = marks.underscore && count_underscore_marks(without_suffix) == 1;
+  // Outside underscore catalogs, a lone "_X" that opens a word is still an
+  // accelerator ("_Cancel" in a catalog of mostly plain strings).
+  const int underscore_marks = count_underscore_marks(without_suffix);
+  const std::size_t first_underscore = without_suffix.find('_');
+  const bool word_initial = first_underscore != std::string::npos &&
+                            (first_underscore == 0 || without_suffix[first_underscore - 1] == ' ');
+  const bool one_underscore = underscore_marks == 1 && (marks.underscore || word_initial);
   std::string out;
   out.reserve(without_suffix.size());
   const std::string_view s = without_suffix;
@@ -305,7 +330,7 @@ std::string strip_accelerators(std::string_view text, const AcceleratorMarks& ma
   return out;
 }
 
-std::string strip_markup(std::string_view text) {
+static std::string strip_markup_once(std::string_view text) {
   std::string without_tags;
   without_tags.reserve(text.size());
   for (std::size_t i = 0; i < text.size(); ++i) {
@@ -324,6 +349,7 @@ std::string strip_markup(std::string_view text) {
     const bool self_closing = !inner.empty() && inner.back() == '/';
     if (closing) inner.remove_prefix(1);
     if (self_closing) inner.remove_suffix(1);
+    while (!inner.empty() && inner.back() == ' ') inner.remove_suffix(1);  // "<br />"
     std::size_t name_end = 0;
     while (name_end < inner.size() && (is_ascii_alnum(inner[name_end]) || inner[name_end] == ':' || inner[name_end] == '-'))
       ++name_end;
@@ -352,6 +378,13 @@ std::string strip_markup(std::string_view text) {
   out.reserve(without_tags.size());
   decode_entities_into(without_tags, out);
   return out;
+}
+
+std::string strip_markup(std::string_view text) {
+  // Some catalogs escape their markup ("&lt;br /&gt;", "&amp;mdash;"): a
+  // second pass removes what the first pass's decoding revealed.
+  const std::string once = strip_markup_once(text);
+  return once.find('<') == std::string::npos && once.find('&') == std::string::npos ? once : strip_markup_once(once);
 }
 
 std::string normalise_positional_printf(std::string_view text) {

@@ -38,7 +38,8 @@ std::string remove_literal_newline_escapes(std::string_view text);
 std::string strip_accelerators(std::string_view text, const AcceleratorMarks& marks);
 
 // Step 7: known tags (Pango, HTML, KDE KUIT, <qt>) and any tag with
-// attributes or a slash removed; "<file>"-style placeholders kept; entities decoded.
+// attributes or a slash removed; "<file>"-style placeholders kept; entities
+// decoded; a second pass for markup that was itself escaped ("&lt;br/&gt;").
 std::string strip_markup(std::string_view text);
 
 // Step 8: "%1$s" -> "%s"; the sorted multiset of placeholders

@@ -42,7 +42,11 @@ TEST(TextClean, Accelerators) {
   EXPECT_EQ(strip_accelerators("Save & Close", kLibreOffice), "Save & Close");
   // Two underscores are a name, not an accelerator; without the catalog flag '_' stays.
   EXPECT_EQ(strip_accelerators("my_var_name", kGtk), "my_var_name");
-  EXPECT_EQ(strip_accelerators("_File", AcceleratorMarks{}), "_File");
+  // Outside underscore catalogs only a word-initial lone "_X" is an accelerator.
+  EXPECT_EQ(strip_accelerators("_Cancel", AcceleratorMarks{}), "Cancel");
+  EXPECT_EQ(strip_accelerators("Save _As", AcceleratorMarks{}), "Save As");
+  EXPECT_EQ(strip_accelerators("Fi_le", AcceleratorMarks{}), "Fi_le");
+  EXPECT_EQ(strip_accelerators("Fi_le", kGtk), "File");
 }
 
 TEST(TextClean, UnderscoreAcceleratorDetectionNeedsHalfAPercent) {
@@ -63,6 +67,8 @@ TEST(TextClean, Markup) {
   EXPECT_EQ(strip_markup("Usage: cp <file> <dir>"), "Usage: cp <file> <dir>");
   EXPECT_EQ(strip_markup("a &lt; b &amp;&amp; c &gt; d &#233;t&#xE9;"), "a < b && c > d été");
   EXPECT_EQ(strip_markup("if x < 5 and y > 3"), "if x < 5 and y > 3");
+  // Escaped markup and named punctuation entities (KDE help texts).
+  EXPECT_EQ(strip_markup("new &amp;mdash; split&lt;br /&gt;view"), "new \u2014 split view");
 }
 
 TEST(TextClean, Placeholders) {
@@ -71,6 +77,7 @@ TEST(TextClean, Placeholders) {
             (std::vector<std::string>{"#1", "$HOME$", "${var}", "%(count)s", "%.2f", "%1", "%NAME%", "%d", "%lu",
                                       "%s", "{$name}", "{0}"}));
   EXPECT_TRUE(placeholders("100% sure, 50 %").empty());
+  EXPECT_EQ(placeholders("From ~a to ~s, ~about"), (std::vector<std::string>{"~a", "~s"}));  // Scheme format
   EXPECT_EQ(remove_placeholders("Copy %s to %d"), "Copy   to  ");
 }
 
