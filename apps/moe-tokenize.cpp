@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <chrono>
 #include <iostream>
 #include <memory>
 
@@ -17,7 +18,8 @@
 
 namespace {
 
-// One progress line: redrawn in place on a terminal, plain lines otherwise.
+// One progress line: redrawn in place on a terminal; in a log, plain lines,
+// at most one every few seconds per phase ("download", "extract", "split").
 class ProgressLine {
  public:
   ProgressLine() : in_place_(isatty(STDERR_FILENO) != 0) {}
@@ -26,9 +28,14 @@ class ProgressLine {
     if (in_place_) {
       std::cerr << "\r\033[K" << message << std::flush;
       shown_ = true;
-    } else {
-      std::cerr << message << '\n';
+      return;
     }
+    const std::string phase = message.substr(0, message.find(' '));
+    const auto now = std::chrono::steady_clock::now();
+    if (phase == last_phase_ && now - last_line_ < std::chrono::seconds(5)) return;
+    std::cerr << message << '\n';
+    last_phase_ = phase;
+    last_line_ = now;
   }
   void finish() {
     if (shown_) std::cerr << "\r\033[K" << std::flush;
@@ -38,6 +45,8 @@ class ProgressLine {
  private:
   bool in_place_;
   bool shown_ = false;
+  std::string last_phase_;
+  std::chrono::steady_clock::time_point last_line_;
 };
 
 struct CorpusArgs {
