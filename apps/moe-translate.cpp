@@ -233,7 +233,7 @@ int run(Args& a) {
     for (std::size_t i = 0; i < texts.size(); ++i) {
       if (translated[i].truncated)
         std::cerr << "moe-translate: warning: " << input_name << ":" << done + i + 1 << ": source cut to "
-                  << a.translator.max_input_length << " tokens (--max-input-length)\n";
+                  << translator.max_input_length() << " tokens (--max-input-length)\n";
       write_translation(*out, a.output_format, a.translator.search.n_best, done + i, texts[i], translated[i]);
       target_tokens += translated[i].hypotheses.front().pieces.size() + 1;
     }

@@ -62,6 +62,8 @@ class Translator {
   const io::CheckpointInfo& checkpoint() const { return info_; }
   const data::Vocab& vocab() const { return vocab_; }
   Transformer<float>& model() { return *model_; }
+  // Tokens a source may have (options' max_input_length capped by max_positions).
+  int max_input_length() const { return format_.max_input_length; }
 
   // texts [N] (valid UTF-8; empty or whitespace-only texts translate to an
   // empty hypothesis without running the model). first_index: the index of

@@ -2,6 +2,7 @@
 // model trained here by the real moe-train translating files.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -215,6 +216,25 @@ TEST(MoeTranslate, LongInputIsCutWithAWarning) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(lines_of(r.out).size(), 1u);
   EXPECT_NE(r.err.find("<stdin>:1: source cut to 6 tokens"), std::string::npos) << r.err;
+}
+
+TEST(MoeTranslate, OutputStreamsBeforeTheInputEnds) {
+  // The writer sends one chunk (--mini-batch 1: 10 lines), then waits up to
+  // 20 s for translations to appear before it sends the last line and ends
+  // the input; it records whether they appeared in time.
+  const TinyRun& t = tiny_run();
+  const std::string dir = temp_dir();
+  std::string chunk;
+  for (std::size_t i = 0; i < 10; ++i) chunk += t.pairs[i].first + "\n";
+  write_file(dir, "chunk.txt", chunk);
+  const std::string script =
+      "cd " + shell_quote(dir) + " && { cat chunk.txt; i=0; while [ ! -s out.txt ] && [ $i -lt 400 ]; do "
+      "sleep 0.05; i=$((i+1)); done; [ -s out.txt ] && touch streamed; echo " + shell_quote(t.pairs[10].first) +
+      "; } | " + shell_quote(std::string(MOE_BIN_DIR) + "/moe-translate") + " " +
+      translate_args("--mini-batch 1") + " > out.txt";
+  ASSERT_EQ(std::system(("sh -c " + shell_quote(script)).c_str()), 0);
+  EXPECT_TRUE(fs::exists(dir + "/streamed")) << "no output before the input ended";
+  EXPECT_EQ(lines_of(read_file(dir + "/out.txt")).size(), 11u);
 }
 
 TEST(MoeTranslate, SamplingIsSeeded) {
