@@ -264,6 +264,30 @@ TEST(PlanRecipes, EveryRecipePlansAndMatchesAShrunkenModel) {
   }
 }
 
+// The CPU recipes compare models at equal per-token compute: the dense twin's
+// ffn_dim is 1.5x the experts' hidden width (docs/recipes.md), and their data
+// and run directories are the repository's work/ folder.
+TEST(PlanRecipes, L10nDenseTwinMatchesTheMoeModelsPerTokenFlops) {
+  const Plan dense = make_plan(recipe_at("recipes/l10n-100/dense.yaml"));
+  EXPECT_EQ(dense.moe_layers, 0);
+  for (const char* file : {"recipes/l10n-100/moe-8e.yaml", "recipes/l10n-100/moe-16e.yaml"}) {
+    SCOPED_TRACE(file);
+    const Plan moe = make_plan(recipe_at(file));
+    EXPECT_EQ(moe.moe_layers, 4);
+    EXPECT_NEAR(moe.train_flops_per_token / dense.train_flops_per_token, 1.0, 0.01);
+    EXPECT_GT(moe.params.total(), 2 * dense.params.total());
+    EXPECT_EQ(moe.recipe.train.max_minutes, dense.recipe.train.max_minutes);
+  }
+  for (const char* file : {"recipes/l10n-100/dense.yaml", "recipes/l10n-100/bilingual-xh.yaml"}) {
+    const config::Recipe r = recipe_at(file);
+    EXPECT_EQ(fs::weakly_canonical(r.data.corpus_dir.value), fs::weakly_canonical(repo_root() / "work/corpus"));
+    EXPECT_EQ(fs::weakly_canonical(r.vocab.model.value), fs::weakly_canonical(repo_root() / "work/vocab/spm.model"));
+    EXPECT_EQ(fs::weakly_canonical(r.checkpoint.dir.value).parent_path(),
+              fs::weakly_canonical(repo_root() / "work/runs"));
+    EXPECT_EQ(r.model.vocab, r.vocab.size);
+  }
+}
+
 // GSHARD.md §1.1: 12.5B, 37B, 50B, 150B, 200B, 600B; ours sit a few percent
 // above (the paper's figures are below E * L/2 * 2 * M * H, see docs/recipes.md).
 TEST(PlanGshard, ReproducesThePapersWeightsAndFlatPerDeviceCost) {
