@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "mesh/mesh_spec.h"
+#include "moe/moe_layer.h"
 #include "util/error.h"
 
 namespace moe::train {
@@ -53,8 +54,9 @@ double ffn_flops(const ModelConfig& m, bool moe) {
   return 2 * (m.moe.top_k * 2 * M * H + M * m.moe.num_experts);
 }
 
-// Bytes one TokenRoute<float> and its two slot rows take in the MoE cache.
-constexpr std::int64_t kRouteBytes = 2 * 4 + 2 * 8 + 4 + 4 * 4 + 2 * 8;
+// Bytes of routing state per token in the MoE cache: its route and the
+// token-side rows of its two choices.
+constexpr std::int64_t kRouteBytes = sizeof(TokenRoute<float>) + 2 * sizeof(std::int64_t);
 
 DeviceMemory activation_model(const Plan& p) {
   const ModelConfig& m = p.recipe.model;
