@@ -18,7 +18,30 @@ void TransformerStepModel::start(std::span<const std::span<const std::int32_t>> 
   padded_.assign(static_cast<std::size_t>(B * S), cfg.pad_id);
   for (std::int64_t b = 0; b < B; ++b)
     std::copy(sources[b].begin(), sources[b].end(), padded_.begin() + b * S);
-  encoder_ = model_.encode(padded_.data(), B, S);
+  const std::int64_t per_call =
+      encoder_tokens_per_call_ > 0 ? std::max<std::int64_t>(1, encoder_tokens_per_call_ / S) : B;
+  if (per_call >= B) {
+    encoder_ = model_.encode(padded_.data(), B, S);
+  } else {
+    const std::int64_t M = cfg.d_model;
+    encoder_ = EncoderOutput<float>{};
+    encoder_.batch = B;
+    encoder_.src_len = S;
+    encoder_.memory = Tensor<float>(Shape{B, S, M});
+    for (std::int64_t first = 0; first < B; first += per_call) {
+      const std::int64_t count = std::min(per_call, B - first);
+      EncoderOutput<float> part = model_.encode(padded_.data() + first * S, count, S);
+      std::copy(part.memory.data(), part.memory.data() + count * S * M, encoder_.memory.data() + first * S * M);
+      encoder_.src_valid.insert(encoder_.src_valid.end(), part.src_valid.begin(), part.src_valid.end());
+      if (encoder_.cross_kv.empty())
+        for (const Tensor<float>& kv : part.cross_kv) encoder_.cross_kv.emplace_back(Shape{B, S, kv.dim(2)});
+      for (std::size_t l = 0; l < part.cross_kv.size(); ++l) {
+        const std::int64_t width = S * part.cross_kv[l].dim(2);
+        std::copy(part.cross_kv[l].data(), part.cross_kv[l].data() + count * width,
+                  encoder_.cross_kv[l].data() + first * width);
+      }
+    }
+  }
   state_ = model_.start_decoding(encoder_, 1);
 }
 

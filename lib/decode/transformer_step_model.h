@@ -7,6 +7,12 @@
 // The encoder output keeps finished sentences: each row attends only to its
 // own sentence, so they cost memory, not time.
 //
+// encoder_tokens_per_call > 0 runs the encoder over consecutive chunks of
+// sentences of at most that many padded tokens (at least one sentence) and
+// concatenates the outputs: the same numbers when MoE routing cannot drop
+// tokens (every other encoder operation is per sentence), while MoE buffers
+// sized by the tokens of one call stay bounded.
+//
 // Ownership: holds a reference to the model (which must outlive it) and owns
 // the batch's EncoderOutput [B,S,M] and DecoderState (caches [R,T,2*h*dk]).
 #include <cstdint>
@@ -20,7 +26,8 @@ namespace moe::decode {
 
 class TransformerStepModel final : public StepModel {
  public:
-  explicit TransformerStepModel(Transformer<float>& model) : model_(model) {}
+  explicit TransformerStepModel(Transformer<float>& model, std::int64_t encoder_tokens_per_call = 0)
+      : model_(model), encoder_tokens_per_call_(encoder_tokens_per_call) {}
 
   int vocab_size() const override { return model_.config().vocab; }
   std::int32_t eos_id() const override { return model_.config().eos_id; }
@@ -34,7 +41,11 @@ class TransformerStepModel final : public StepModel {
   void reorder(std::span<const std::int32_t> rows) override;
 
  private:
+  // Appends sentences [first, first + count) of padded_ encoded to encoder_.
+  void append_encoded(std::int64_t first, std::int64_t count, std::int64_t src_len);
+
   Transformer<float>& model_;
+  std::int64_t encoder_tokens_per_call_;
   std::vector<std::int32_t> padded_;  // [B,S]
   EncoderOutput<float> encoder_;
   DecoderState<float> state_;

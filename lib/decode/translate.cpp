@@ -10,6 +10,18 @@
 
 namespace moe::decode {
 
+namespace {
+
+// Dropless routing gives every expert room for a whole group, so MoE
+// buffers hold E x (tokens rounded up to the group) rows: small groups keep
+// the rounding small for decoding steps of a few rows, and the encoder runs
+// over at most kEncoderExpertRows / E tokens a call. Neither changes a
+// result, since without drops each token routes alone.
+constexpr int kDroplessGroupSize = 64;
+constexpr std::int64_t kEncoderExpertRows = 16384;
+
+}  // namespace
+
 ModelConfig inference_config(const ModelConfig& trained, double moe_capacity_factor) {
   if (!(moe_capacity_factor >= 0))
     throw InputError("MoE capacity factor at inference: must be >= 0, got " +
@@ -18,6 +30,7 @@ ModelConfig inference_config(const ModelConfig& trained, double moe_capacity_fac
   if (moe_capacity_factor == 0) {
     // A group of S tokens sends at most S choices to one expert (a token's
     // two choices are distinct experts).
+    cfg.moe.group_size = std::min(cfg.moe.group_size, kDroplessGroupSize);
     cfg.moe.capacity = cfg.moe.group_size;
   } else {
     cfg.moe.capacity = 0;
@@ -66,7 +79,9 @@ std::vector<std::vector<Hypothesis>> translate(Transformer<float>& model,
                                                std::span<const std::uint64_t> stream_ids) {
   MOE_CHECK(stream_ids.size() == sources.size(), "one sampling stream per source");
   Searcher searcher(options);
-  TransformerStepModel step_model(model);
+  const MoeConfig& moe = model.config().moe;
+  const bool dropless_moe = moe.num_experts > 0 && moe.capacity >= moe.group_size;
+  TransformerStepModel step_model(model, dropless_moe ? kEncoderExpertRows / moe.num_experts : 0);
   std::vector<std::size_t> lengths(sources.size());
   for (std::size_t i = 0; i < sources.size(); ++i) {
     if (sources[i].empty() || sources[i].back() != model.config().eos_id)

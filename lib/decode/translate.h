@@ -14,7 +14,8 @@ namespace moe::decode {
 // The configuration to build an inference model from. MoE layers route each
 // token independently at evaluation, so only capacity can change a result:
 // moe_capacity_factor 0 (the default) makes capacity C equal to the group
-// size S, which no expert can overflow (nothing is ever dropped); > 0 uses
+// size S (capped at 64, which then changes nothing), which no expert can
+// overflow: nothing is ever dropped. > 0 keeps the recipe's S and uses
 // C = ceil(S * factor / E) as during evaluation in training (tokens over C
 // are dropped, as GShard's decoder does). Throws InputError when negative.
 ModelConfig inference_config(const ModelConfig& trained, double moe_capacity_factor);
@@ -26,7 +27,8 @@ ModelConfig inference_config(const ModelConfig& trained, double moe_capacity_fac
 // ties in input order), at most options.mini_batch sentences and, when
 // options.max_batch_tokens > 0, at most that many padded source tokens each
 // (a longer single sentence still forms its own batch). Sampling draws for
-// source i from stream i.
+// source i from stream i. With a dropless MoE model (inference_config with
+// factor 0) the encoder runs over chunks of about 16384 / E tokens.
 std::vector<std::vector<Hypothesis>> translate(Transformer<float>& model,
                                                const std::vector<std::vector<std::int32_t>>& sources,
                                                const SearchOptions& options);

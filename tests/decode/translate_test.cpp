@@ -9,6 +9,7 @@
 #include <cmath>
 #include <set>
 
+#include "decode/transformer_step_model.h"
 #include "util/error.h"
 
 namespace moe::decode {
@@ -143,6 +144,22 @@ TEST_P(TranslateTest, CachedStepScoresEqualFullForwardScoring) {
       for (std::int64_t t = 0; t < b.tgt_len; ++t) sum += lp.data()[t * c.vocab + b.labels[t]];
       EXPECT_NEAR(h.log_prob, sum, 1e-4) << i;
       EXPECT_NEAR(h.score, sum / length_penalty(search_options(4, 4, 5), b.tgt_len), 1e-4);
+    }
+}
+
+TEST_P(TranslateTest, EncoderInChunksEqualsWholeBatch) {
+  auto model = make_model(GetParam());
+  const auto src = sources();
+  std::vector<std::span<const std::int32_t>> spans(src.begin(), src.end());
+  std::vector<std::uint64_t> streams(src.size(), 0);
+  Searcher searcher(search_options(3, 3, 9));
+  TransformerStepModel whole(*model), chunked(*model, 15);  // 7 padded tokens: 2 sentences a call
+  const auto a = searcher.run(whole, spans, streams);
+  const auto b = searcher.run(chunked, spans, streams);
+  for (std::size_t i = 0; i < src.size(); ++i)
+    for (std::size_t k = 0; k < a[i].size(); ++k) {
+      EXPECT_EQ(a[i][k].tokens, b[i][k].tokens) << i;
+      EXPECT_NEAR(a[i][k].score, b[i][k].score, 1e-5) << i;
     }
 }
 
