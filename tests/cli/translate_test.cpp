@@ -136,6 +136,17 @@ TEST(MoeTranslate, TranslatesTrainingSentencesInInputOrder) {
   }
 }
 
+TEST(MoeTranslate, ThreadCountDoesNotChangeTheOutput) {
+  const TinyRun& t = tiny_run();
+  std::string input;
+  for (std::size_t i = 0; i < 30; ++i) input += t.pairs[i].first + "\n";
+  const std::string args = "-m " + shell_quote(t.run) + " -q --n-best 2 --output-format json --threads ";
+  const auto one = run_app("moe-translate", args + "1", input);
+  const auto two = run_app("moe-translate", args + "2", input);
+  ASSERT_EQ(one.exit_code, 0) << one.err;
+  EXPECT_EQ(one.out, two.out);
+}
+
 TEST(MoeTranslate, EmptyLinesGiveEmptyLinesAndFilesWork) {
   const TinyRun& t = tiny_run();
   const std::string dir = temp_dir();
