@@ -244,7 +244,9 @@ std::vector<std::vector<Hypothesis>> Searcher::run(StepModel& model,
     if (sources[i].empty()) throw InputError("source " + std::to_string(i) + " is empty (it needs at least EOS)");
     SentenceState& s = sentences[i];
     const double limit = options_.max_length_a * static_cast<double>(sources[i].size()) + options_.max_length_b;
-    s.max_length = std::clamp<std::int64_t>(static_cast<std::int64_t>(limit), 1, model.max_target_length());
+    // At least one token, unless the model has no room for any (then EOS at once).
+    s.max_length = std::min<std::int64_t>(std::max<std::int64_t>(static_cast<std::int64_t>(limit), 1),
+                                          std::max<std::int64_t>(model.max_target_length(), 0));
     s.row_begin = static_cast<std::int32_t>(i);
     s.row_count = 1;
     longest = std::max(longest, s.max_length);
