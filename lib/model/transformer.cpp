@@ -277,7 +277,7 @@ TensorView<const T> Transformer<T>::run_blocks(std::vector<std::unique_ptr<Block
 // each residual branch adds its input gradient into it (LayerNorm backward
 // with accumulate_dx), walking the sub-layers in reverse.
 template <typename T>
-void Transformer<T>::block_backward(Block& b, TensorView<T> d_stream, TensorView<T> d_memory) {
+void Transformer<T>::block_backward(Block& b, TensorView<T> d_stream, TensorView<T> d_memory, T d_aux) {
   const Shape shape = d_stream.shape();
   d_norm_.resize(shape);
   TensorView<T> d_norm = d_norm_.view();
@@ -293,8 +293,7 @@ void Transformer<T>::block_backward(Block& b, TensorView<T> d_stream, TensorView
   TensorView<T> dy = branch_grad(b.drop_ffn);
   if (b.moe) {
     const Shape flat{shape.rows(), shape.back()};
-    b.moe->backward(b.moe_p, b.moe_g, dy.reshaped(flat), static_cast<T>(cfg_.moe.aux_loss_coef),
-                    d_norm.reshaped(flat));
+    b.moe->backward(b.moe_p, b.moe_g, dy.reshaped(flat), d_aux, d_norm.reshaped(flat));
   } else {
     b.ffn.backward(b.ffn_p, b.ffn_g, dy, d_norm, false);
   }
@@ -366,12 +365,14 @@ LossParts Transformer<T>::forward(const Batch& batch, bool training, Rng& rng) {
 }
 
 template <typename T>
-void Transformer<T>::backward() {
+void Transformer<T>::backward(const LossWeights& lw) {
   MOE_CHECK(backward_ready_, "backward() without a preceding training forward()");
   backward_ready_ = false;
   const std::int64_t M = cfg_.d_model;
   TensorView<T> g_embed = weights_.grad("embed");
-  const T scale = loss_tokens_ > 0 ? T(1) / static_cast<T>(loss_tokens_) : T(0);
+  const double denominator = lw.token_denominator > 0 ? lw.token_denominator : static_cast<double>(loss_tokens_);
+  const T scale = denominator > 0 ? static_cast<T>(1.0 / denominator) : T(0);
+  const T d_aux = static_cast<T>(cfg_.moe.aux_loss_coef * lw.aux_scale);
 
   // Decoder: loss -> final norm -> blocks -> target embedding.
   const Shape tgt_shape{B_, T_, M};
@@ -382,7 +383,7 @@ void Transformer<T>::backward() {
   dec_norm_->backward(dec_norm_p_, dec_norm_g_, d_norm_.view(), d_stream_.view(), false);
   d_memory_.resize_zero(Shape{B_, S_, M});
   for (auto it = decoder_.rbegin(); it != decoder_.rend(); ++it)
-    block_backward(**it, d_stream_.view(), d_memory_.view());
+    block_backward(**it, d_stream_.view(), d_memory_.view(), d_aux);
   tgt_emb_drop_.backward_inplace(d_stream_.view());
   embed_backward<T>(g_embed, tgt_in_.data(), B_ * T_, emb_scale_, d_stream_.view(), cfg_.pad_id);
 
@@ -391,7 +392,7 @@ void Transformer<T>::backward() {
   d_stream_.resize(src_shape);
   enc_norm_->backward(enc_norm_p_, enc_norm_g_, d_memory_.view(), d_stream_.view(), false);
   for (auto it = encoder_.rbegin(); it != encoder_.rend(); ++it)
-    block_backward(**it, d_stream_.view(), {});
+    block_backward(**it, d_stream_.view(), {}, d_aux);
   src_emb_drop_.backward_inplace(d_stream_.view());
   embed_backward<T>(g_embed, src_.data(), B_ * S_, emb_scale_, d_stream_.view(), cfg_.pad_id);
 }

@@ -58,6 +58,12 @@ struct LossParts {
   std::vector<MoeLayerReport> moe;  // one per MoE layer, encoder first
 };
 
+// How backward() weighs this batch's loss terms.
+struct LossWeights {
+  double token_denominator = 0;  // divides the summed token losses; 0 = this batch's non-pad targets
+  double aux_scale = 1;          // multiplies aux_loss_coef (1/shares for a mean over shares)
+};
+
 template <typename T>
 struct EncoderOutput {
   std::int64_t batch = 0, src_len = 0;   // B, S
@@ -96,7 +102,12 @@ class Transformer {
   // sequences longer than max_positions).
   LossParts forward(const Batch& batch, bool training, Rng& rng);
   // Accumulates d(loss)/d(weights) of the last training forward into weights().grad*.
-  void backward();
+  // By default `loss` is this batch's own: label-smoothed NLL averaged over
+  // its target tokens, plus aux_loss_coef times the summed aux losses. A
+  // batch that is one share of a larger one (data-parallel ranks, gradient
+  // accumulation) passes the whole's weights instead, so that summing the
+  // shares' gradients gives exactly the whole's gradient.
+  void backward(const LossWeights& weights = {});
 
   // Teacher-forced log-probabilities (evaluation mode): log_probs [B*T, V].
   void score(const Batch& batch, TensorView<T> log_probs);
@@ -134,7 +145,7 @@ class Transformer {
   TensorView<const T> run_blocks(std::vector<std::unique_ptr<Block>>& blocks,
                                  const std::uint8_t* valid, TensorView<const T> memory,
                                  bool training, Rng& rng);
-  void block_backward(Block& b, TensorView<T> d_stream, TensorView<T> d_memory);
+  void block_backward(Block& b, TensorView<T> d_stream, TensorView<T> d_memory, T d_aux);
 
   ModelConfig cfg_;
   Collectives* expert_axis_;

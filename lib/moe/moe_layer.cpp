@@ -306,7 +306,17 @@ MoeStats MoeLayer<T>::forward(const Params& p, TensorView<const T> x, const std:
   groups_ = (N + S - 1) / S;
   // Capacity from the full S, also for a partial last group (docs/moe.md).
   capacity_ = expert_capacity(cfg_, S, training);
-  token_rows_ = groups_ * capacity_;
+  // The all-to-all blocks hold G*C rows per expert on every rank. Data shares
+  // of different lengths give ranks different G, so the blocks take the
+  // largest: a rank with fewer groups sends empty rows for the missing ones.
+  std::int64_t block_groups = groups_;
+  if (axis_ != nullptr && ranks_ > 1) {
+    const float mine = static_cast<float>(groups_);
+    rank_groups_.resize(ranks_);
+    axis_->all_gather(&mine, rank_groups_.data(), 1);
+    for (float g : rank_groups_) block_groups = std::max(block_groups, static_cast<std::int64_t>(g));
+  }
+  token_rows_ = block_groups * capacity_;
   compute_rows_ = ranks_ * token_rows_;
 
   x_.resize(Shape{N, M});

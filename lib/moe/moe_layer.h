@@ -178,7 +178,8 @@ class MoeLayer {
   // Shapes of the last forward.
   bool has_forward_ = false;
   std::int64_t tokens_ = 0, groups_ = 0, capacity_ = 0;
-  std::int64_t token_rows_ = 0;    // G*C: rows per expert on the token side
+  std::int64_t token_rows_ = 0;    // G*C: rows per expert on the token side (G: the largest of the ranks')
+  std::vector<float> rank_groups_;  // [D] every rank's G, to agree on the block size
   std::int64_t compute_rows_ = 0;  // D*G*C: rows per local expert on the compute side
   std::int64_t max_rows_ = 0;      // filled rows of the fullest local expert (GEMM height)
   std::int64_t filled_rows_ = 0;   // filled rows of all local experts

@@ -152,6 +152,9 @@ class Run {
   std::vector<ParamRef> params_;
   std::unique_ptr<Optimizer> optimizer_;
   Collectives* expert_axis_ = nullptr;
+  // Every rank of the mesh reads its own share of each global batch (data
+  // parallel over the whole world); experts are sharded along "expert" and
+  // replicated along "data", as in GShard's 1-D mesh when data = 1.
   int data_rank_ = 0, data_ranks_ = 1;
 
   // progress
@@ -241,14 +244,10 @@ void Run::load_data() {
 }
 
 void Run::build_model() {
-  if (mesh_.spec().axes.size() > 0) {
-    data_ranks_ = 1, data_rank_ = 0;
-    for (const auto& [name, size] : mesh_.spec().axes) {
-      if (name == "data") data_ranks_ = size, data_rank_ = mesh_.coord("data");
-    }
-    for (const auto& [name, size] : mesh_.spec().axes)
-      if (name == "expert" && size > 1) expert_axis_ = &mesh_.axis("expert");
-  }
+  data_rank_ = mesh_.rank();
+  data_ranks_ = mesh_.size();
+  for (const auto& [name, size] : mesh_.spec().axes)
+    if (name == "expert" && size > 1) expert_axis_ = &mesh_.axis("expert");
   model_ = std::make_unique<Transformer<float>>(r_.model, static_cast<std::uint64_t>(r_.train.seed), expert_axis_);
   WeightTable<float>& w = model_->weights();
   for (const WeightInfo& info : w.entries())
@@ -330,7 +329,20 @@ bool Run::should_stop() {
   return flag > 0;
 }
 
-void Run::log_step(const StepStats& w, double lr, double window_seconds, double data_wait) {
+void Run::log_step(const StepStats& local, double lr, double window_seconds, double data_wait) {
+  // Sum the window over the ranks (each saw its share of every batch).
+  StepStats w = local;
+  if (mesh_.size() > 1) {
+    std::vector<double> flat = {w.ls_nll_sum, w.nll_sum, w.aux_sum, w.tokens, w.src_tokens, w.batches};
+    for (const auto& l : w.load) flat.insert(flat.end(), l.begin(), l.end());
+    flat.insert(flat.end(), w.dropped.begin(), w.dropped.end());
+    mesh_.world().all_reduce_sum(flat.data(), flat.size());
+    std::size_t k = 0;
+    for (double* v : {&w.ls_nll_sum, &w.nll_sum, &w.aux_sum, &w.tokens, &w.src_tokens, &w.batches}) *v = flat[k++];
+    for (auto& l : w.load)
+      for (double& v : l) v = flat[k++];
+    for (double& v : w.dropped) v = flat[k++];
+  }
   const double loss = w.tokens > 0 ? w.ls_nll_sum / w.tokens : NAN;
   const double nll = w.tokens > 0 ? w.nll_sum / w.tokens : NAN;
   const double aux = w.batches > 0 ? w.aux_sum / w.batches : 0;
@@ -491,7 +503,8 @@ void Run::checkpoint() {
   w.vocab_fingerprint = vocab_fp_;
   const int expert_shards = expert_axis_ ? expert_axis_->size() : 1;
   const int expert_shard = expert_axis_ ? expert_axis_->rank() : 0;
-  w.role = io::ShardRole{expert_shard, expert_shards, mesh_.rank() == 0, data_rank_ == 0};
+  // One copy of each expert shard: the rank at data coordinate 0 of its expert group.
+  w.role = io::ShardRole{expert_shard, expert_shards, mesh_.rank() == 0, mesh_.coord("data") == 0};
   w.barrier = [this] { mesh_.world().barrier(); };
   w.keep_last = r_.checkpoint.keep_last;
   last_checkpoint_ = io::save_checkpoint(w);
@@ -525,29 +538,42 @@ TrainResult Run::go() {
   auto window_start = Clock::now();
   TrainResult result;
   while (!should_stop()) {
+    // The whole update's batches first: their token count weighs every share.
+    std::vector<GlobalBatch> batches;
+    double update_tokens = 0;
+    for (int a = 0; a < r_.train.accum_steps; ++a) {
+      batches.push_back(prefetch.pop());
+      update_tokens += static_cast<double>(batches.back().tgt_tokens);
+    }
+    const LossWeights loss_weights{update_tokens, 1.0 / (static_cast<double>(data_ranks_) * r_.train.accum_steps)};
     StepStats step_stats;
     for (int a = 0; a < r_.train.accum_steps; ++a) {
-      const GlobalBatch g = prefetch.pop();
+      const GlobalBatch& g = batches[a];
       data_pos_ = g.position;
       ++data_pos_.batch;  // the position of the batch after this one (pool rollover is handled by the sampler)
       const Batch b = make_batch(train_, g.sentences, data_rank_, data_ranks_);
+      if (b.batch == 0)
+        throw InputError("train.batch_tokens: a batch of " + std::to_string(g.sentences.size()) +
+                         " sentences cannot be shared by " + std::to_string(data_ranks_) + " ranks; raise it");
       Rng rng(static_cast<std::uint64_t>(r_.train.seed), "step",
-              static_cast<std::uint64_t>(step_ * r_.train.accum_steps + a));
+              static_cast<std::uint64_t>((step_ * r_.train.accum_steps + a) * data_ranks_ + data_rank_));
       const LossParts parts = model_->forward(b, /*training=*/true, rng);
       if (!std::isfinite(parts.loss))
         throw InputError("training diverged at step " + std::to_string(step_) +
                          " (loss is not finite): lower optimizer.lr or raise schedule.warmup_steps");
-      model_->backward();
+      model_->backward(loss_weights);
       step_stats.add(parts);
       tokens_seen_ += g.tgt_tokens;
     }
-    if (r_.train.accum_steps > 1) scale_grads(params_, 1.0f / r_.train.accum_steps);
     if (mesh_.size() > 1) {
+      // Each share's gradient already carries the whole update's weights: sum them.
+      GradientReduceOptions sum;
+      sum.scaling = GradientScaling::kSum;
       const GradientRange replicated{0, static_cast<std::size_t>(weights.numel(MeshAxis::kReplicated)), ""};
-      all_reduce_gradients(mesh_, {weights.grads(MeshAxis::kReplicated).data(), replicated.count}, {&replicated, 1});
+      all_reduce_gradients(mesh_, {weights.grads(MeshAxis::kReplicated).data(), replicated.count}, {&replicated, 1}, sum);
       if (weights.numel(MeshAxis::kExpert) > 0) {
         const GradientRange expert{0, static_cast<std::size_t>(weights.numel(MeshAxis::kExpert)), "expert"};
-        all_reduce_gradients(mesh_, {weights.grads(MeshAxis::kExpert).data(), expert.count}, {&expert, 1});
+        all_reduce_gradients(mesh_, {weights.grads(MeshAxis::kExpert).data(), expert.count}, {&expert, 1}, sum);
       }
     }
     if (r_.train.clip_norm > 0) {

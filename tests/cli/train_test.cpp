@@ -141,3 +141,87 @@ TEST(MoeTrain, MismatchedModelOrVocabularyIsRefusedOnResume) {
 
 }  // namespace
 }  // namespace moe::test
+
+namespace moe::test {
+namespace {
+
+// mpirun as CI runs it: as root, possibly in a container.
+std::string mpirun(int ranks) {
+  return "env OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 "
+         "OMPI_MCA_btl_vader_single_copy_mechanism=none mpirun --oversubscribe -np " +
+         std::to_string(ranks) + " ";
+}
+
+// The same recipe and seed on meshes 1, {data:2}, {expert:2}, {data:2,expert:2}:
+// the same loss curve up to float summation order. Dropout is off (masks are
+// drawn per rank) and capacity is roomy (a token's experts must not depend on
+// which rank's groups it lands in); the aux loss is a mean over each rank's
+// own groups, so it is weighted out (aux_loss_coef 0) to compare exactly the
+// quantity every mesh optimises identically.
+TEST(MoeTrainMesh, EveryMeshGivesTheSameLossCurve) {
+  if (std::system("command -v mpirun >/dev/null 2>&1") != 0) GTEST_SKIP() << "mpirun not installed";
+  const std::string common =
+      " -q --set train.max_steps=8 --set model.dropout=0 --set model.moe.capacity=64"
+      " --set model.moe.second_expert_policy=all --set model.moe.aux_loss_coef=0";
+  std::vector<std::vector<double>> curves;
+  for (const auto& [ranks, mesh] : std::vector<std::pair<int, std::string>>{
+           {1, ""}, {2, " --set mesh.data=2"}, {2, " --set mesh.expert=2"}, {4, " --set mesh.data=2 --set mesh.expert=2"}}) {
+    const std::string dir = temp_dir();
+    const std::string cmd = (ranks > 1 ? mpirun(ranks) : "") + std::string(MOE_BIN_DIR) + "/moe-train " +
+                            shell_quote(write_recipe(dir)) + common + mesh + " >" + dir + "/out 2>&1";
+    ASSERT_EQ(std::system(cmd.c_str()), 0) << read_file(dir + "/out");
+    curves.push_back(losses(dir + "/run"));
+    ASSERT_EQ(curves.back().size(), 8u) << mesh;
+  }
+  for (std::size_t m = 1; m < curves.size(); ++m)
+    for (std::size_t i = 0; i < curves[0].size(); ++i)
+      EXPECT_NEAR(curves[m][i], curves[0][i], 1e-4 * std::abs(curves[0][i])) << "mesh " << m << " step " << i + 1;
+}
+
+// Experts trained on 4 ranks resume on 1 and on 2: the checkpoint reshards.
+TEST(MoeTrainMesh, CheckpointsReshardAcrossMeshes) {
+  if (std::system("command -v mpirun >/dev/null 2>&1") != 0) GTEST_SKIP() << "mpirun not installed";
+  const std::string dir = temp_dir();
+  const std::string recipe = shell_quote(write_recipe(dir));
+  const std::string bin = std::string(MOE_BIN_DIR) + "/moe-train ";
+  auto run = [&](const std::string& prefix, const std::string& args) {
+    const std::string cmd = prefix + bin + recipe + " -q" + args + " >" + dir + "/out 2>&1";
+    return std::system(cmd.c_str());
+  };
+  ASSERT_EQ(run(mpirun(4), " --set train.max_steps=3 --set mesh.data=2 --set mesh.expert=2"), 0) << read_file(dir + "/out");
+  EXPECT_TRUE(fs::exists(dir + "/run/checkpoints/step-00000003/weights-experts-1-of-2.safetensors"));
+  ASSERT_EQ(run("", " --set train.max_steps=5"), 0) << read_file(dir + "/out");
+  ASSERT_EQ(run(mpirun(2), " --set train.max_steps=7 --set mesh.expert=2"), 0) << read_file(dir + "/out");
+  EXPECT_EQ(losses(dir + "/run").size(), 7u);
+}
+
+// A rank killed mid-run ends the whole job within seconds with a non-zero
+// code, and the last good checkpoint still loads (training resumes from it).
+TEST(MoeTrainMesh, AKilledRankEndsTheJobAndTheLastCheckpointSurvives) {
+  if (std::system("command -v mpirun >/dev/null 2>&1") != 0) GTEST_SKIP() << "mpirun not installed";
+  const std::string dir = temp_dir();
+  const std::string recipe = shell_quote(write_recipe(dir));
+  // Checkpoint every 2 steps, run "forever"; once a checkpoint exists, kill one rank.
+  const std::string script =
+      "cd " + shell_quote(dir) + " || exit 1; (" + mpirun(2) + std::string(MOE_BIN_DIR) + "/moe-train " + recipe +
+      " -q --set train.max_steps=100000 --set checkpoint.every=2 --set mesh.data=2 --set train.log_every=1"
+      " --set data.prefetch_batches=" + std::to_string(2) + " --set checkpoint.keep_last=2 >out 2>&1; echo $? >rc) &"
+      " for i in $(seq 600); do [ -f run/checkpoints/latest ] && break; sleep 0.1; done;"
+      // a rank of this job: a moe-train process whose command line names this test's directory
+      " victim=$(for p in $(pgrep -x moe-train); do grep -q " + shell_quote(dir) +
+      " /proc/$p/cmdline 2>/dev/null && echo $p; done | tail -n 1); kill -9 $victim;"
+      " for i in $(seq 300); do [ -f rc ] && break; sleep 0.1; done; [ -f rc ]";
+  ASSERT_EQ(std::system(("bash -c " + shell_quote(script)).c_str()), 0) << "the job did not end within 30 s";
+  EXPECT_NE(read_file(dir + "/rc"), "0\n") << read_file(dir + "/out");
+  // Resume on one process: the latest checkpoint loads and training goes on.
+  const auto r = run_app("moe-train", recipe + " -q --set train.max_steps=3 --set mesh.data=1");
+  (void)r;
+  const std::string latest = read_file(dir + "/run/checkpoints/latest");
+  ASSERT_FALSE(latest.empty());
+  const std::string cmd = "cd " + shell_quote(dir) + " && " + std::string(MOE_BIN_DIR) + "/moe-train " + recipe +
+                          " -q --set train.max_steps=1000 --set train.max_minutes=0.02 >out2 2>&1";
+  EXPECT_EQ(std::system(cmd.c_str()), 0) << read_file(dir + "/out2");
+}
+
+}  // namespace
+}  // namespace moe::test

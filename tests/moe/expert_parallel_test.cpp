@@ -222,30 +222,48 @@ TEST(ExpertParallel, RanksReproduceTheSingleRankLayer) {
   }
 }
 
-TEST(ExpertParallel, RanksWithDifferentBatchSizesAllThrowInsteadOfHanging) {
-  const int D = 2, M = 4, H = 3;
+TEST(ExpertParallel, RanksWithDifferentTokenCountsMatchTheirOwnSingleRankLayer) {
+  // Data shares of unequal length: rank 0 holds 2 groups, rank 1 one partial
+  // group. The exchange sizes its blocks by the larger; each rank's outputs
+  // are those of one process holding every expert and only that rank's tokens.
+  const int D = 2, M = 4, H = 3, E = 4, L = E / D;
   MoeConfig cfg;
-  cfg.num_experts = 4;
+  cfg.num_experts = E;
   cfg.group_size = 6;
+  cfg.capacity = 3;  // some drops
+  cfg.min_capacity = 1;
+  cfg.second_expert_policy = SecondExpertPolicy::kAll;
+  const int counts[D] = {12, 5};
+  Rng init(3);
+  LayerWeights<double> w(M, H, E, E);
+  w.randomise(init);
+  std::vector<Tensor<double>> xs, want;
+  for (int r = 0; r < D; ++r) {
+    xs.emplace_back(Shape{counts[r], M});
+    fill_uniform(xs[r], init, 1.0);
+    want.emplace_back(Shape{counts[r], M});
+    MoeLayer<double> single(cfg, M, H, nullptr);
+    Rng rng(1);
+    single.forward(w.params(), xs[r].view(), nullptr, want[r].view(), true, rng);
+  }
   ThreadMesh mesh(D);
-  std::vector<int> threw(D, 0);
+  std::vector<Tensor<double>> got(D);
   std::vector<std::thread> threads;
   for (int r = 0; r < D; ++r)
     threads.emplace_back([&, r] {
       ThreadRank rank(mesh, r);
-      const int n = r == 0 ? 12 : 6;  // 2 groups vs 1
-      LayerWeights<float> w(M, H, 4, 2);
-      Tensor<float> x(Shape{n, M}), y(Shape{n, M});
+      LayerWeights<double> wr(M, H, E, L);
+      wr.wg.view().copy_from(w.wg.view());
+      std::copy(w.wi.data() + r * L * M * H, w.wi.data() + (r + 1) * L * M * H, wr.wi.data());
+      std::copy(w.wo.data() + r * L * H * M, w.wo.data() + (r + 1) * L * H * M, wr.wo.data());
+      got[r] = Tensor<double>(Shape{counts[r], M});
       Rng rng(1);
-      MoeLayer<float> layer(cfg, M, H, &rank);
-      try {
-        layer.forward(w.params(), x.view(), nullptr, y.view(), true, rng);
-      } catch (const InputError& e) {
-        threw[r] = std::string(e.what()).find("same number of tokens") != std::string::npos;
-      }
+      MoeLayer<double> layer(cfg, M, H, &rank);
+      layer.forward(wr.params(), xs[r].view(), nullptr, got[r].view(), true, rng);
     });
   for (auto& t : threads) t.join();
-  EXPECT_EQ(threw, (std::vector<int>{1, 1}));
+  for (int r = 0; r < D; ++r)
+    for (int i = 0; i < counts[r] * M; ++i) ASSERT_NEAR(got[r][i], want[r][i], 1e-12) << "rank " << r << " element " << i;
 }
 
 TEST(ExpertParallel, RejectsExpertsThatDoNotSplitEvenly) {
