@@ -24,7 +24,7 @@ step() { echo; echo "== $* [$(date +%T), $(($(date +%s) - started)) s]"; }
 
 step "0/5 install and build"
 bash scripts/install-deps.sh
-bash scripts/build.sh
+MOE_TARGETS="moe-tokenize moe-train moe-translate moe-eval" bash scripts/build.sh
 
 # What the recipe says (paths in it are relative to the recipe file).
 config=$($BIN/moe-train "$RECIPE" --dump-config)
