@@ -317,7 +317,7 @@ Plan make_plan(const config::Recipe& recipe, const MeshOverride& mesh) {
 
   const config::TrainConfig& tr = p.recipe.train;
   p.tokens_per_update = tr.batch_tokens * tr.accum_steps;
-  p.tokens_per_device = ceil_div(tr.batch_tokens, mc.data);
+  p.tokens_per_device = ceil_div(tr.batch_tokens, p.devices);
   p.seq_len = p.recipe.data.max_len;
   p.sentences_per_device = ceil_div(p.tokens_per_device, p.seq_len);
 
@@ -329,7 +329,7 @@ Plan make_plan(const config::Recipe& recipe, const MeshOverride& mesh) {
     p.eval_capacity = expert_capacity(m.moe, p.group_size, /*training=*/false);
     if (mc.expert > 1) {
       p.all_to_all_bytes = 4 * m.moe.num_experts * p.groups_per_device * p.capacity * m.d_model;
-      p.all_to_all_bytes_per_step = 4 * p.all_to_all_bytes * p.moe_layers;
+      p.all_to_all_bytes_per_micro_batch = 4 * p.all_to_all_bytes * p.moe_layers;
     }
   }
   compute_flops(p);
@@ -380,15 +380,16 @@ std::string format_plan_table(const Plan& p) {
 
   o << "\nbatch        " << p.tokens_per_update << " tokens per update = " << p.recipe.train.batch_tokens
     << " per micro-batch x " << p.recipe.train.accum_steps << " accumulation step(s)\n";
-  o << "per device   " << p.tokens_per_device << " source + " << p.tokens_per_device << " target tokens ("
-    << p.sentences_per_device << " sentences of L = " << p.seq_len << ")\n";
+  o << "per device   " << p.tokens_per_device << " source + " << p.tokens_per_device
+    << " target tokens per micro-batch (" << p.sentences_per_device << " sentences of L = " << p.seq_len << "), "
+    << p.tokens_per_device * p.recipe.train.accum_steps << " per update\n";
   if (p.moe_layers > 0) {
     o << "MoE          group size S " << p.group_size << ", " << p.groups_per_device
       << " group(s) per device, capacity C " << p.capacity << " (eval " << p.eval_capacity << ")\n";
     if (mc.expert > 1)
       o << "all-to-all   " << bytes_str(static_cast<double>(p.all_to_all_bytes))
         << " per rank per exchange per MoE layer (E*G*C*M floats); "
-        << bytes_str(static_cast<double>(p.all_to_all_bytes_per_step)) << " per step (4 x " << p.moe_layers
+        << bytes_str(static_cast<double>(p.all_to_all_bytes_per_micro_batch)) << " per micro-batch (4 x " << p.moe_layers
         << " layers)\n";
     else
       o << "all-to-all   none (one expert shard)\n";
@@ -444,7 +445,7 @@ std::string plan_json(const Plan& p) {
                 {"capacity", p.capacity},
                 {"eval_capacity", p.eval_capacity},
                 {"all_to_all_bytes", p.all_to_all_bytes},
-                {"all_to_all_bytes_per_step", p.all_to_all_bytes_per_step}};
+                {"all_to_all_bytes_per_micro_batch", p.all_to_all_bytes_per_micro_batch}};
   j["flops"] = {{"forward_per_token", p.forward_flops_per_token},
                 {"train_per_token", p.train_flops_per_token},
                 {"active_params_per_token", p.active_params_per_token},

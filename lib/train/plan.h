@@ -14,11 +14,11 @@
 //     and the all-to-all message per rank, E*G_local*C*M floats (GSHARD.md §5.2).
 //
 // Batch model (what the trainer does): one micro-batch holds train.batch_tokens
-// target tokens, split over mesh.data ranks and replicated along mesh.expert;
-// an update sums train.accum_steps micro-batches. Every sentence is taken to
-// be data.max_len tokens long on both sides (an upper bound for the attention
-// terms), so a device holds N = ceil(batch_tokens / mesh.data) source and N
-// target tokens.
+// target tokens, split over every rank of the mesh (data x expert: GShard's
+// 1-D mesh when data = 1); an update sums train.accum_steps micro-batches.
+// Every sentence is taken to be data.max_len tokens long on both sides (an
+// upper bound for the attention terms), so a device holds
+// N = ceil(batch_tokens / (mesh.data * mesh.expert)) source and N target tokens.
 //
 // Ownership: Plan is a plain value; nothing here keeps references.
 #include <cstdint>
@@ -126,7 +126,7 @@ struct Plan {
   std::int64_t capacity = 0;            // C per group per expert, training
   std::int64_t eval_capacity = 0;
   std::int64_t all_to_all_bytes = 0;    // per rank per all-to-all per MoE layer: E*G_local*C*M*4 (0 without an expert axis)
-  std::int64_t all_to_all_bytes_per_step = 0;  // 4 exchanges (2 forward, 2 backward) x MoE layers
+  std::int64_t all_to_all_bytes_per_micro_batch = 0;  // forward + backward: 4 exchanges x MoE layers
 
   // FLOPs (matmuls and attention; per target token with source length = target length).
   double forward_flops_per_token = 0;

@@ -207,13 +207,13 @@ TEST(PlanMoe, CapacityGroupsAndAllToAllBytes) {
   r.mesh.expert = 4;
   const Plan p = make_plan(r);
   EXPECT_EQ(p.devices, 8);
-  EXPECT_EQ(p.tokens_per_device, 500);
-  EXPECT_EQ(p.groups_per_device, 5);
+  EXPECT_EQ(p.tokens_per_device, 125);  // every rank reads its share
+  EXPECT_EQ(p.groups_per_device, 2);
   EXPECT_EQ(p.capacity, 25);       // ceil(100 * 2 / 8)
   EXPECT_EQ(p.eval_capacity, 50);  // ceil(100 * 4 / 8)
   EXPECT_EQ(p.experts_per_device, 2);
-  EXPECT_EQ(p.all_to_all_bytes, 4LL * 8 * 5 * 25 * 8);  // E * G_local * C * M floats
-  EXPECT_EQ(p.all_to_all_bytes_per_step, 4 * p.all_to_all_bytes * p.moe_layers);
+  EXPECT_EQ(p.all_to_all_bytes, 4LL * 8 * 2 * 25 * 8);  // E * G_local * C * M floats
+  EXPECT_EQ(p.all_to_all_bytes_per_micro_batch, 4 * p.all_to_all_bytes * p.moe_layers);
   r.mesh.expert = 1;
   EXPECT_EQ(make_plan(r).all_to_all_bytes, 0);  // nothing to exchange
 }
@@ -310,6 +310,9 @@ TEST(PlanGshard, ReproducesThePapersWeightsAndFlatPerDeviceCost) {
     EXPECT_EQ(p.devices, p.recipe.model.moe.num_experts);  // D = E
     EXPECT_EQ(p.experts_per_device, 1);
     EXPECT_EQ(p.tokens_per_update, p.recipe.model.moe.num_experts == 2048 ? 4194304 : 1048576);
+    EXPECT_EQ(p.tokens_per_device, 2048);  // one group per device and micro-batch
+    EXPECT_EQ(p.groups_per_device, 1);
+    EXPECT_EQ(p.capacity, 2 * 2048 / p.recipe.model.moe.num_experts);  // the paper's C = 2S/E
     plans.push_back(p);
   }
   // At D = E, per-device parameters, memory, FLOPs and the all-to-all stay
