@@ -117,6 +117,10 @@ void compute_flops(Plan& p) {
   p.train_flops_per_token = 3 * p.forward_flops_per_token;
   p.active_params_per_token = matmul / 2;  // one multiply-add per weight
   p.train_flops_per_device_step = p.train_flops_per_token * static_cast<double>(p.tokens_per_device);
+  if (p.moe_layers > 0) {
+    const double moe_fraction = static_cast<double>(p.moe_layers) / (m.enc_layers + m.dec_layers);
+    p.dense_twin_ffn_dim = m.ffn_dim * (1 + moe_fraction * (m.moe.top_k - 1));
+  }
 }
 
 // ---- formatting ----
@@ -398,6 +402,9 @@ std::string format_plan_table(const Plan& p) {
     << flops_str(p.train_flops_per_token) << " training per token ("
     << count_str(p.active_params_per_token) << " weights per token); "
     << flops_str(p.train_flops_per_device_step) << " per device per micro-batch\n";
+  if (p.moe_layers > 0)
+    o << "dense twin   ffn_dim " << fixed(p.dense_twin_ffn_dim, 0)
+      << " in every FFN gives a dense model the same FLOPs per token\n";
 
   const DeviceMemory& d = p.memory;
   o << "\n" << pad("memory per device", 24) << "(float32)\n";
@@ -450,6 +457,7 @@ std::string plan_json(const Plan& p) {
                 {"train_per_token", p.train_flops_per_token},
                 {"active_params_per_token", p.active_params_per_token},
                 {"train_per_device_step", p.train_flops_per_device_step}};
+  if (p.moe_layers > 0) j["flops"]["dense_twin_ffn_dim"] = p.dense_twin_ffn_dim;
   const DeviceMemory& d = p.memory;
   j["memory_per_device"] = {{"params", d.params},
                             {"grads", d.grads},

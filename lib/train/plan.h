@@ -133,6 +133,9 @@ struct Plan {
   double train_flops_per_token = 0;     // 3 x forward
   double active_params_per_token = 0;   // weights one token is multiplied with
   double train_flops_per_device_step = 0;  // one micro-batch on one device
+  // MoE models: the ffn_dim of a dense model with (up to the gates) the same
+  // FLOPs per token, H * (1 + f * (top_k - 1)) for a fraction f of MoE FFNs.
+  double dense_twin_ffn_dim = 0;
 
   DeviceMemory memory;
 };

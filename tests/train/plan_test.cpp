@@ -274,6 +274,7 @@ TEST(PlanRecipes, L10nDenseTwinMatchesTheMoeModelsPerTokenFlops) {
     SCOPED_TRACE(file);
     const Plan moe = make_plan(recipe_at(file));
     EXPECT_EQ(moe.moe_layers, 4);
+    EXPECT_EQ(moe.dense_twin_ffn_dim, dense.recipe.model.ffn_dim);
     EXPECT_NEAR(moe.train_flops_per_token / dense.train_flops_per_token, 1.0, 0.01);
     EXPECT_GT(moe.params.total(), 2 * dense.params.total());
     EXPECT_EQ(moe.recipe.train.max_minutes, dense.recipe.train.max_minutes);
