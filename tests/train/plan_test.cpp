@@ -135,6 +135,23 @@ TEST(PlanParams, BlockKindsSumToTheLayers) {
   // Everything but the embedding and the two final norms lives in a block.
   EXPECT_EQ(blocks + p.params.embedding + 2 * 2 * m.d_model, p.params.total());
   EXPECT_EQ(p.moe_layers, 2);  // encoder layer 1, decoder layer 1
+  // Each kind's size against the built model's first layer of that kind.
+  Transformer<float> model(m, 1);
+  auto built_layer = [&model](const std::string& prefix) {
+    std::int64_t n = 0;
+    for (const WeightInfo& info : model.weights().entries())
+      if (info.name.rfind(prefix, 0) == 0) n += info.shape.numel();
+    return n;
+  };
+  ASSERT_EQ(p.blocks.size(), 4u);
+  EXPECT_EQ(p.blocks[0].name, "encoder dense");
+  EXPECT_EQ(p.blocks[0].params_each, built_layer("encoder.layer.0."));
+  EXPECT_EQ(p.blocks[1].name, "encoder moe");
+  EXPECT_EQ(p.blocks[1].params_each, built_layer("encoder.layer.1."));
+  EXPECT_EQ(p.blocks[2].name, "decoder dense");
+  EXPECT_EQ(p.blocks[2].params_each, built_layer("decoder.layer.0."));
+  EXPECT_EQ(p.blocks[3].name, "decoder moe");
+  EXPECT_EQ(p.blocks[3].params_each, built_layer("decoder.layer.1."));
 }
 
 // Per-device parameters and optimiser state of each shard of an expert axis
