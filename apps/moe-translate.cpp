@@ -54,6 +54,8 @@ void define_options(CLI::App& app, Args& a) {
   app.add_flag("--normalize", s.normalize, "Marian's normalisation instead: score = log P / |Y|^alpha");
   app.add_option("--max-length-a", s.max_length_a, "max target tokens = a * source tokens + b")->capture_default_str();
   app.add_option("--max-length-b", s.max_length_b, "see --max-length-a")->capture_default_str();
+  app.add_option("--min-length", s.min_length, "no end of sentence before this many target tokens")
+      ->capture_default_str();
   app.add_option("-n,--n-best", s.n_best, "hypotheses per sentence (<= beam size; text: Marian's n-best format)")
       ->capture_default_str();
   app.add_option("--sampling", a.sampling, "sample instead of beam search: topk:K, temperature:T or both, comma-separated");
@@ -192,7 +194,7 @@ int run(Args& a) {
     std::string msg = e.what();
     for (const auto& [field, flag] : std::vector<std::pair<std::string, std::string>>{
              {"beam_size", "--beam-size"}, {"alpha", "--alpha"}, {"max_length_a", "--max-length-a"},
-             {"max_length_b", "--max-length-b"}, {"n_best", "--n-best"}, {"mini_batch", "--mini-batch"},
+             {"max_length_b", "--max-length-b"}, {"min_length", "--min-length"}, {"n_best", "--n-best"}, {"mini_batch", "--mini-batch"},
              {"max_batch_tokens", "--max-batch-tokens"}, {"sampling ", "--sampling "}})
       if (msg.rfind(field, 0) == 0) msg = flag + msg.substr(field.size());
     throw InputError(msg);

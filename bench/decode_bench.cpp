@@ -23,6 +23,7 @@
 
 #include "decode/translate.h"
 #include "tensor/gemm.h"
+#include "torchref_configs.h"
 #include "util/error.h"
 #include "util/rng.h"
 
@@ -40,29 +41,20 @@ struct Options {
   int repeat = 2;         // timed runs per row (the best is reported)
   double max_length_a = 1.0;
   int max_length_b = 8;
+  bool fixed_src_len = false;  // every source exactly src_len tokens (torchref's decode benchmark)
+  int min_length = 0;     // with max_length_a 0 and b = min: exactly that many tokens (torchref's no-EOS mode)
 };
 
 moe::ModelConfig make_config(const std::string& name) {
-  moe::ModelConfig c;
-  const bool small = name == "small";
-  c.vocab = small ? 32000 : 8000;
-  c.d_model = small ? 512 : 256;
-  c.ffn_dim = small ? 2048 : 1024;
-  c.heads = small ? 8 : 4;
-  c.enc_layers = c.dec_layers = small ? 6 : 3;
-  c.moe.num_experts = small ? 16 : 8;
-  c.moe_every = 2;
-  c.moe_offset = 1;
-  c.moe.group_size = 1024;
-  c.dropout = 0.0;
-  return moe::decode::inference_config(c, 0.0);
+  return moe::decode::inference_config(torchref_config(name), 0.0);
 }
 
 std::vector<std::vector<std::int32_t>> random_sources(const Options& o, int vocab) {
   moe::Rng rng(11, "bench.sources");
   std::vector<std::vector<std::int32_t>> out(static_cast<std::size_t>(o.sentences));
   for (auto& s : out) {
-    const std::int64_t len = o.src_len / 2 + static_cast<std::int64_t>(rng.below(static_cast<std::uint64_t>(o.src_len / 2 + 1)));
+    const std::int64_t len = o.fixed_src_len ? o.src_len
+                                             : o.src_len / 2 + static_cast<std::int64_t>(rng.below(static_cast<std::uint64_t>(o.src_len / 2 + 1)));
     for (std::int64_t i = 0; i < std::max<std::int64_t>(len, 1); ++i)
       s.push_back(4 + static_cast<std::int32_t>(rng.below(static_cast<std::uint64_t>(vocab - 4))));
     s.push_back(2);  // EOS
@@ -94,6 +86,7 @@ void run_config(const std::string& name, const Options& o, const std::vector<int
     search.mini_batch = o.batch;
     search.max_length_a = o.max_length_a;
     search.max_length_b = o.max_length_b;
+    search.min_length = o.min_length;
     // Warm-up: workspaces and caches reach their steady size.
     moe::decode::translate(model, {sources.front()}, search);
     double best = 1e30;
@@ -126,6 +119,8 @@ int main(int argc, char** argv) {
   app.add_option("--repeat", o.repeat, "timed runs per row (best reported)")->check(CLI::PositiveNumber);
   app.add_option("--max-length-a", o.max_length_a, "max target tokens = a * source tokens + b");
   app.add_option("--max-length-b", o.max_length_b, "see --max-length-a");
+  app.add_flag("--fixed-src-len", o.fixed_src_len, "every source exactly --src-len tokens");
+  app.add_option("--min-length", o.min_length, "no EOS before this many tokens")->check(CLI::NonNegativeNumber);
   CLI11_PARSE(app, argc, argv);
   try {
     if (o.threads > 0) moe::set_num_threads(o.threads);

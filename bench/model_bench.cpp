@@ -29,6 +29,7 @@
 
 #include "model/transformer.h"
 #include "tensor/gemm.h"
+#include "torchref_configs.h"
 #include "util/error.h"
 
 namespace {
@@ -43,24 +44,7 @@ struct Options {
   std::int64_t batch = 128, src_len = 32, tgt_len = 32;
 };
 
-moe::ModelConfig make_config(const std::string& name) {
-  moe::ModelConfig c;
-  const bool small = name.rfind("small", 0) == 0;
-  c.vocab = small ? 32000 : 8000;
-  c.d_model = small ? 512 : 256;
-  c.ffn_dim = small ? 2048 : 1024;
-  c.heads = small ? 8 : 4;
-  c.enc_layers = c.dec_layers = small ? 6 : 3;
-  c.moe.num_experts = name.find("dense") != std::string::npos ? 0 : (small ? 16 : 8);
-  c.moe_every = 2;
-  c.moe_offset = 1;
-  c.moe.group_size = 1024;
-  c.moe.capacity_factor = 2.0;
-  c.moe.second_expert_policy = moe::SecondExpertPolicy::kAll;
-  c.dropout = 0.0;  // torchref's benchmark default
-  c.label_smoothing = 0.1;
-  return c;
-}
+moe::ModelConfig make_config(const std::string& name) { return torchref_config(name); }
 
 // torchref train_flops().
 double train_flops(const moe::ModelConfig& c, std::int64_t B, std::int64_t Ls, std::int64_t Lt) {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <sstream>
 
 #include "util/error.h"
@@ -28,6 +29,7 @@ void validate(const SearchOptions& o) {
   if (!(o.max_length_a >= 0) || !std::isfinite(o.max_length_a))
     fail("max_length_a: must be >= 0, got " + fmt(o.max_length_a));
   if (o.max_length_b < 0) fail("max_length_b: must be >= 0, got " + std::to_string(o.max_length_b));
+  if (o.min_length < 0) fail("min_length: must be >= 0, got " + std::to_string(o.min_length));
   if (o.n_best < 1 || o.n_best > o.beam_size)
     fail("n_best: must be between 1 and beam_size (" + std::to_string(o.beam_size) + "), got " +
          std::to_string(o.n_best));
@@ -269,6 +271,16 @@ std::vector<std::vector<Hypothesis>> Searcher::run(StepModel& model,
   for (std::int64_t step = 0; rows > 0; ++step) {
     log_probs_.resize(Shape{rows, vocab_});
     model.step(std::span<const std::int32_t>(tokens_.data(), static_cast<std::size_t>(rows)), log_probs_.view());
+    if (step < options_.min_length) {
+      // Too short to end: EOS is out of the running, except where the length
+      // limit forces every row to end at this step.
+      for (std::int64_t i = 0; i < B; ++i) {
+        const SentenceState& s = sentences[i];
+        if (s.done || step >= s.max_length) continue;
+        for (std::int32_t r = s.row_begin; r < s.row_begin + s.row_count; ++r)
+          log_probs_.data()[static_cast<std::int64_t>(r) * vocab_ + eos_] = -std::numeric_limits<float>::infinity();
+      }
+    }
     const int per_row = sampling ? std::min(options_.sampling.top_k, vocab_) : std::min(2 * K, vocab_);
     if (per_row > 0) collect_row_candidates(rows, per_row);
     next_rows_.clear();

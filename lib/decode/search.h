@@ -49,6 +49,7 @@ struct SearchOptions {
   bool normalize = false;       // lp = |Y|^alpha (Marian's --normalize) instead of GNMT's
   double max_length_a = 1.5;    // max target tokens (EOS excluded) = a * source tokens + b,
   int max_length_b = 10;        //   capped by the model's positions
+  int min_length = 0;           // EOS is not allowed before this many target tokens (fairseq --min-len)
   int n_best = 1;               // hypotheses returned per source (<= beam_size)
   SamplingOptions sampling;
   std::uint64_t seed = 1;       // sampling streams: Rng(seed, "decode.sampling", stream index)

@@ -219,6 +219,24 @@ TEST(BeamSearch, MaxLengthForcesEndOfSentence) {
   EXPECT_EQ(search(capped, o, {{0, 5, kEos}})[0][0].tokens, (Prefix{C, C}));
 }
 
+// EOS is the likeliest token at once, but min_length keeps it out until the
+// hypothesis has 3 tokens; the forced end at max_length still applies.
+std::map<std::int32_t, double> eager_eos(std::int32_t, const Prefix&) { return {{kEos, 0.7}, {C, 0.3}}; }
+
+TEST(BeamSearch, MinLengthKeepsEosOutUntilThenAndMaxLengthStillWins) {
+  ScriptedModel model(eager_eos);
+  SearchOptions o = options(2);
+  EXPECT_TRUE(search(model, o, {{0, kEos}})[0][0].tokens.empty());
+  o.min_length = 3;
+  const auto out = search(model, o, {{0, kEos}});
+  EXPECT_EQ(out[0][0].tokens, (Prefix{C, C, C}));
+  EXPECT_NEAR(out[0][0].log_prob, 3 * std::log(0.3) + std::log(0.7), 1e-5);
+  o.min_length = 100;  // beyond the length limit of 10: the limit ends it
+  EXPECT_EQ(search(model, o, {{0, kEos}})[0][0].tokens.size(), 10u);
+  o.min_length = -1;
+  EXPECT_THROW(Searcher{o}, InputError);
+}
+
 TEST(BeamSearch, BatchedEqualsOneSentenceAtATime) {
   auto script = [](std::int32_t sentence, const Prefix& p) -> std::map<std::int32_t, double> {
     if (p.size() >= static_cast<std::size_t>(sentence)) return {{kEos, 0.7}, {A, 0.3}};
