@@ -391,9 +391,12 @@ void Run::validate() {
                                           r_.eval.max_sentences > 0 ? r_.eval.max_sentences : 1 << 30);
   std::vector<double> nll(dev_.size(), 0.0), tokens(dev_.size(), 0.0);
   Rng unused(0);
+  // Shares along the data axis only: the ranks of one expert group score the
+  // same sentences, so a share too small to split is skipped by the whole
+  // group together and no MoE all-to-all waits for a rank that skipped it.
+  const int share = mesh_.coord("data"), shares = mesh_.axis_size("data");
   for (const auto& refs : batches) {
-    // Every rank scores its share of each batch (experts may be sharded).
-    const Batch b = make_batch(dev_, refs, data_rank_, data_ranks_);
+    const Batch b = make_batch(dev_, refs, share, shares);
     if (b.batch == 0) continue;
     const LossParts p = model_->forward(b, /*training=*/false, unused);
     nll[refs[0].lang] += p.nll * p.tgt_tokens;
@@ -401,8 +404,8 @@ void Run::validate() {
   }
   mesh_.world().all_reduce_sum(nll.data(), nll.size());
   mesh_.world().all_reduce_sum(tokens.data(), tokens.size());
-  // Each data replica scored a disjoint share; expert-axis peers scored the same share.
-  const double copies = static_cast<double>(mesh_.size()) / data_ranks_;
+  // Data-axis ranks scored disjoint shares; expert-axis peers the same share.
+  const double copies = static_cast<double>(mesh_.size()) / shares;
   double all_nll = 0, all_tok = 0;
   Json per_lang = Json::object();
   for (std::size_t l = 0; l < dev_.size(); ++l) {
