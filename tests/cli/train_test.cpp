@@ -284,3 +284,32 @@ TEST(MoeTrain, PlanPrintsTableAndJsonWithoutTraining) {
 
 }  // namespace
 }  // namespace moe::test
+
+namespace moe::test {
+namespace {
+
+// SIGTERM (as Ctrl-C's SIGINT) ends training at the next step boundary with
+// a checkpoint of that step, and exit code 0.
+TEST(MoeTrain, SigtermSavesACheckpointAndExitsZero) {
+  const std::string dir = temp_dir();
+  const std::string recipe = shell_quote(write_recipe(dir));
+  const std::string script =
+      "cd " + shell_quote(dir) + " || exit 1; (" + std::string(MOE_BIN_DIR) + "/moe-train " + recipe +
+      " -q --set train.max_steps=1000000 --set checkpoint.every=1000000 >out 2>&1; echo $? >rc) &"
+      " for i in $(seq 600); do [ -s run/metrics.jsonl ] && break; sleep 0.1; done;"
+      " victim=$(for p in $(pgrep -x moe-train); do grep -q " + shell_quote(dir) +
+      " /proc/$p/cmdline 2>/dev/null && echo $p; done | tail -n 1); kill -TERM $victim;"
+      " for i in $(seq 300); do [ -f rc ] && break; sleep 0.1; done; [ -f rc ]";
+  ASSERT_EQ(std::system(("bash -c " + shell_quote(script)).c_str()), 0) << "moe-train did not stop";
+  EXPECT_EQ(read_file(dir + "/rc"), "0\n") << read_file(dir + "/out");
+  const std::string latest = read_file(dir + "/run/checkpoints/latest");
+  ASSERT_FALSE(latest.empty());
+  // The checkpoint is of the last finished step: the log's last step.
+  const auto curve = losses(dir + "/run");
+  char name[32];
+  std::snprintf(name, sizeof name, "step-%08zu\n", curve.size());
+  EXPECT_EQ(latest, name);
+}
+
+}  // namespace
+}  // namespace moe::test
