@@ -70,7 +70,10 @@ std::string line_chart(const std::string& title, const std::vector<Series>& seri
     }
   if (!std::isfinite(x0)) return "";
   if (x1 == x0) x1 = x0 + 1;
-  if (y1 == y0) y1 = y0 + 1, y0 -= 1;
+  if (y1 == y0) {  // a constant series (e.g. a flat learning rate): centre it
+    const double pad = y0 != 0 ? std::fabs(y0) * 0.5 : 1.0;
+    y0 -= pad, y1 += pad;
+  }
   const double pad = (y1 - y0) * 0.05;
   y0 -= pad, y1 += pad;
   auto px = [&](double x) { return kLeft + (x - x0) / (x1 - x0) * kW; };
@@ -285,15 +288,23 @@ std::string render_report(const std::string& text, const std::string& title) {
   if (!dev.empty()) {
     const Json& last = dev.back();
     if (last.contains("per_lang") && last["per_lang"].is_object()) {
+      // BLEU when the validation decoded; otherwise the teacher-forced dev loss.
+      bool have_bleu = false;
+      for (const auto& [lang, v] : last["per_lang"].items()) have_bleu |= v.is_object() && std::isfinite(get(v, "bleu"));
+      const char* key = have_bleu ? "bleu" : "loss";
       std::vector<std::pair<std::string, double>> items;
       for (const auto& [lang, v] : last["per_lang"].items()) {
-        const double b = v.is_object() ? get(v, "bleu") : NAN;
-        if (std::isfinite(b)) items.emplace_back(lang, b);
+        const double x = v.is_object() ? get(v, key) : NAN;
+        if (std::isfinite(x)) items.emplace_back(lang, x);
       }
-      std::sort(items.begin(), items.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
+      std::sort(items.begin(), items.end(), [&](const auto& a, const auto& b) {
+        return have_bleu ? a.second > b.second : a.second < b.second;  // best first
+      });
       if (!items.empty()) {
-        o << "<h2>Per-language BLEU at step " << num(get(last, "step"), 8) << "</h2>\n";
-        o << bars("Dev BLEU by source language", items);
+        o << "<h2>Per-language " << (have_bleu ? "BLEU" : "dev loss") << " at step " << num(get(last, "step"), 8)
+          << "</h2>\n";
+        o << bars(have_bleu ? "Dev BLEU by source language" : "Dev loss (NLL) by source language, lowest first",
+                  items);
       }
     }
   }

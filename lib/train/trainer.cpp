@@ -537,6 +537,7 @@ TrainResult Run::go() {
 
   WeightTable<float>& weights = model_->weights();
   weights.zero_grads();
+  const std::int64_t first_step = step_;
   StepStats window;
   auto window_start = Clock::now();
   TrainResult result;
@@ -607,6 +608,10 @@ TrainResult Run::go() {
     log_step(window, learning_rate(r_.optimizer, r_.schedule, step_ - 1), seconds_since(window_start),
              prefetch.waited_seconds());
   if (leader_ && tty_ && !opt_.quiet) std::cerr << "\n";
+  // The model as it ends is validated too (unless that step just was), so the
+  // log and the report end with its numbers and `best` can be the last one.
+  if (r_.eval.every > 0 && step_ % r_.eval.every != 0 && step_ > first_step && !g_stop_requested.load())
+    validate();
   checkpoint();
   if (leader_) write_report(run_dir_, "moe-train: " + run_dir_);
   result.steps = step_;
