@@ -60,7 +60,7 @@ for f in "$corpus"/test/*.tsv; do
   lang=$(basename "$f" .tsv)
   head -n "$TEST_PER_LANG" "$f" | awk -F'\t' -v l="$lang" '{print l "\t" $1 "\t" $2}'
 done >"$testset.tmp"
-mv "$testset.tmp" "$testset"
+if cmp -s "$testset.tmp" "$testset"; then rm "$testset.tmp"; else mv "$testset.tmp" "$testset"; fi
 hyps=$WORK/eval/$(basename "$run_dir").hyp
 latest="$run_dir/checkpoints/$(cat "$run_dir/checkpoints/latest")"
 if [[ -f $hyps && $hyps -nt $latest && $hyps -nt $testset ]]; then
