@@ -9,7 +9,7 @@ packages=(
   libcli11-dev libyaml-cpp-dev libgtest-dev
   libopenmpi-dev openmpi-bin
   nlohmann-json3-dev
-  dpkg-dev python3
+  dpkg-dev python3 procps
 )
 
 missing=()
