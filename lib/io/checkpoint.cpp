@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "config/source.h"
@@ -52,6 +53,34 @@ void prune(const fs::path& checkpoints, int keep_last) {
   }
 }
 
+// index.json: which file holds what, for people and tools reading a
+// checkpoint without this library (the loader itself finds shards by name).
+std::string index_json(const CheckpointWrite& w, const fs::path& dir) {
+  nlohmann::ordered_json index = {{"format", kCheckpointFormat},
+                                  {"step", w.step},
+                                  {"expert_shards", w.role.expert_shards}};
+  std::vector<std::string> files;
+  for (const auto& e : fs::directory_iterator(dir))
+    if (e.path().extension() == ".safetensors") files.push_back(e.path().filename().string());
+  std::sort(files.begin(), files.end());
+  index["files"] = files;
+  for (const auto* set : {&w.weights, &w.optimizer}) {
+    const std::string prefix = set == &w.weights ? "weights" : "optimizer";
+    for (const ShardedTensor& t : *set) {
+      std::vector<std::int64_t> shape;
+      for (int d = 0; d < t.local.shape().rank(); ++d) shape.push_back(t.local.shape()[d]);
+      const bool expert = t.axis == MeshAxis::kExpert;
+      if (expert) shape[0] = t.num_slices;  // global: every expert
+      index["tensors"][t.name] = {
+          {"shape", shape},
+          {"sharded_along", expert ? "expert" : "replicated"},
+          {"files", expert ? prefix + "-experts-*-of-" + std::to_string(w.role.expert_shards) + ".safetensors"
+                           : prefix + ".safetensors"}};
+    }
+  }
+  return index.dump(1) + "\n";
+}
+
 }  // namespace
 
 std::string save_checkpoint(const CheckpointWrite& w) {
@@ -81,6 +110,7 @@ std::string save_checkpoint(const CheckpointWrite& w) {
   if (w.barrier) w.barrier();  // every shard is on disk
 
   if (leader) {
+    write_file_atomically((tmp / "index.json").string(), index_json(w, tmp));
     std::error_code ec;
     fs::remove_all(final_dir, ec);  // a checkpoint of the same step from an interrupted run
     fs::rename(tmp, final_dir, ec);

@@ -8,6 +8,7 @@
 //       weights*.safetensors         model (expert tensors in expert shards)
 //       optimizer*.safetensors       optimiser state, sharded like its parameters
 //       trainer_state.json           step, data position, best metric, ...
+//       index.json                   every tensor's global shape, shard axis and file(s)
 //       vocab.model                  copy, so the directory alone can translate
 //   RUN/checkpoints/latest, best     text files naming a step directory
 //

@@ -12,6 +12,11 @@ namespace moe::io {
 namespace {
 namespace fs = std::filesystem;
 
+std::string read_file_text(const std::string& path) {
+  std::ifstream in(path);
+  return std::string((std::istreambuf_iterator<char>(in)), {});
+}
+
 class CheckpointTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -68,6 +73,9 @@ TEST_F(CheckpointTest, InfoCarriesRecipeVocabAndState) {
   EXPECT_EQ(info.vocab_fingerprint, "abc");
   EXPECT_TRUE(fs::exists(info.vocab_path));
   EXPECT_EQ(info.trainer_state_json, "{\"step\": 42}");
+  const std::string index = read_file_text(dir + "/index.json");
+  EXPECT_NE(index.find("\"w\""), std::string::npos) << index;
+  EXPECT_NE(index.find("weights.safetensors"), std::string::npos) << index;
   WeightTable<float> loaded;
   loaded.add({"w", Shape{2, 2}, Init::kZeros, 0});
   loaded.allocate();
