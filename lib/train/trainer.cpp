@@ -139,7 +139,6 @@ class Run {
   void checkpoint();
   void print_progress(const std::string& line, bool final_line);
 
-  // members
   const config::Recipe& r_;
   Mesh& mesh_;
   TrainerOptions opt_;
