@@ -415,6 +415,26 @@ void Run::validate() {
   }
   const double loss = all_tok > 0 ? all_nll / all_tok : NAN;
 
+  // Language groups by training data, as GShard reports high/medium/low-resource
+  // languages: the dev languages in thirds by their training pairs.
+  std::map<std::string, std::size_t> train_pairs;
+  for (const auto& l : train_) train_pairs[l.code] = l.size();
+  std::vector<std::size_t> order(dev_.size());
+  for (std::size_t l = 0; l < order.size(); ++l) order[l] = l;
+  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+    return train_pairs[dev_[a].code] > train_pairs[dev_[b].code];
+  });
+  Json per_group = Json::object();
+  const char* group_names[3] = {"high", "medium", "low"};
+  for (int g = 0; g < 3; ++g) {
+    double g_nll = 0, g_tok = 0;
+    std::size_t langs = 0;
+    for (std::size_t k = order.size() * g / 3; k < order.size() * (g + 1) / 3; ++k) {
+      g_nll += nll[order[k]], g_tok += tokens[order[k]], ++langs;
+    }
+    if (g_tok > 0) per_group[group_names[g]] = {{"loss", g_nll / g_tok}, {"ppl", std::exp(g_nll / g_tok)}, {"languages", langs}};
+  }
+
   // BLEU / chrF of greedy or beam translations of the first max_sentences
   // dev pairs per language, macro-averaged over languages (GShard's way of
   // reporting 100 languages). Rank 0 decodes alone, so this needs every
@@ -465,13 +485,16 @@ void Run::validate() {
     if (r_.eval.patience > 0 && evals_without_improvement_ >= r_.eval.patience) early_stop_ = true;
   }
   if (leader_) {
-    Json rec = {{"type", "dev"}, {"step", step_}, {"loss", loss}, {"ppl", std::exp(loss)}, {"per_lang", per_lang}};
+    Json rec = {{"type", "dev"},          {"step", step_},          {"loss", loss},
+                {"ppl", std::exp(loss)},  {"per_lang", per_lang},   {"per_group", per_group}};
     if (decode_dev) rec["bleu"] = bleu, rec["chrf"] = chrf;
     std::ofstream((fs::path(run_dir_) / "metrics.jsonl").string(), std::ios::app) << rec.dump() << "\n";
     std::ostringstream o;
     o << "dev step " << step_ << " | loss " << std::fixed << std::setprecision(3) << loss << " | ppl "
       << std::setprecision(2) << std::exp(loss);
-    if (decode_dev) o << " | BLEU " << bleu << " | chrF " << chrf;
+    for (const char* g : group_names)
+      if (per_group.contains(g)) o << " | " << g << " " << std::setprecision(3) << per_group[g]["loss"].get<double>();
+    if (decode_dev) o << std::setprecision(2) << " | BLEU " << bleu << " | chrF " << chrf;
     o << (improved ? " | best" : "");
     print_progress(o.str(), true);
   }
