@@ -149,6 +149,7 @@ class Run {
   std::vector<std::vector<std::string>> dev_refs_;  // [lang][kept pair] raw English, for BLEU
   std::unique_ptr<Transformer<float>> model_;
   std::vector<ParamRef> params_;
+  std::vector<ParamRef> replicated_params_, expert_params_;  // params_ split by mesh axis (clipping)
   std::unique_ptr<Optimizer> optimizer_;
   Collectives* expert_axis_ = nullptr;
   // Every rank of the mesh reads its own share of each global batch (data
@@ -249,8 +250,11 @@ void Run::build_model() {
     if (name == "expert" && size > 1) expert_axis_ = &mesh_.axis("expert");
   model_ = std::make_unique<Transformer<float>>(r_.model, static_cast<std::uint64_t>(r_.train.seed), expert_axis_);
   WeightTable<float>& w = model_->weights();
-  for (const WeightInfo& info : w.entries())
-    params_.push_back({info.name, w.param(info.name), w.grad(info.name), info.axis == MeshAxis::kExpert ? 1 : 0});
+  for (const WeightInfo& info : w.entries()) {
+    const bool expert = info.axis == MeshAxis::kExpert;
+    params_.push_back({info.name, w.param(info.name), w.grad(info.name), expert ? 1 : 0});
+    (expert ? expert_params_ : replicated_params_).push_back(params_.back());
+  }
   optimizer_ = make_optimizer(r_.optimizer, params_);
 }
 
@@ -603,11 +607,7 @@ TrainResult Run::go() {
       }
     }
     if (r_.train.clip_norm > 0) {
-      double sq[2] = {0, 0};
-      for (const auto& p : params_) {
-        const double s = grad_squared_norm({p});
-        sq[weights.info(p.name).axis == MeshAxis::kExpert ? 1 : 0] += s;
-      }
+      double sq[2] = {grad_squared_norm(replicated_params_), grad_squared_norm(expert_params_)};
       if (expert_axis_) expert_axis_->all_reduce_sum(&sq[1], 1);  // each shard holds different experts
       const double norm = std::sqrt(sq[0] + sq[1]);
       if (norm > r_.train.clip_norm) scale_grads(params_, static_cast<float>(r_.train.clip_norm / norm));
