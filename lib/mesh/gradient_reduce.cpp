@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <vector>
 
-#include "mesh/mpi_collectives.h"
 #include "util/error.h"
 
 namespace moe {
@@ -40,7 +39,7 @@ struct Bucket {
   std::vector<float> staging;        // [floats] otherwise
   std::size_t waiting_for = 0;       // members not yet ready this step
   bool started = false;
-  MpiRequests in_flight;
+  std::unique_ptr<PendingCollective> in_flight;  // null until started this step
 
   void add(std::size_t range, const Span& s) {
     if (members.empty() || members.back() != range) members.push_back(range);
@@ -119,10 +118,7 @@ struct GradientSync::Plan {
       }
       data = b.staging.data();
     }
-    if (auto* mpi = dynamic_cast<MpiCollectives*>(b.group))
-      b.in_flight = mpi->start_all_reduce_sum(data, b.floats);
-    else
-      b.group->all_reduce_sum(data, b.floats);
+    b.in_flight = b.group->start_all_reduce_sum(data, b.floats);
     b.started = true;
   }
 
@@ -131,11 +127,13 @@ struct GradientSync::Plan {
     while (next_to_start < buckets.size() && buckets[next_to_start].waiting_for == 0)
       start(buckets[next_to_start++]);
     // Without an MPI progress thread, transfers advance only inside MPI calls.
-    for (std::size_t b = 0; b < next_to_start; ++b) buckets[b].in_flight.done();
+    for (std::size_t b = 0; b < next_to_start; ++b)
+      if (buckets[b].in_flight && buckets[b].in_flight->done()) buckets[b].in_flight.reset();
   }
 
   void complete(Bucket& b) {
-    b.in_flight.wait();
+    if (b.in_flight) b.in_flight->wait();
+    b.in_flight.reset();
     if (b.in_place) return;
     std::size_t at = 0;
     for (const Span& s : b.spans) {

@@ -1,6 +1,7 @@
 #include "mesh/mpi_collectives.h"
 
 #include <algorithm>
+#include <chrono>
 #include <climits>
 #include <string>
 
@@ -43,6 +44,29 @@ class StridedChunkType {
   MPI_Datatype type_ = MPI_DATATYPE_NULL;
 };
 
+// Adds one call of `bytes` and the wall time until destruction to `traffic`
+// (null: counts nothing).
+class Counted {
+ public:
+  Counted(CollectiveTraffic* traffic, std::uint64_t calls, std::size_t bytes)
+      : traffic_(traffic), start_(std::chrono::steady_clock::now()) {
+    if (traffic_ == nullptr) return;
+    traffic_->calls += calls;
+    traffic_->bytes += bytes;
+  }
+  ~Counted() {
+    if (traffic_ != nullptr)
+      traffic_->seconds +=
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  }
+  Counted(const Counted&) = delete;
+  Counted& operator=(const Counted&) = delete;
+
+ private:
+  CollectiveTraffic* traffic_;
+  std::chrono::steady_clock::time_point start_;
+};
+
 }  // namespace
 
 MpiCollectives::MpiCollectives(MPI_Comm comm)
@@ -64,7 +88,8 @@ MpiCollectives MpiCollectives::adopt(MPI_Comm comm) {
 }
 
 MpiCollectives::MpiCollectives(MpiCollectives&& other) noexcept
-    : comm_(other.comm_),
+    : Collectives(other),
+      comm_(other.comm_),
       rank_(other.rank_),
       size_(other.size_),
       max_elements_per_call_(other.max_elements_per_call_) {
@@ -86,6 +111,7 @@ void MpiCollectives::set_max_elements_per_call(std::size_t n) {
 
 void MpiCollectives::all_reduce_sum_chunked(void* data, std::size_t count, MPI_Datatype type,
                                             std::size_t elem_bytes) {
+  const Counted counted(&traffic_.all_reduce, 1, count * elem_bytes);
   for (std::size_t done = 0; done < count;) {
     const std::size_t n = std::min(max_elements_per_call_, count - done);
     check_mpi(MPI_Allreduce(MPI_IN_PLACE, at(data, done, elem_bytes), static_cast<int>(n), type,
@@ -95,7 +121,9 @@ void MpiCollectives::all_reduce_sum_chunked(void* data, std::size_t count, MPI_D
   }
 }
 
-MpiRequests MpiCollectives::start_all_reduce_sum(float* data, std::size_t count) {
+std::unique_ptr<PendingCollective> MpiCollectives::start_all_reduce_sum(float* data,
+                                                                        std::size_t count) {
+  const Counted counted(&traffic_.all_reduce, 1, count * sizeof(float));
   std::vector<MPI_Request> requests;
   for (std::size_t done = 0; done < count;) {
     const std::size_t n = std::min(max_elements_per_call_, count - done);
@@ -105,11 +133,12 @@ MpiRequests MpiCollectives::start_all_reduce_sum(float* data, std::size_t count)
               "MPI_Iallreduce");
     done += n;
   }
-  return MpiRequests(std::move(requests));
+  return std::make_unique<MpiRequests>(std::move(requests), &traffic_.all_reduce);
 }
 
 bool MpiRequests::done() {
   if (requests_.empty()) return true;
+  const Counted counted(traffic_, 0, 0);
   int flag = 0;
   check_mpi(MPI_Testall(static_cast<int>(requests_.size()), requests_.data(), &flag,
                         MPI_STATUSES_IGNORE),
@@ -120,6 +149,7 @@ bool MpiRequests::done() {
 
 void MpiRequests::wait() {
   if (requests_.empty()) return;
+  const Counted counted(traffic_, 0, 0);
   check_mpi(MPI_Waitall(static_cast<int>(requests_.size()), requests_.data(), MPI_STATUSES_IGNORE),
             "MPI_Waitall");
   requests_.clear();
@@ -135,6 +165,8 @@ void MpiCollectives::all_reduce_sum(double* data, std::size_t count) {
 void MpiCollectives::exchange_blocks(const void* send, void* recv, std::size_t block,
                                      MPI_Datatype type, std::size_t elem_bytes, bool gather) {
   MOE_CHECK(send != recv || block == 0, "send and recv must not alias");
+  const Counted counted(gather ? &traffic_.all_gather : &traffic_.all_to_all, 1,
+                        block * static_cast<std::size_t>(size_) * elem_bytes);
   if (block == 0) return;
   if (block <= max_elements_per_call_) {
     const int n = static_cast<int>(block);
@@ -177,6 +209,7 @@ void MpiCollectives::broadcast(void* data, std::size_t bytes, int root) {
   MOE_CHECK(root >= 0 && root < size_,
             "broadcast root " + std::to_string(root) + " outside group of " +
                 std::to_string(size_));
+  const Counted counted(&traffic_.broadcast, 1, bytes);
   for (std::size_t done = 0; done < bytes;) {
     const std::size_t n = std::min(max_elements_per_call_, bytes - done);
     check_mpi(MPI_Bcast(at(data, done, 1), static_cast<int>(n), MPI_BYTE, root, comm_),

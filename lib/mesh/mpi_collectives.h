@@ -7,10 +7,13 @@
 // All calls are collective: every rank of the communicator makes the same calls
 // in the same order with the same counts (SPMD), or the job hangs.
 // Errors raise MpiError (see mpi_runtime.h). Use only from the thread that
-// created the MpiRuntime (MPI_THREAD_FUNNELED).
+// created the MpiRuntime (MPI_THREAD_FUNNELED). Every call adds to traffic()
+// (collectives.h): calls, the caller's buffer bytes, and the wall time spent
+// inside MPI (two clock reads a call).
 #include <mpi.h>
 
 #include <cstddef>
+#include <memory>
 #include <utility>
 #include <vector>
 
@@ -23,20 +26,24 @@ namespace moe {
 // returned true or wait() returned. Destroying it with requests in flight
 // abandons them (MPI forbids freeing a collective's request): only acceptable
 // when the job is about to end, e.g. while an exception unwinds to run_on_mesh.
-class MpiRequests {
+// `traffic` (may be null; the starting MpiCollectives' all-reduce counters,
+// which must outlive the handle) receives the seconds spent in done()/wait().
+class MpiRequests final : public PendingCollective {
  public:
   MpiRequests() = default;
-  explicit MpiRequests(std::vector<MPI_Request> requests) : requests_(std::move(requests)) {}
+  MpiRequests(std::vector<MPI_Request> requests, CollectiveTraffic* traffic)
+      : requests_(std::move(requests)), traffic_(traffic) {}
   MpiRequests(MpiRequests&&) noexcept = default;
   MpiRequests& operator=(MpiRequests&&) noexcept = default;
   MpiRequests(const MpiRequests&) = delete;
   MpiRequests& operator=(const MpiRequests&) = delete;
   // True once all completed; each call also lets MPI progress the transfers.
-  bool done();
-  void wait();
+  bool done() override;
+  void wait() override;
 
  private:
   std::vector<MPI_Request> requests_;
+  CollectiveTraffic* traffic_ = nullptr;
 };
 
 class MpiCollectives final : public Collectives {
@@ -64,11 +71,10 @@ class MpiCollectives final : public Collectives {
   void broadcast(void* data, std::size_t bytes, int root) override;
   void barrier() override;
 
-  // Extension beyond moe::Collectives, for overlapping the gradient all-reduce
-  // with the backward pass: starts the in-place sum all_reduce_sum would do and
-  // returns at once. Every rank starts its non-blocking collectives on this
-  // communicator in the same order.
-  MpiRequests start_all_reduce_sum(float* data, std::size_t count);
+  // MPI_Iallreduce per chunk; returns at once with an MpiRequests handle,
+  // which must not outlive this object.
+  std::unique_ptr<PendingCollective> start_all_reduce_sum(float* data,
+                                                          std::size_t count) override;
 
   // The split threshold; tests lower it to exercise the chunked paths.
   void set_max_elements_per_call(std::size_t n);

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <numeric>
 #include <optional>
 #include <stdexcept>
@@ -112,6 +113,61 @@ TEST(MpiWorker, BroadcastCopiesRootsBytes) {
     EXPECT_STREQ(text, "from the last rank") << "limit " << limit;
   }
   world.barrier();
+}
+
+// The non-blocking sum through the Collectives interface (what GradientSync
+// calls), chunked or not, and two sums in flight at once.
+TEST(MpiWorker, StartedAllReduceSumsInPlace) {
+  REQUIRE_MPI_WORKER();
+  MpiCollectives world(MPI_COMM_WORLD);
+  Collectives& group = world;
+  const int p = world.size(), r = world.rank();
+  for (std::size_t limit : kChunkLimits) {
+    world.set_max_elements_per_call(limit);
+    std::vector<float> a(7), b(4);
+    for (int i = 0; i < 7; ++i) a[i] = static_cast<float>(r + i);
+    for (int i = 0; i < 4; ++i) b[i] = static_cast<float>(10 * r);
+    std::unique_ptr<PendingCollective> first = group.start_all_reduce_sum(a.data(), a.size());
+    std::unique_ptr<PendingCollective> second = group.start_all_reduce_sum(b.data(), b.size());
+    ASSERT_NE(first, nullptr);
+    while (!second->done()) {
+    }
+    first->wait();
+    EXPECT_TRUE(first->done());
+    for (int i = 0; i < 7; ++i) EXPECT_EQ(a[i], static_cast<float>(p * (p - 1) / 2 + p * i)) << limit;
+    for (int i = 0; i < 4; ++i) EXPECT_EQ(b[i], static_cast<float>(10 * p * (p - 1) / 2)) << limit;
+  }
+}
+
+// traffic() counts calls and the caller's buffer bytes per kind of call, and
+// time spent inside MPI; reset_traffic() starts over.
+TEST(MpiWorker, TrafficCountsCallsAndBufferBytes) {
+  REQUIRE_MPI_WORKER();
+  MpiCollectives world(MPI_COMM_WORLD);
+  const std::size_t p = static_cast<std::size_t>(world.size());
+  world.set_max_elements_per_call(3);  // a chunked call still counts once
+  std::vector<float> grads(10, 1.0f), send(5 * p, 1.0f), recv(5 * p);
+  double flag = 1;
+  world.all_reduce_sum(grads.data(), grads.size());
+  world.all_reduce_sum(&flag, 1);
+  world.start_all_reduce_sum(grads.data(), 4)->wait();
+  world.all_to_all(send.data(), recv.data(), 5);
+  world.all_to_all(send.data(), recv.data(), 5);
+  world.all_gather(send.data(), recv.data(), 2);
+  char text[6] = "bytes";
+  world.broadcast(text, sizeof text, 0);
+  const CollectiveStats& t = world.traffic();
+  EXPECT_EQ(t.all_reduce.calls, 3u);
+  EXPECT_EQ(t.all_reduce.bytes, 10 * sizeof(float) + sizeof(double) + 4 * sizeof(float));
+  EXPECT_EQ(t.all_to_all.calls, 2u);
+  EXPECT_EQ(t.all_to_all.bytes, 2 * 5 * p * sizeof(float));
+  EXPECT_EQ(t.all_gather.calls, 1u);
+  EXPECT_EQ(t.all_gather.bytes, 2 * p * sizeof(float));
+  EXPECT_EQ(t.broadcast.bytes, sizeof text);
+  EXPECT_GT(t.all_to_all.seconds, 0.0);
+  world.reset_traffic();
+  EXPECT_EQ(world.traffic().all_reduce.calls, 0u);
+  EXPECT_EQ(world.traffic().all_to_all.seconds, 0.0);
 }
 
 TEST(MpiWorker, CollectivesOnOwnCommunicatorIgnoreOtherTraffic) {

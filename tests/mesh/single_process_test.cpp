@@ -3,6 +3,7 @@
 
 #include <cstdlib>
 #include <limits>
+#include <memory>
 #include <numeric>
 #include <stdexcept>
 #include <vector>
@@ -66,6 +67,17 @@ TEST(SingleProcessCollectives, ExchangesCopyAndReductionsKeepValues) {
   char text[] = "kept";
   one.broadcast(text, sizeof text, 0);
   EXPECT_STREQ(text, "kept");
+}
+
+TEST(SingleProcessCollectives, StartedAllReduceIsFinishedIdentity) {
+  SingleProcess one;
+  std::vector<float> grads{1, 2, 3};
+  std::unique_ptr<PendingCollective> pending = one.start_all_reduce_sum(grads.data(), 3);
+  ASSERT_NE(pending, nullptr);
+  EXPECT_TRUE(pending->done());
+  pending->wait();
+  EXPECT_EQ(grads, (std::vector<float>{1, 2, 3}));
+  EXPECT_EQ(one.traffic().all_reduce.calls, 0u);  // nothing leaves a single process
 }
 
 TEST(MpiRuntime, OnlyOneGuardMayLive) {
