@@ -365,7 +365,41 @@ LossParts Transformer<T>::forward(const Batch& batch, bool training, Rng& rng) {
 }
 
 template <typename T>
-void Transformer<T>::backward(const LossWeights& lw) {
+std::vector<typename Transformer<T>::GradientGroup> Transformer<T>::backward_gradient_groups() const {
+  // Each prefix's tensors were registered together (add_weights), so they are
+  // one run of consecutive entries.
+  const std::vector<WeightInfo>& entries = weights_.entries();
+  auto group_of = [&](const std::string& prefix) {
+    GradientGroup g;
+    const std::string dotted = prefix + ".";
+    auto inside = [&](std::size_t i) {
+      return entries[i].name == prefix || entries[i].name.compare(0, dotted.size(), dotted) == 0;
+    };
+    while (g.begin < entries.size() && !inside(g.begin)) ++g.begin;
+    g.end = g.begin;
+    while (g.end < entries.size() && inside(g.end)) ++g.end;
+    return g;
+  };
+  std::vector<GradientGroup> groups{group_of("decoder.ln")};
+  for (auto it = decoder_.rbegin(); it != decoder_.rend(); ++it) groups.push_back(group_of((*it)->prefix));
+  groups.push_back(group_of("encoder.ln"));
+  for (auto it = encoder_.rbegin(); it != encoder_.rend(); ++it) groups.push_back(group_of((*it)->prefix));
+  groups.push_back(group_of("embed"));
+  std::size_t covered = 0;
+  for (const GradientGroup& g : groups) covered += g.end - g.begin;
+  MOE_CHECK(covered == entries.size(), "backward gradient groups cover " + std::to_string(covered) + " of " +
+                                           std::to_string(entries.size()) + " weight entries");
+  return groups;
+}
+
+template <typename T>
+void Transformer<T>::backward(const LossWeights& lw, const std::function<void(std::size_t)>& on_group_final) {
+  // Group indices follow backward_gradient_groups().
+  std::size_t next_group = 0;
+  auto group_final = [&] {
+    if (on_group_final) on_group_final(next_group);
+    ++next_group;
+  };
   MOE_CHECK(backward_ready_, "backward() without a preceding training forward()");
   backward_ready_ = false;
   const std::int64_t M = cfg_.d_model;
@@ -381,9 +415,12 @@ void Transformer<T>::backward(const LossWeights& lw) {
   d_stream_.resize(tgt_shape);
   // d_norm_ is rewritten by the blocks below, so the final norm reads it first.
   dec_norm_->backward(dec_norm_p_, dec_norm_g_, d_norm_.view(), d_stream_.view(), false);
+  group_final();
   d_memory_.resize_zero(Shape{B_, S_, M});
-  for (auto it = decoder_.rbegin(); it != decoder_.rend(); ++it)
+  for (auto it = decoder_.rbegin(); it != decoder_.rend(); ++it) {
     block_backward(**it, d_stream_.view(), d_memory_.view(), d_aux);
+    group_final();
+  }
   tgt_emb_drop_.backward_inplace(d_stream_.view());
   embed_backward<T>(g_embed, tgt_in_.data(), B_ * T_, emb_scale_, d_stream_.view(), cfg_.pad_id);
 
@@ -391,10 +428,14 @@ void Transformer<T>::backward(const LossWeights& lw) {
   const Shape src_shape{B_, S_, M};
   d_stream_.resize(src_shape);
   enc_norm_->backward(enc_norm_p_, enc_norm_g_, d_memory_.view(), d_stream_.view(), false);
-  for (auto it = encoder_.rbegin(); it != encoder_.rend(); ++it)
+  group_final();
+  for (auto it = encoder_.rbegin(); it != encoder_.rend(); ++it) {
     block_backward(**it, d_stream_.view(), {}, d_aux);
+    group_final();
+  }
   src_emb_drop_.backward_inplace(d_stream_.view());
   embed_backward<T>(g_embed, src_.data(), B_ * S_, emb_scale_, d_stream_.view(), cfg_.pad_id);
+  group_final();
 }
 
 template <typename T>

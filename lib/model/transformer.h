@@ -16,6 +16,7 @@
 // encode() or step() discards the caches of a pending forward (backward()
 // must directly follow its forward).
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -107,7 +108,23 @@ class Transformer {
   // batch that is one share of a larger one (data-parallel ranks, gradient
   // accumulation) passes the whole's weights instead, so that summing the
   // shares' gradients gives exactly the whole's gradient.
-  void backward(const LossWeights& weights = {});
+  // on_group_final(g), if set, is called as soon as the gradients of group g
+  // of backward_gradient_groups() are final for this backward, in that
+  // list's order, so a data-parallel trainer can start their all-reduce while
+  // backward continues (it must not write them until backward returns).
+  void backward(const LossWeights& weights = {},
+                const std::function<void(std::size_t group)>& on_group_final = {});
+  // Weight-table entries [begin, end) (indices into weights().entries()) whose
+  // gradients backward() completes together.
+  struct GradientGroup {
+    std::size_t begin = 0, end = 0;
+  };
+  // The order backward() completes gradients in: decoder.ln, the decoder
+  // blocks last to first, encoder.ln, the encoder blocks last to first, then
+  // embed (the tied embedding also gathers the output projection's and the
+  // target embedding's gradients, so it is final only at the very end).
+  // Every entry is in exactly one group.
+  std::vector<GradientGroup> backward_gradient_groups() const;
 
   // Teacher-forced log-probabilities (evaluation mode): log_probs [B*T, V].
   void score(const Batch& batch, TensorView<T> log_probs);
