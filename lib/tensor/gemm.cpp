@@ -4,6 +4,8 @@
 
 #include <Eigen/Core>
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 
 namespace moe {
 namespace {
@@ -62,11 +64,37 @@ void ensure_eigen_single_threaded() {
   (void)done;
 }
 
+std::atomic<bool> g_gemm_timing{false};
+std::atomic<std::int64_t> g_gemm_nanoseconds{0};
+
+// Adds the wall time of one gemm / gemm_batched call to the accumulator
+// while timing is on (see gemm.h for the rule inside OpenMP regions).
+class GemmTimer {
+ public:
+  GemmTimer() : on_(g_gemm_timing.load(std::memory_order_relaxed)) {
+    if (on_) start_ = std::chrono::steady_clock::now();
+  }
+  ~GemmTimer() {
+    if (!on_) return;
+    std::int64_t ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                          std::chrono::steady_clock::now() - start_).count();
+    if (omp_in_parallel()) ns /= std::max(1, omp_get_num_threads());
+    g_gemm_nanoseconds.fetch_add(ns, std::memory_order_relaxed);
+  }
+  GemmTimer(const GemmTimer&) = delete;
+  GemmTimer& operator=(const GemmTimer&) = delete;
+
+ private:
+  bool on_;
+  std::chrono::steady_clock::time_point start_;
+};
+
 }  // namespace
 
 template <typename T>
 void gemm(Trans ta, Trans tb, std::int64_t m, std::int64_t n, std::int64_t k, T alpha, const T* a,
           std::int64_t lda, const T* b, std::int64_t ldb, T beta, T* c, std::int64_t ldc) {
+  const GemmTimer timer;
   ensure_eigen_single_threaded();
   const int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
   // Every panel has at least kPanelQuantum rows: Eigen computes a 1-row (or
@@ -95,6 +123,7 @@ void gemm_batched(Trans ta, Trans tb, std::int64_t batch, std::int64_t m, std::i
                   std::int64_t k, T alpha, const T* a, std::int64_t lda, std::int64_t stride_a,
                   const T* b, std::int64_t ldb, std::int64_t stride_b, T beta, T* c,
                   std::int64_t ldc, std::int64_t stride_c) {
+  const GemmTimer timer;
   ensure_eigen_single_threaded();
   // Tiny batches (decoding steps, tests) run serially: an OpenMP fork/join
   // costs more than they do, and much more on a loaded machine.
@@ -108,6 +137,10 @@ void gemm_batched(Trans ta, Trans tb, std::int64_t batch, std::int64_t m, std::i
 
 void set_num_threads(int n) { omp_set_num_threads(n); }
 int num_threads() { return omp_get_max_threads(); }
+
+void set_gemm_timing(bool on) { g_gemm_timing.store(on, std::memory_order_relaxed); }
+bool gemm_timing() { return g_gemm_timing.load(std::memory_order_relaxed); }
+double gemm_seconds() { return 1e-9 * static_cast<double>(g_gemm_nanoseconds.load(std::memory_order_relaxed)); }
 
 #define MOE_INSTANTIATE_GEMM(T)                                                                   \
   template void gemm<T>(Trans, Trans, std::int64_t, std::int64_t, std::int64_t, T, const T*,      \

@@ -33,4 +33,19 @@ void gemm_batched(Trans trans_a, Trans trans_b, std::int64_t batch, std::int64_t
 void set_num_threads(int n);
 int num_threads();
 
+// GEMM wall-time accounting, for the time breakdown of a training step
+// (moe-train's metrics.jsonl, bench/train_bench.sh). Off by default, and then
+// gemm / gemm_batched pay one relaxed atomic load per call. While on, a call
+// made from serial code adds its wall time; a call made on one of the n
+// threads of an OpenMP region (attention's per-head products) adds its time
+// / n: the threads run side by side, so that is its share of the region's
+// wall time (an estimate when the region's threads are unevenly loaded).
+// gemm never calls gemm, so no time is counted twice. Process-wide and
+// thread-safe; a number for one thread of GEMM callers at a time.
+void set_gemm_timing(bool on);
+bool gemm_timing();
+// Seconds accumulated while timing was on since the process started
+// (monotonic: callers take differences).
+double gemm_seconds();
+
 }  // namespace moe
