@@ -1,6 +1,8 @@
 #include "moe/moe_layer.h"
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <cmath>
 #include <string>
 
@@ -12,7 +14,62 @@ namespace {
 // Below this many elements touched, an OpenMP team costs more than it saves
 // (decoding steps route a handful of tokens).
 constexpr std::int64_t kParallelMinWork = 1 << 15;
+
+std::atomic<std::int64_t> g_routing_ns{0}, g_exchange_ns{0};
+
+std::int64_t nanoseconds_since(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t).count();
+}
+
+// Times one all-to-all into g_exchange_ns while GEMM timing is on.
+class ExchangeTimer {
+ public:
+  ExchangeTimer() : on_(gemm_timing()) {
+    if (on_) start_ = std::chrono::steady_clock::now();
+  }
+  ~ExchangeTimer() {
+    if (on_) g_exchange_ns.fetch_add(nanoseconds_since(start_), std::memory_order_relaxed);
+  }
+  ExchangeTimer(const ExchangeTimer&) = delete;
+  ExchangeTimer& operator=(const ExchangeTimer&) = delete;
+
+ private:
+  bool on_;
+  std::chrono::steady_clock::time_point start_;
+};
+
+// Times a whole forward or backward while GEMM timing is on and adds what its
+// GEMMs and exchanges did not take to g_routing_ns.
+class RoutingTimer {
+ public:
+  RoutingTimer() : on_(gemm_timing()) {
+    if (!on_) return;
+    start_ = std::chrono::steady_clock::now();
+    gemm_start_ = gemm_seconds();
+    exchange_start_ = g_exchange_ns.load(std::memory_order_relaxed);
+  }
+  ~RoutingTimer() {
+    if (!on_) return;
+    const auto gemm_ns = static_cast<std::int64_t>(1e9 * (gemm_seconds() - gemm_start_));
+    const std::int64_t exchange_ns = g_exchange_ns.load(std::memory_order_relaxed) - exchange_start_;
+    g_routing_ns.fetch_add(std::max<std::int64_t>(0, nanoseconds_since(start_) - gemm_ns - exchange_ns),
+                           std::memory_order_relaxed);
+  }
+  RoutingTimer(const RoutingTimer&) = delete;
+  RoutingTimer& operator=(const RoutingTimer&) = delete;
+
+ private:
+  bool on_;
+  std::chrono::steady_clock::time_point start_;
+  double gemm_start_ = 0;
+  std::int64_t exchange_start_ = 0;
+};
 }  // namespace
+
+MoeTimes moe_times() {
+  return {1e-9 * static_cast<double>(g_routing_ns.load(std::memory_order_relaxed)),
+          1e-9 * static_cast<double>(g_exchange_ns.load(std::memory_order_relaxed))};
+}
 
 template <typename T>
 void route_group(const T* gates, const std::uint8_t* nonpad, std::int64_t S, int E,
@@ -192,7 +249,10 @@ void MoeLayer<T>::exchange_counts() {
         count_send_[r * block + l] = static_cast<T>(token_counts_[r * local_experts_ + l]);
       count_send_[r * block + local_experts_] = static_cast<T>(token_rows_);
     }
-    axis_->all_to_all(count_send_.data(), count_recv_.data(), static_cast<std::size_t>(block));
+    {
+      const ExchangeTimer timer;
+      axis_->all_to_all(count_send_.data(), count_recv_.data(), static_cast<std::size_t>(block));
+    }
     source_counts_.resize(experts_);  // [D source][E_local]
     for (int src = 0; src < ranks_; ++src) {
       const auto their_rows = static_cast<std::int64_t>(count_recv_[src * block + local_experts_]);
@@ -270,8 +330,11 @@ template <typename T>
 void MoeLayer<T>::to_experts(Tensor<T>& token_side, Tensor<T>& compute_side) {
   const std::int64_t M = token_side.shape().back();
   exchange_.resize(Shape{experts_ * token_rows_, M});
-  axis_->all_to_all(token_side.data(), exchange_.data(),
-                    static_cast<std::size_t>(local_experts_ * token_rows_ * M));
+  {
+    const ExchangeTimer timer;
+    axis_->all_to_all(token_side.data(), exchange_.data(),
+                      static_cast<std::size_t>(local_experts_ * token_rows_ * M));
+  }
   compute_side.resize(Shape{local_experts_ * compute_rows_, M});
   for_each_source_block([&](std::int64_t exchange_row, std::int64_t compute_row, std::int64_t rows) {
     const T* from = exchange_.data() + exchange_row * M;
@@ -289,6 +352,7 @@ void MoeLayer<T>::to_tokens(const Tensor<T>& compute_side, Tensor<T>& token_side
     std::copy(from, from + rows * M, exchange_.data() + exchange_row * M);
   });
   token_side.resize(Shape{experts_ * token_rows_, M});
+  const ExchangeTimer timer;
   axis_->all_to_all(exchange_.data(), token_side.data(),
                     static_cast<std::size_t>(local_experts_ * token_rows_ * M));
 }
@@ -296,6 +360,7 @@ void MoeLayer<T>::to_tokens(const Tensor<T>& compute_side, Tensor<T>& token_side
 template <typename T>
 MoeStats MoeLayer<T>::forward(const Params& p, TensorView<const T> x, const std::uint8_t* nonpad,
                               TensorView<T> y, bool training, Rng& rng) {
+  const RoutingTimer timer;
   check_params(p, "MoeLayer::forward params");
   const std::int64_t N = x.rank() == 2 ? x.dim(0) : -1;
   check_shape(x.shape(), Shape{std::max<std::int64_t>(N, 0), d_model_}, "MoeLayer::forward x");
@@ -429,6 +494,7 @@ MoeStats MoeLayer<T>::summarise() const {
 template <typename T>
 void MoeLayer<T>::backward(const Params& p, const Params& g, TensorView<const T> dy, T d_aux,
                            TensorView<T> dx) {
+  const RoutingTimer timer;
   MOE_CHECK(has_forward_, "MoeLayer::backward without a forward");
   check_params(p, "MoeLayer::backward params");
   check_params(g, "MoeLayer::backward grads");

@@ -94,6 +94,18 @@ void route_group(const T* gates, const std::uint8_t* nonpad, std::int64_t S, int
                  std::int64_t C, const RoutingRule& rule, const double* uniforms,
                  TokenRoute<T>* routes, GroupRoutingSummary& summary);
 
+// Wall time spent in MoE layers outside their GEMMs, summed over every layer
+// and call of the process, counted only while GEMM timing is on
+// (set_gemm_timing in tensor/gemm.h): the training step's time breakdown.
+// Monotonic; callers take differences. Like gemm_seconds, a number for one
+// calling thread at a time (the trainer's).
+struct MoeTimes {
+  double routing = 0;   // forward + backward minus GEMMs minus exchange: gate softmax, top-2
+                        // routing, slots, dispatch / combine copies, aux loss, their gradients
+  double exchange = 0;  // the expert all-to-alls (counts and tokens), waits for peers included
+};
+MoeTimes moe_times();
+
 // How MoeLayer runs its expert GEMMs (see set_expert_gemms).
 enum class ExpertGemms {
   kAuto,       // batched when experts are evenly filled (>= 90% of the batched rows real)
