@@ -18,7 +18,7 @@ int main(int argc, char** argv) {
   std::string recipe_path;
   std::vector<std::string> overrides;
   bool dump = false, help_config = false, no_resume = false, quiet = false, version = false;
-  bool plan = false;
+  bool plan = false, no_profile = false;
   std::string plan_format = "table", plan_mesh;
   app.add_option("recipe", recipe_path, "the recipe (YAML)");
   app.add_option("--set", overrides, "override a recipe key: --set train.max_steps=100 (repeatable)")
@@ -27,6 +27,8 @@ int main(int argc, char** argv) {
   app.add_flag("--help-config", help_config, "list every recipe key with its type and default, and exit");
   app.add_flag("--no-resume", no_resume, "fail instead of resuming when the run directory has checkpoints");
   app.add_flag("-q,--quiet", quiet, "no progress output");
+  app.add_flag("--no-profile", no_profile,
+               "do not time GEMMs and MoE routing for the step-time breakdown in metrics.jsonl");
   app.add_flag("--version", version, "print the version and exit");
   CLI::Option* plan_flag = app.add_flag(
       "--plan", plan,
@@ -78,6 +80,7 @@ int main(int argc, char** argv) {
     moe::train::TrainerOptions options;
     options.resume = !no_resume;
     options.quiet = quiet;
+    options.profile = !no_profile;
     options.recipe_path = recipe_path;
     moe::train::train(recipe, mesh, options);
     return 0;

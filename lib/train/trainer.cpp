@@ -1,5 +1,6 @@
 #include "train/trainer.h"
 
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -23,6 +24,7 @@
 #include "io/checkpoint.h"
 #include "mesh/gradient_reduce.h"
 #include "model/transformer.h"
+#include "moe/moe_layer.h"
 #include "tensor/gemm.h"
 #include "train/data_loader.h"
 #include "train/optimizer.h"
@@ -121,6 +123,59 @@ struct StepStats {
   }
 };
 
+// Where the wall time of a log window went (seconds, rank 0's view). The
+// phases from data_wait to checkpoint partition the window (what they leave
+// is logging and bookkeeping); gemm, moe_routing and moe_exchange are parts
+// of forward + backward, measured only with TrainerOptions::profile.
+struct StepTimes {
+  double total = 0;        // the window's wall time (tokens/s divides by it)
+  double data_wait = 0;    // the step waiting for the prefetch thread's batches
+  double batch = 0;        // this rank's share of each batch made into tensors (step thread)
+  double forward = 0, backward = 0;
+  double grad_reduce = 0;  // gradient all-reduce over the mesh, or what of it is left after
+                           // backward when it overlaps backward; waits for slower ranks included
+  double clip = 0;         // global gradient norm and scaling
+  double optimizer = 0;    // update and zeroing of gradients
+  double validation = 0, checkpoint = 0;
+  double gemm = 0;          // GEMMs inside forward + backward
+  double moe_routing = 0;   // MoE layers outside GEMMs and exchange (moe_times())
+  double moe_exchange = 0;  // MoE all-to-alls
+  std::int64_t steps = 0;   // optimizer steps in the window
+};
+
+// Adds the time since the previous lap to a phase's total: consecutive
+// phases of a step are timed with one clock read each.
+class Lap {
+ public:
+  void to(double& phase) {
+    const Clock::time_point now = Clock::now();
+    phase += std::chrono::duration<double>(now - last_).count();
+    last_ = now;
+  }
+
+ private:
+  Clock::time_point last_ = Clock::now();
+};
+
+// The process's peak resident set so far, MiB (Linux reports ru_maxrss in KiB).
+double peak_rss_mib() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_maxrss) / 1024.0;
+}
+
+// Turns GEMM / MoE timing on for a training run and restores it after.
+class GemmTimingScope {
+ public:
+  explicit GemmTimingScope(bool on) : before_(gemm_timing()) { set_gemm_timing(on); }
+  ~GemmTimingScope() { set_gemm_timing(before_); }
+  GemmTimingScope(const GemmTimingScope&) = delete;
+  GemmTimingScope& operator=(const GemmTimingScope&) = delete;
+
+ private:
+  bool before_;
+};
+
 class Run {
  public:
   Run(const config::Recipe& recipe, Mesh& mesh, const TrainerOptions& options)
@@ -134,7 +189,7 @@ class Run {
   void build_model();
   void resume_if_possible();
   bool should_stop();
-  void log_step(const StepStats& window, double lr, double window_seconds, double data_wait);
+  void log_step(const StepStats& window, double lr, const StepTimes& times);
   void validate();
   void checkpoint();
   void print_progress(const std::string& line, bool final_line);
@@ -332,7 +387,7 @@ bool Run::should_stop() {
   return flag > 0;
 }
 
-void Run::log_step(const StepStats& local, double lr, double window_seconds, double data_wait) {
+void Run::log_step(const StepStats& local, double lr, const StepTimes& times) {
   // Sum the window over the ranks (each saw its share of every batch).
   StepStats w = local;
   if (mesh_.size() > 1) {
@@ -350,12 +405,19 @@ void Run::log_step(const StepStats& local, double lr, double window_seconds, dou
   const double nll = w.tokens > 0 ? w.nll_sum / w.tokens : NAN;
   const double aux = w.batches > 0 ? w.aux_sum / w.batches : 0;
   last_loss_ = loss;
-  const double tps = window_seconds > 0 ? w.tokens / window_seconds : 0;
+  const double tps = times.total > 0 ? w.tokens / times.total : 0;
   if (!leader_) return;
   Json rec = {{"type", "train"}, {"step", step_},   {"loss", loss},   {"nll", nll},
               {"ppl", std::exp(nll)}, {"aux", aux}, {"lr", lr},       {"tokens_per_s", tps},
               {"tokens", tokens_seen_}, {"elapsed_s", elapsed_before_ + seconds_since(started_)},
-              {"data_wait_s", data_wait}};
+              {"data_wait_s", times.data_wait}, {"steps_in_window", times.steps},
+              {"peak_rss_mib", peak_rss_mib()}};
+  Json t = {{"total", times.total},         {"data_wait", times.data_wait}, {"batch", times.batch},
+            {"forward", times.forward},     {"backward", times.backward},   {"grad_reduce", times.grad_reduce},
+            {"clip", times.clip},           {"optimizer", times.optimizer}, {"validation", times.validation},
+            {"checkpoint", times.checkpoint}};
+  if (opt_.profile) t["gemm"] = times.gemm, t["moe_routing"] = times.moe_routing, t["moe_exchange"] = times.moe_exchange;
+  rec["time_s"] = t;
   if (!w.load.empty()) {
     Json load = Json::array(), dropped = Json::array();
     for (std::size_t l = 0; l < w.load.size(); ++l) {
@@ -542,6 +604,7 @@ void Run::checkpoint() {
 
 TrainResult Run::go() {
   if (r_.train.threads > 0) set_num_threads(r_.train.threads);
+  const GemmTimingScope gemm_timing_scope(opt_.profile);
   prepare_run_dir();
   load_data();
   build_model();
@@ -565,9 +628,13 @@ TrainResult Run::go() {
   weights.zero_grads();
   const std::int64_t first_step = step_;
   StepStats window;
+  StepTimes times;
   auto window_start = Clock::now();
   TrainResult result;
   while (!should_stop()) {
+    Lap lap;
+    const double gemm_before = gemm_seconds();
+    const MoeTimes moe_before = moe_times();
     // The whole update's batches first: their token count weighs every share.
     std::vector<GlobalBatch> batches;
     double update_tokens = 0;
@@ -575,6 +642,7 @@ TrainResult Run::go() {
       batches.push_back(prefetch.pop());
       update_tokens += static_cast<double>(batches.back().tgt_tokens);
     }
+    lap.to(times.data_wait);
     const LossWeights loss_weights{update_tokens, 1.0 / (static_cast<double>(data_ranks_) * r_.train.accum_steps)};
     StepStats step_stats;
     for (int a = 0; a < r_.train.accum_steps; ++a) {
@@ -582,19 +650,26 @@ TrainResult Run::go() {
       data_pos_ = g.position;
       ++data_pos_.batch;  // the position of the batch after this one (pool rollover is handled by the sampler)
       const Batch b = make_batch(train_, g.sentences, data_rank_, data_ranks_);
+      lap.to(times.batch);
       if (b.batch == 0)
         throw InputError("train.batch_tokens: a batch of " + std::to_string(g.sentences.size()) +
                          " sentences cannot be shared by " + std::to_string(data_ranks_) + " ranks; raise it");
       Rng rng(static_cast<std::uint64_t>(r_.train.seed), "step",
               static_cast<std::uint64_t>((step_ * r_.train.accum_steps + a) * data_ranks_ + data_rank_));
       const LossParts parts = model_->forward(b, /*training=*/true, rng);
+      lap.to(times.forward);
       if (!std::isfinite(parts.loss))
         throw InputError("training diverged at step " + std::to_string(step_) +
                          " (loss is not finite): lower optimizer.lr or raise schedule.warmup_steps");
       model_->backward(loss_weights);
+      lap.to(times.backward);
       step_stats.add(parts);
       tokens_seen_ += g.tgt_tokens;
     }
+    times.gemm += gemm_seconds() - gemm_before;
+    const MoeTimes moe_after = moe_times();
+    times.moe_routing += moe_after.routing - moe_before.routing;
+    times.moe_exchange += moe_after.exchange - moe_before.exchange;
     if (mesh_.size() > 1) {
       // Each share's gradient already carries the whole update's weights: sum them.
       GradientReduceOptions sum;
@@ -606,29 +681,45 @@ TrainResult Run::go() {
         all_reduce_gradients(mesh_, {weights.grads(MeshAxis::kExpert).data(), expert.count}, {&expert, 1}, sum);
       }
     }
+    lap.to(times.grad_reduce);
     if (r_.train.clip_norm > 0) {
       double sq[2] = {grad_squared_norm(replicated_params_), grad_squared_norm(expert_params_)};
       if (expert_axis_) expert_axis_->all_reduce_sum(&sq[1], 1);  // each shard holds different experts
       const double norm = std::sqrt(sq[0] + sq[1]);
       if (norm > r_.train.clip_norm) scale_grads(params_, static_cast<float>(r_.train.clip_norm / norm));
     }
+    lap.to(times.clip);
     const double lr = learning_rate(r_.optimizer, r_.schedule, step_);
     optimizer_->update(params_, lr, step_);
     weights.zero_grads();
+    lap.to(times.optimizer);
     ++step_;
+    ++times.steps;
     window.merge(step_stats);
 
     if (step_ % r_.train.log_every == 0) {
-      log_step(window, lr, seconds_since(window_start), prefetch.waited_seconds());
+      times.total = seconds_since(window_start);
+      log_step(window, lr, times);
       window = StepStats{};
+      times = StepTimes{};
       window_start = Clock::now();
     }
-    if (r_.eval.every > 0 && step_ % r_.eval.every == 0) validate();
-    if (step_ % r_.checkpoint.every == 0) checkpoint();
+    // Validation and checkpoints count in the window that follows them.
+    if (r_.eval.every > 0 && step_ % r_.eval.every == 0) {
+      Lap validation;
+      validate();
+      validation.to(times.validation);
+    }
+    if (step_ % r_.checkpoint.every == 0) {
+      Lap saving;
+      checkpoint();
+      saving.to(times.checkpoint);
+    }
   }
-  if (window.batches > 0)
-    log_step(window, learning_rate(r_.optimizer, r_.schedule, step_ - 1), seconds_since(window_start),
-             prefetch.waited_seconds());
+  if (window.batches > 0) {
+    times.total = seconds_since(window_start);
+    log_step(window, learning_rate(r_.optimizer, r_.schedule, step_ - 1), times);
+  }
   if (leader_ && tty_ && !opt_.quiet) std::cerr << "\n";
   // The model as it ends is validated too (unless that step just was), so the
   // log and the report end with its numbers and `best` can be the last one.

@@ -20,6 +20,10 @@ struct TrainerOptions {
   bool resume = true;        // continue from the run directory's latest checkpoint if any
   bool quiet = false;        // no progress output (metrics.jsonl is still written)
   std::string recipe_path;   // for messages
+  // Time GEMMs and the MoE layers' routing and exchange (set_gemm_timing) for
+  // the step-time breakdown in metrics.jsonl ("time_s"); the phase times
+  // (data wait, forward, backward, optimiser, ...) are logged either way.
+  bool profile = true;
 };
 
 struct TrainResult {
