@@ -63,4 +63,35 @@ Collectives& Mesh::all_axes_but(std::string_view axis) {
   return *complement_groups_[spec_.axis_index(axis)];
 }
 
+namespace {
+
+void add(CollectiveTraffic& sum, const CollectiveTraffic& t) {
+  sum.calls += t.calls;
+  sum.bytes += t.bytes;
+  sum.seconds += t.seconds;
+}
+
+}  // namespace
+
+CollectiveStats Mesh::traffic() const {
+  CollectiveStats sum;
+  auto add_group = [&](const Collectives& g) {
+    const CollectiveStats& t = g.traffic();
+    add(sum.all_reduce, t.all_reduce);
+    add(sum.all_to_all, t.all_to_all);
+    add(sum.all_gather, t.all_gather);
+    add(sum.broadcast, t.broadcast);
+  };
+  add_group(*world_);
+  for (const auto& g : axis_groups_) add_group(*g);
+  for (const auto& g : complement_groups_) add_group(*g);
+  return sum;
+}
+
+void Mesh::reset_traffic() {
+  world_->reset_traffic();
+  for (auto& g : axis_groups_) g->reset_traffic();
+  for (auto& g : complement_groups_) g->reset_traffic();
+}
+
 }  // namespace moe

@@ -55,6 +55,11 @@ class Mesh {
   // summed here; with {data, expert} this is the same set as axis("data").
   Collectives& all_axes_but(std::string_view axis);
 
+  // Traffic of this rank summed over every group of the mesh (world, axes,
+  // complements: each call is counted by exactly one group), and its reset.
+  CollectiveStats traffic() const;
+  void reset_traffic();
+
  private:
   MeshSpec spec_;
   bool uses_mpi_ = false;

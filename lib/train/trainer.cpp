@@ -27,6 +27,7 @@
 #include "moe/moe_layer.h"
 #include "tensor/gemm.h"
 #include "train/data_loader.h"
+#include "train/model_gradient_sync.h"
 #include "train/optimizer.h"
 #include "train/report.h"
 #include "train/schedule.h"
@@ -50,6 +51,13 @@ extern "C" void on_stop_signal(int sig) {
     std::raise(sig);
   }
 }
+
+// Gradient all-reduce buckets: small enough that a model of d 256 (a block
+// holds about 1-3 MB of gradients) has several in flight during backward,
+// large enough that per-call latency stays small. Overlap keeps the loss
+// curve exactly (bench/scale_bench.sh); on the 2-core dev VM it did not pay
+// (no idle core for the copies; docs/mesh.md), on a real network it should.
+constexpr std::size_t kGradientBucketBytes = 4u << 20;
 
 double seconds_since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
@@ -206,6 +214,9 @@ class Run {
   std::vector<ParamRef> params_;
   std::vector<ParamRef> replicated_params_, expert_params_;  // params_ split by mesh axis (clipping)
   std::unique_ptr<Optimizer> optimizer_;
+  // Mesh of more than one rank: the gradient all-reduce, started block by
+  // block during the update's last backward and finished before clipping.
+  std::unique_ptr<ModelGradientSync> grad_sync_;
   Collectives* expert_axis_ = nullptr;
   // Every rank of the mesh reads its own share of each global batch (data
   // parallel over the whole world); experts are sharded along "expert" and
@@ -311,6 +322,13 @@ void Run::build_model() {
     (expert ? expert_params_ : replicated_params_).push_back(params_.back());
   }
   optimizer_ = make_optimizer(r_.optimizer, params_);
+  if (mesh_.size() > 1) {
+    // Each share's gradient already carries the whole update's weights: sum them.
+    ModelGradientSyncOptions sync;
+    sync.reduce.scaling = GradientScaling::kSum;
+    sync.reduce.bucket_bytes = kGradientBucketBytes;
+    grad_sync_ = std::make_unique<ModelGradientSync>(mesh_, *model_, sync);
+  }
 }
 
 std::vector<io::ShardedTensor> optimizer_tensors(Optimizer& opt, WeightTable<float>& w, std::int64_t experts) {
@@ -661,7 +679,9 @@ TrainResult Run::go() {
       if (!std::isfinite(parts.loss))
         throw InputError("training diverged at step " + std::to_string(step_) +
                          " (loss is not finite): lower optimizer.lr or raise schedule.warmup_steps");
-      model_->backward(loss_weights);
+      const bool last_share = a + 1 == r_.train.accum_steps;
+      model_->backward(loss_weights, grad_sync_ && last_share ? grad_sync_->on_group_final()
+                                                              : std::function<void(std::size_t)>{});
       lap.to(times.backward);
       step_stats.add(parts);
       tokens_seen_ += g.tgt_tokens;
@@ -670,17 +690,7 @@ TrainResult Run::go() {
     const MoeTimes moe_after = moe_times();
     times.moe_routing += moe_after.routing - moe_before.routing;
     times.moe_exchange += moe_after.exchange - moe_before.exchange;
-    if (mesh_.size() > 1) {
-      // Each share's gradient already carries the whole update's weights: sum them.
-      GradientReduceOptions sum;
-      sum.scaling = GradientScaling::kSum;
-      const GradientRange replicated{0, static_cast<std::size_t>(weights.numel(MeshAxis::kReplicated)), ""};
-      all_reduce_gradients(mesh_, {weights.grads(MeshAxis::kReplicated).data(), replicated.count}, {&replicated, 1}, sum);
-      if (weights.numel(MeshAxis::kExpert) > 0) {
-        const GradientRange expert{0, static_cast<std::size_t>(weights.numel(MeshAxis::kExpert)), "expert"};
-        all_reduce_gradients(mesh_, {weights.grads(MeshAxis::kExpert).data(), expert.count}, {&expert, 1}, sum);
-      }
-    }
+    if (grad_sync_) grad_sync_->finish();
     lap.to(times.grad_reduce);
     if (r_.train.clip_norm > 0) {
       double sq[2] = {grad_squared_norm(replicated_params_), grad_squared_norm(expert_params_)};
