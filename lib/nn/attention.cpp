@@ -3,9 +3,11 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <type_traits>
 
 #include "tensor/gemm.h"
 #include "tensor/ops.h"
+#include "tensor/simd.h"
 
 namespace moe {
 namespace {
@@ -24,7 +26,7 @@ struct HeadLayout {
 // One query against `len` cached keys/values (incremental decoding).
 // k/v rows are ld apart; valid (len bytes) may be null; out: dk values.
 template <typename T>
-void attend_one(const T* q, const T* k, const T* v, std::int64_t ld, std::int64_t len,
+void attend_one_plain(const T* q, const T* k, const T* v, std::int64_t ld, std::int64_t len,
                 std::int64_t dk, const std::uint8_t* valid, T scale, T* scores, T* out) {
   for (std::int64_t j = 0; j < len; ++j) {
     if (valid && !valid[j]) {
@@ -43,6 +45,68 @@ void attend_one(const T* q, const T* k, const T* v, std::int64_t ld, std::int64_
     const T* vj = v + j * ld;
     for (std::int64_t c = 0; c < dk; ++c) out[c] += scores[j] * vj[c];
   }
+}
+
+// The float form for dk a multiple of 16 (every configuration in use):
+// dot products in 16-lane partial sums (a scalar dot product cannot be
+// vectorised without reassociating it), the softmax through simd::exp, and
+// the weighted sum of values one 16-lane chunk at a time. One decoding step
+// runs R x heads of these per layer against every cached position.
+void attend_one_simd(const float* q, const float* k, const float* v, std::int64_t ld,
+                     std::int64_t len, std::int64_t dk, const std::uint8_t* valid, float scale,
+                     float* scores, float* out) {
+  using simd::V16;
+  const float neg_inf = -std::numeric_limits<float>::infinity();
+  float mx = neg_inf;
+  for (std::int64_t j = 0; j < len; ++j) {
+    if (valid && !valid[j]) {
+      scores[j] = neg_inf;
+      continue;
+    }
+    const float* kj = k + j * ld;
+    V16 acc{};
+    for (std::int64_t c = 0; c < dk; c += 16) acc += simd::load(q + c) * simd::load(kj + c);
+    scores[j] = simd::sum(acc) * scale;
+    mx = std::max(mx, scores[j]);
+  }
+  if (mx == neg_inf) {  // every key masked: a zero context, as softmax_inplace gives
+    std::fill(out, out + dk, 0.0f);
+    return;
+  }
+  const V16 shift = simd::splat(mx);
+  const std::int64_t full = len / 16 * 16;
+  V16 total{};
+  for (std::int64_t j = 0; j < full; j += 16) {
+    const V16 e = simd::exp(simd::load(scores + j) - shift);
+    simd::store(scores + j, e);
+    total += e;
+  }
+  if (full < len) {  // the last partial chunk, padded with -inf (exp 0)
+    V16 x = simd::splat(neg_inf);
+    for (std::int64_t j = full; j < len; ++j) x[j - full] = scores[j];
+    const V16 e = simd::exp(x - shift);
+    for (std::int64_t j = full; j < len; ++j) scores[j] = e[j - full];
+    total += e;
+  }
+  const float inv = 1.0f / simd::sum(total);
+  for (std::int64_t j = 0; j < len; ++j) scores[j] *= inv;
+  for (std::int64_t c = 0; c < dk; c += 16) {
+    V16 acc{};
+    for (std::int64_t j = 0; j < len; ++j) acc += scores[j] * simd::load(v + j * ld + c);
+    simd::store(out + c, acc);
+  }
+}
+
+template <typename T>
+void attend_one(const T* q, const T* k, const T* v, std::int64_t ld, std::int64_t len,
+                std::int64_t dk, const std::uint8_t* valid, T scale, T* scores, T* out) {
+  if constexpr (std::is_same_v<T, float>) {
+    if (dk % 16 == 0) {
+      attend_one_simd(q, k, v, ld, len, dk, valid, scale, scores, out);
+      return;
+    }
+  }
+  attend_one_plain(q, k, v, ld, len, dk, valid, scale, scores, out);
 }
 
 }  // namespace

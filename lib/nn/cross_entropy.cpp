@@ -115,12 +115,7 @@ void tied_log_probs(TensorView<const T> h, TensorView<const T> emb, TensorView<T
                 log_probs.shape().str());
   gemm<T>(Trans::kNo, Trans::kYes, n, vocab, d, T(1), h.data(), d, emb.data(), d, T(0),
           log_probs.data(), vocab);
-#pragma omp parallel for if (n * vocab > (1 << 15))
-  for (std::int64_t r = 0; r < n; ++r) {
-    T* z = log_probs.data() + r * vocab;
-    const T lse = log_sum_exp(z, vocab);
-    for (std::int64_t v = 0; v < vocab; ++v) z[v] -= lse;
-  }
+  log_softmax_rows_inplace<T>(log_probs.reshaped(Shape{n, vocab}));
 }
 
 template class TiedSoftmaxCrossEntropy<float>;

@@ -1,11 +1,14 @@
 #include "tensor/gemm.h"
 
+#include "tensor/row_gemm.h"
+
 #include <omp.h>
 
 #include <Eigen/Core>
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <type_traits>
 
 namespace moe {
 namespace {
@@ -16,6 +19,26 @@ using Strided = Eigen::Map<const Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic
 template <typename T>
 using StridedOut = Eigen::Map<Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>, 0,
                               Eigen::OuterStride<>>;
+
+// Few-row float products (decoding steps, MoE experts at decode time) go to
+// row_gemm, which skips Eigen's packing of A and B (tensor/row_gemm.h).
+// Returns false when the product is not one of them. Only whole products are
+// offered (never a row panel of a larger one), so which kernel computes an
+// element does not depend on the thread count.
+template <typename T>
+bool try_row_gemm(Trans ta, Trans tb, std::int64_t m, std::int64_t n, std::int64_t k, T alpha,
+                  const T* a, std::int64_t lda, const T* b, std::int64_t ldb, T beta, T* c,
+                  std::int64_t ldc) {
+  if constexpr (std::is_same_v<T, float>) {
+    if (ta != Trans::kNo || alpha != 1.0f || (beta != 0.0f && beta != 1.0f) || n < 64 || k < 64 ||
+        !row_gemm_suits(m, n, k))
+      return false;
+    (tb == Trans::kNo ? row_gemm : row_gemm_nt)(m, n, k, a, lda, b, ldb, beta == 1.0f, c, ldc);
+    return true;
+  } else {
+    return false;
+  }
+}
 
 template <typename T>
 void gemm_one(Trans ta, Trans tb, std::int64_t m, std::int64_t n, std::int64_t k, T alpha,
@@ -95,6 +118,7 @@ template <typename T>
 void gemm(Trans ta, Trans tb, std::int64_t m, std::int64_t n, std::int64_t k, T alpha, const T* a,
           std::int64_t lda, const T* b, std::int64_t ldb, T beta, T* c, std::int64_t ldc) {
   const GemmTimer timer;
+  if (try_row_gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)) return;  // threads its columns
   ensure_eigen_single_threaded();
   const int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
   // Every panel has at least kPanelQuantum rows: Eigen computes a 1-row (or
@@ -130,8 +154,10 @@ void gemm_batched(Trans ta, Trans tb, std::int64_t batch, std::int64_t m, std::i
   const bool parallel = batch > 1 && batch * m * n * k > (std::int64_t(1) << 18);
 #pragma omp parallel for schedule(dynamic, 1) if (parallel)
   for (std::int64_t i = 0; i < batch; ++i) {
-    gemm_one(ta, tb, m, n, k, alpha, a + i * stride_a, lda, b + i * stride_b, ldb, beta,
-             c + i * stride_c, ldc);
+    if (!try_row_gemm(ta, tb, m, n, k, alpha, a + i * stride_a, lda, b + i * stride_b, ldb, beta,
+                      c + i * stride_c, ldc))
+      gemm_one(ta, tb, m, n, k, alpha, a + i * stride_a, lda, b + i * stride_b, ldb, beta,
+               c + i * stride_c, ldc);
   }
 }
 

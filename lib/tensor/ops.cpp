@@ -1,5 +1,7 @@
 #include "tensor/ops.h"
 
+#include "tensor/simd.h"
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -137,6 +139,45 @@ void softmax_rows_inplace(TensorView<T> x) {
   for (std::int64_t r = 0; r < rows; ++r) softmax_inplace(x.data() + r * d, d);
 }
 
+namespace {
+
+template <typename T>
+void log_softmax_row(T* z, std::int64_t n) {
+  const T lse = log_sum_exp(z, n);
+  for (std::int64_t v = 0; v < n; ++v) z[v] -= lse;
+}
+
+// Lanes past n of the last chunk read as -inf (exp 0, no effect on the max).
+void log_softmax_row(float* z, std::int64_t n) {
+  using simd::V16;
+  const std::int64_t full = n / 16 * 16;
+  V16 tail = simd::splat(-std::numeric_limits<float>::infinity());
+  for (std::int64_t j = full; j < n; ++j) tail[j - full] = z[j];
+  V16 vmax = tail;
+  for (std::int64_t j = 0; j < full; j += 16) vmax = simd::max(vmax, simd::load(z + j));
+  const float mx = simd::max(vmax);
+  if (mx == -std::numeric_limits<float>::infinity()) {  // as log_sum_exp: lse = -inf
+    for (std::int64_t j = 0; j < n; ++j) z[j] -= mx;
+    return;
+  }
+  const V16 shift = simd::splat(mx);
+  V16 acc = simd::exp(tail - shift);
+  for (std::int64_t j = 0; j < full; j += 16) acc += simd::exp(simd::load(z + j) - shift);
+  const V16 lse = simd::splat(mx + std::log(simd::sum(acc)));
+  for (std::int64_t j = 0; j < full; j += 16) simd::store(z + j, simd::load(z + j) - lse);
+  for (std::int64_t j = full; j < n; ++j) z[j] -= lse[0];
+}
+
+}  // namespace
+
+template <typename T>
+void log_softmax_rows_inplace(TensorView<T> x) {
+  const std::int64_t d = x.shape().back();
+  const std::int64_t rows = x.shape().rows();
+#pragma omp parallel for if (rows * d > kParallelElements)
+  for (std::int64_t r = 0; r < rows; ++r) log_softmax_row(x.data() + r * d, d);
+}
+
 template <typename T>
 void softmax_rows_backward_inplace(TensorView<T> dp, TensorView<const T> p) {
   check_shape(dp.shape(), p.shape(), "softmax_rows_backward");
@@ -163,6 +204,7 @@ void softmax_rows_backward_inplace(TensorView<T> dp, TensorView<const T> p) {
   template void softmax_rows_inplace<T>(TensorView<T>);                                 \
   template void softmax_inplace<T>(T*, std::int64_t);                                   \
   template void softmax_rows_backward_inplace<T>(TensorView<T>, TensorView<const T>);   \
+  template void log_softmax_rows_inplace<T>(TensorView<T>);                             \
   template T log_sum_exp<T>(const T*, std::int64_t);
 MOE_INSTANTIATE_OPS(float)
 MOE_INSTANTIATE_OPS(double)

@@ -354,6 +354,51 @@ TEST(Attention, IncrementalStepsEqualTheFullForward) {
   }
 }
 
+// The float decoding step with 16-lane kernels (d_kv a multiple of 16):
+// self-attention over more than one 16-key chunk plus a partial one, cross
+// attention with padded keys and a sentence whose keys are all padding (a
+// zero context), against the full-sequence float forward.
+TEST(Attention, FloatVectorisedStepsEqualTheFullForward) {
+  const std::int64_t M = 24, heads = 2, dk = 16, hd = heads * dk, B = 2, T = 19, S = 21;
+  Rng rng(4);
+  auto uniform = [&](Shape s) {
+    Tensor<float> t(s);
+    for (std::int64_t i = 0; i < t.numel(); ++i) t[i] = static_cast<float>(rng.uniform() - 0.5);
+    return t;
+  };
+  Tensor<float> wqkv = uniform(Shape{M, 3 * hd}), bqkv = uniform(Shape{3 * hd}),
+                wq = uniform(Shape{M, hd}), bq = uniform(Shape{hd}), wkv = uniform(Shape{M, 2 * hd}),
+                bkv = uniform(Shape{2 * hd}), wo = uniform(Shape{hd, M}), bo = uniform(Shape{M});
+  const AttentionParams<float> p{{wqkv.view(), bqkv.view()}, {wq.view(), bq.view()},
+                                 {wkv.view(), bkv.view()}, {wo.view(), bo.view()}};
+  Attention<float> self({M, heads, dk, AttentionKind::kCausalSelf, 0.0});
+  Attention<float> cross({M, heads, dk, AttentionKind::kCross, 0.0});
+  Tensor<float> x = uniform(Shape{B, T, M}), mem = uniform(Shape{B, S, M});
+  Tensor<float> ys(x.shape()), yc(x.shape());
+  std::vector<std::uint8_t> valid(B * S, 1);
+  for (std::int64_t s = 17; s < S; ++s) valid[s] = 0;          // sentence 0: 17 real keys
+  for (std::int64_t s = 0; s < S; ++s) valid[S + s] = 0;       // sentence 1: none
+  Rng unused(0);
+  self.forward(p, x.view(), {}, nullptr, ys.view(), false, unused);
+  cross.forward(p, x.view(), mem.view(), valid.data(), yc.view(), false, unused);
+
+  Tensor<float> cache(Shape{B, T, 2 * hd}), mkv(Shape{B, S, 2 * hd});
+  cross.project_memory(p, mem.view(), mkv.view());
+  const std::vector<std::int32_t> rows = {0, 1};
+  Tensor<float> xt(Shape{B, M}), ot(Shape{B, M});
+  for (std::int64_t t = 0; t < T; ++t) {
+    for (std::int64_t b = 0; b < B; ++b)
+      std::copy(x.data() + (b * T + t) * M, x.data() + (b * T + t + 1) * M, xt.data() + b * M);
+    self.step_self(p, xt.view(), cache.view(), t, ot.view());
+    for (std::int64_t i = 0; i < B * M; ++i)
+      ASSERT_NEAR(ot[i], ys[((i / M) * T + t) * M + i % M], 2e-5) << "self t=" << t;
+    cross.step_cross(p, xt.view(), mkv.view(), rows.data(), valid.data(), ot.view());
+    for (std::int64_t i = 0; i < B * M; ++i)
+      ASSERT_NEAR(ot[i], yc[((i / M) * T + t) * M + i % M], 2e-5) << "cross t=" << t;
+    for (std::int64_t j = 0; j < M; ++j) EXPECT_FLOAT_EQ(ot[M + j], bo[j]);  // zero context + bias
+  }
+}
+
 // Naive reference: log-softmax of the full logits, torch's label smoothing.
 double reference_smoothed_loss(const Tensor<D>& h, const Tensor<D>& emb,
                                const std::vector<std::int32_t>& labels, double eps, int pad,

@@ -1,9 +1,14 @@
 #include "tensor/ops.h"
 
+#include "tensor/simd.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <limits>
+#include <vector>
+
+#include "util/rng.h"
 
 namespace moe {
 namespace {
@@ -78,6 +83,52 @@ TEST(Ops, ReluAndItsGradient) {
 TEST(Ops, LogSumExpIsStableForLargeValues) {
   const double row[2] = {1000.0, 1000.0};
   EXPECT_NEAR(log_sum_exp(row, 2), 1000.0 + std::log(2.0), 1e-12);
+}
+
+// The vectorised exp of the float kernels against std::exp in double over
+// the whole range they see (x - max <= 0, and a little above), -inf -> 0.
+TEST(Ops, SimdExpIsAccurateAndZeroBelowTheRange) {
+  for (double x0 = -87.0; x0 < 10.0; x0 += 0.37) {
+    simd::V16 x;
+    for (int l = 0; l < 16; ++l) x[l] = static_cast<float>(x0 + 0.0231 * l);
+    const simd::V16 y = simd::exp(x);
+    for (int l = 0; l < 16; ++l) {
+      const double want = std::exp(static_cast<double>(x[l]));
+      ASSERT_NEAR(y[l], want, 3e-7 * want) << x[l];
+    }
+  }
+  simd::V16 low = simd::splat(-std::numeric_limits<float>::infinity());
+  low[1] = -100.0f;
+  const simd::V16 y = simd::exp(low);
+  for (int l = 0; l < 16; ++l) EXPECT_EQ(y[l], 0.0f);
+}
+
+// The float log-softmax (vectorised, with partial last chunks) against the
+// plain double computation, for widths around the 16-lane chunks and a
+// vocabulary-sized row, logits of large magnitude and -inf entries.
+TEST(Ops, LogSoftmaxRowsMatchesDoubleReference) {
+  Rng rng(7);
+  for (std::int64_t d : {1, 5, 16, 17, 33, 8000}) {
+    const std::int64_t rows = 3;
+    Tensor<float> x(Shape{rows, d});
+    for (std::int64_t i = 0; i < x.numel(); ++i) x[i] = static_cast<float>(40.0 * (rng.uniform() - 0.5));
+    if (d > 2) x[1] = -std::numeric_limits<float>::infinity();  // a banned token
+    x[d] = 1e4f;  // row 1 dominated by one logit
+    std::vector<double> want(x.numel());
+    for (std::int64_t r = 0; r < rows; ++r) {
+      std::vector<double> row(x.data() + r * d, x.data() + (r + 1) * d);
+      const double lse = log_sum_exp(row.data(), d);
+      for (std::int64_t j = 0; j < d; ++j) want[r * d + j] = row[j] - lse;
+    }
+    log_softmax_rows_inplace<float>(x.view());
+    for (std::int64_t i = 0; i < x.numel(); ++i) {
+      if (std::isinf(want[i])) {
+        EXPECT_EQ(x[i], -std::numeric_limits<float>::infinity()) << d << " " << i;
+      } else {
+        ASSERT_NEAR(x[i], want[i], 2e-6 * std::max(1.0, std::abs(want[i]))) << d << " " << i;
+      }
+    }
+  }
 }
 
 }  // namespace
