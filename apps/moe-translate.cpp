@@ -37,6 +37,7 @@ struct Args {
   std::string output_format = "text";
   int threads = 0;
   bool quiet = false;
+  bool report_routing = false;
   dec::TranslatorOptions translator;
 };
 
@@ -70,6 +71,8 @@ void define_options(CLI::App& app, Args& a) {
                  "expert capacity at inference, C = ceil(S*F/E); 0 = no token is ever dropped")
       ->capture_default_str();
   app.add_option("--output-format", a.output_format, "text or json (one object per input line)")->capture_default_str();
+  app.add_flag("--report-routing", a.report_routing,
+               "json: each hypothesis's expert ids per target token and decoder MoE layer, and the source's");
   app.add_option("--threads", a.threads, "compute threads (0 = OpenMP's default)")->capture_default_str();
   app.add_flag("-q,--quiet", a.quiet, "no progress line on stderr");
 }
@@ -155,16 +158,38 @@ std::string fixed6(double v) {
   return buf;
 }
 
+// {"<layer>": {"experts": [[e1, e2], ...], "weights": [[w1, w2], ...]}, ...}:
+// routes [rows, layers.size()] as one object per layer, one pair per row.
+nlohmann::json routing_json(const std::vector<std::string>& layers, const std::vector<dec::ExpertRoute>& routes) {
+  nlohmann::json j = nlohmann::json::object();
+  const std::size_t W = layers.size();
+  for (std::size_t l = 0; l < W; ++l) {
+    nlohmann::json experts = nlohmann::json::array(), weights = nlohmann::json::array();
+    for (std::size_t i = l; i < routes.size(); i += W) {
+      experts.push_back({routes[i].expert[0], routes[i].expert[1]});
+      weights.push_back({routes[i].weight[0], routes[i].weight[1]});
+    }
+    j[layers[l]] = {{"experts", std::move(experts)}, {"weights", std::move(weights)}};
+  }
+  return j;
+}
+
 void write_translation(std::ostream& out, const std::string& format, int n_best, std::size_t index,
-                       const std::string& source, const dec::TextTranslation& t) {
+                       const std::string& source, const dec::TextTranslation& t, const dec::Translator* routing) {
   if (format == "json") {
-    auto hyp_json = [](const dec::TextHypothesis& h) {
-      return nlohmann::json{{"hypothesis", h.text}, {"score", h.score}, {"log_prob", h.log_prob}, {"tokens", h.pieces}};
+    auto hyp_json = [&](const dec::TextHypothesis& h) {
+      nlohmann::json j{{"hypothesis", h.text}, {"score", h.score}, {"log_prob", h.log_prob}, {"tokens", h.pieces}};
+      if (routing) j["routing"] = routing_json(routing->decoder_moe_layers(), h.routes);
+      return j;
     };
     nlohmann::json j = hyp_json(t.hypotheses.front());
     j["line"] = index + 1;
     j["source"] = source;
     if (t.truncated) j["truncated"] = true;
+    if (routing) {
+      j["source_tokens"] = t.source_pieces;
+      j["source_routing"] = routing_json(routing->encoder_moe_layers(), t.source_routes);
+    }
     if (n_best > 1) {
       j["n_best"] = nlohmann::json::array();
       for (const auto& h : t.hypotheses) j["n_best"].push_back(hyp_json(h));
@@ -182,6 +207,9 @@ void write_translation(std::ostream& out, const std::string& format, int n_best,
 int run(Args& a) {
   if (a.output_format != "text" && a.output_format != "json")
     throw InputError("--output-format: expected text or json, got '" + a.output_format + "'");
+  if (a.report_routing && a.output_format != "json")
+    throw InputError("--report-routing: needs --output-format json (text output has no room for routes)");
+  a.translator.search.report_routing = a.report_routing;
   if (a.threads < 0) throw InputError("--threads: must be >= 0, got " + std::to_string(a.threads));
   if (a.translator.max_input_length < 2)
     throw InputError("--max-input-length: must be >= 2, got " + std::to_string(a.translator.max_input_length));
@@ -236,7 +264,8 @@ int run(Args& a) {
       if (translated[i].truncated)
         std::cerr << "moe-translate: warning: " << input_name << ":" << done + i + 1 << ": source cut to "
                   << translator.max_input_length() << " tokens (--max-input-length)\n";
-      write_translation(*out, a.output_format, a.translator.search.n_best, done + i, texts[i], translated[i]);
+      write_translation(*out, a.output_format, a.translator.search.n_best, done + i, texts[i], translated[i],
+                        a.report_routing ? &translator : nullptr);
       target_tokens += translated[i].hypotheses.front().pieces.size() + 1;
     }
     out->flush();

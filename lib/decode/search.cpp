@@ -127,10 +127,31 @@ void Searcher::keep_row(std::int32_t row, std::int32_t token, double log_prob) {
   next_log_prob_.push_back(log_prob);
 }
 
+void Searcher::advance_routes(std::int64_t step) {
+  const std::size_t W = static_cast<std::size_t>(route_width_);
+  const std::size_t row_width = static_cast<std::size_t>(history_width_) * W;
+  next_route_history_.resize(next_rows_.size() * row_width);
+  for (std::size_t r = 0; r < next_rows_.size(); ++r) {
+    const std::size_t from = static_cast<std::size_t>(next_rows_[r]);
+    ExpertRoute* to = next_route_history_.data() + r * row_width;
+    std::copy_n(route_history_.data() + from * row_width, static_cast<std::size_t>(step) * W, to);
+    std::copy_n(step_routes_.data() + from * W, W, to + static_cast<std::size_t>(step) * W);
+  }
+  std::swap(route_history_, next_route_history_);
+}
+
 void Searcher::finish_row(SentenceState& s, std::int32_t row, std::int64_t step, float eos_log_prob) {
   Hypothesis h;
   const std::int32_t* tokens = history_.data() + static_cast<std::size_t>(row) * history_width_;
   h.tokens.assign(tokens, tokens + step);
+  if (route_width_ > 0) {  // the steps so far, then this step's (the EOS position)
+    const std::size_t W = static_cast<std::size_t>(route_width_);
+    const ExpertRoute* past = route_history_.data() + static_cast<std::size_t>(row) * history_width_ * W;
+    h.routes.reserve((static_cast<std::size_t>(step) + 1) * W);
+    h.routes.assign(past, past + static_cast<std::size_t>(step) * W);
+    const ExpertRoute* now = step_routes_.data() + static_cast<std::size_t>(row) * W;
+    h.routes.insert(h.routes.end(), now, now + W);
+  }
   h.log_prob = row_log_prob_[row] + eos_log_prob;
   h.score = h.log_prob / length_penalty(options_, step + 1);
   // Kept sorted best first; equal scores keep the order they finished in.
@@ -265,12 +286,21 @@ std::vector<std::vector<Hypothesis>> Searcher::run(StepModel& model,
   next_tokens_.reserve(max_rows);
   next_log_prob_.reserve(max_rows);
   weights_.resize(static_cast<std::size_t>(vocab_));
+  route_width_ = options_.report_routing ? std::max(model.route_width(), 0) : 0;
+  if (route_width_ > 0) {
+    route_history_.assign(max_rows * history_width_ * route_width_, ExpertRoute{});
+    next_route_history_.reserve(route_history_.size());
+  }
 
   model.start(sources);
   std::int64_t rows = B;
   for (std::int64_t step = 0; rows > 0; ++step) {
     log_probs_.resize(Shape{rows, vocab_});
     model.step(std::span<const std::int32_t>(tokens_.data(), static_cast<std::size_t>(rows)), log_probs_.view());
+    if (route_width_ > 0) {
+      step_routes_.resize(static_cast<std::size_t>(rows * route_width_));
+      model.step_routes(step_routes_);
+    }
     if (step < options_.min_length) {
       // Too short to end: EOS is out of the running, except where the length
       // limit forces every row to end at this step.
@@ -310,6 +340,7 @@ std::vector<std::vector<Hypothesis>> Searcher::run(StepModel& model,
     // The new rows' histories gain the token chosen at this step.
     const std::int64_t next = static_cast<std::int64_t>(next_rows_.size());
     for (std::int64_t r = 0; r < next; ++r) next_history_[r * history_width_ + step] = next_tokens_[r];
+    if (route_width_ > 0) advance_routes(step);
     bool identity = next == rows;
     for (std::int64_t r = 0; identity && r < next; ++r) identity = next_rows_[r] == r;
     if (!identity && next > 0) model.reorder(next_rows_);

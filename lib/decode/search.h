@@ -57,6 +57,10 @@ struct SearchOptions {
   // sentences and (when > 0) max_batch_tokens padded source tokens a batch.
   int mini_batch = 32;
   std::int64_t max_batch_tokens = 0;
+  // Record, for every hypothesis, the expert routes the model reports for
+  // each decoding step (StepModel::route_width); nothing is recorded, and
+  // nothing costs, when false.
+  bool report_routing = false;
 };
 
 // Throws InputError naming the first bad field ("beam_size: must be >= 1, got 0").
@@ -66,10 +70,23 @@ void validate(const SearchOptions& options);
 // a comma ("topk:40,temperature:0.8"). Throws InputError otherwise.
 SamplingOptions parse_sampling(const std::string& spec);
 
+// One token's routing in one MoE layer: its first and second choice and the
+// combine weights they got (0 for a choice that was dropped or skipped;
+// expert -1 for no choice, e.g. the second choice of a top-1 layer).
+struct ExpertRoute {
+  std::int32_t expert[2] = {-1, -1};
+  float weight[2] = {0, 0};
+};
+
 struct Hypothesis {
   std::vector<std::int32_t> tokens;  // without EOS
   double score = 0;                  // final, length-penalised: what the n-best is ordered by
   double log_prob = 0;               // sum of token log-probabilities, EOS included
+  // With SearchOptions::report_routing: [tokens.size() + 1, W] (W = the
+  // model's route_width()); row t holds the routes of the decoder position
+  // that predicted token t (the last row: EOS), i.e. of the step whose input
+  // was token t-1 (BOS for t = 0). Empty otherwise.
+  std::vector<ExpertRoute> routes;
 };
 
 // The length penalty lp(|Y|) of the options for a hypothesis of `length`
@@ -94,6 +111,11 @@ class StepModel {
   virtual void step(std::span<const std::int32_t> tokens, TensorView<float> log_probs) = 0;
   // New row i continues old row rows[i] (rows may repeat, grow or shrink the set).
   virtual void reorder(std::span<const std::int32_t> rows) = 0;
+  // Routing report (optional): W route entries per row and step (one per
+  // decoder MoE layer for the Transformer); 0 = the model reports none.
+  virtual int route_width() const { return 0; }
+  // After step(): routes [R, W] of the rows just stepped, in row order.
+  virtual void step_routes(std::span<ExpertRoute> routes) const { (void)routes; }
 };
 
 // Decodes batches; keeps its workspaces between calls, so steady-state steps
@@ -128,6 +150,8 @@ class Searcher {
   void select_samples(SentenceState& s, std::int64_t step, Rng& rng);
   void finish_row(SentenceState& s, std::int32_t row, std::int64_t step, float eos_log_prob);
   void keep_row(std::int32_t row, std::int32_t token, double log_prob);
+  // Copies route history rows along next_rows_ and appends this step's routes.
+  void advance_routes(std::int64_t step);
   bool can_stop_early(const SentenceState& s) const;
 
   SearchOptions options_;
@@ -146,6 +170,10 @@ class Searcher {
   std::vector<std::int32_t> next_rows_, next_tokens_;
   std::vector<double> next_log_prob_;
   std::vector<std::int32_t> next_history_;
+  // Routing report only (route_width_ = W > 0): per row its routes so far
+  // [R, L, W], and this step's [R, W]; follows back-pointers like history_.
+  std::int64_t route_width_ = 0;
+  std::vector<ExpertRoute> route_history_, next_route_history_, step_routes_;
 };
 
 }  // namespace moe::decode

@@ -13,6 +13,10 @@
 // tokens (every other encoder operation is per sentence), while MoE buffers
 // sized by the tokens of one call stay bounded.
 //
+// report_routing: route_width() is the number of decoder MoE layers W, and
+// start() keeps every source token's routes in the encoder MoE layers
+// (source_routes()); off, nothing is copied.
+//
 // Ownership: holds a reference to the model (which must outlive it) and owns
 // the batch's EncoderOutput [B,S,M] and DecoderState (caches [R,T,2*h*dk]).
 #include <cstdint>
@@ -26,8 +30,8 @@ namespace moe::decode {
 
 class TransformerStepModel final : public StepModel {
  public:
-  explicit TransformerStepModel(Transformer<float>& model, std::int64_t encoder_tokens_per_call = 0)
-      : model_(model), encoder_tokens_per_call_(encoder_tokens_per_call) {}
+  explicit TransformerStepModel(Transformer<float>& model, std::int64_t encoder_tokens_per_call = 0,
+                                bool report_routing = false);
 
   int vocab_size() const override { return model_.config().vocab; }
   std::int32_t eos_id() const override { return model_.config().eos_id; }
@@ -39,8 +43,21 @@ class TransformerStepModel final : public StepModel {
   void start(std::span<const std::span<const std::int32_t>> sources) override;
   void step(std::span<const std::int32_t> tokens, TensorView<float> log_probs) override;
   void reorder(std::span<const std::int32_t> rows) override;
+  int route_width() const override { return report_routing_ ? static_cast<int>(decoder_moe_.size()) : 0; }
+  void step_routes(std::span<ExpertRoute> routes) const override;
+
+  // With report_routing, of the batch start() began: sentence i's source
+  // routes [S_i, W_enc] (S_i = its tokens, EOS included; W_enc = encoder MoE
+  // layers, in layer order). Empty without report_routing.
+  std::span<const ExpertRoute> source_routes(std::size_t sentence) const { return source_routes_[sentence]; }
+  int source_route_width() const { return static_cast<int>(encoder_moe_.size()); }
 
  private:
+  // Copies the encoder MoE layers' routes of sentences [first, first + count)
+  // (just encoded, padded to src_len) into source_routes_.
+  void keep_source_routes(std::span<const std::span<const std::int32_t>> sources, std::int64_t first,
+                          std::int64_t count, std::int64_t src_len);
+
   // Appends sentences [first, first + count) of padded_ encoded to encoder_.
   void append_encoded(std::int64_t first, std::int64_t count, std::int64_t src_len);
 
@@ -50,6 +67,9 @@ class TransformerStepModel final : public StepModel {
   EncoderOutput<float> encoder_;
   DecoderState<float> state_;
   std::vector<std::int32_t> rows_;    // reorder() argument workspace
+  bool report_routing_ = false;
+  std::vector<const MoeLayer<float>*> encoder_moe_, decoder_moe_;  // in layer order
+  std::vector<std::vector<ExpertRoute>> source_routes_;           // [B][S_i * W_enc]
 };
 
 }  // namespace moe::decode

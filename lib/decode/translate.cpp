@@ -76,12 +76,16 @@ std::vector<std::vector<Hypothesis>> translate(Transformer<float>& model,
 std::vector<std::vector<Hypothesis>> translate(Transformer<float>& model,
                                                const std::vector<std::vector<std::int32_t>>& sources,
                                                const SearchOptions& options,
-                                               std::span<const std::uint64_t> stream_ids) {
+                                               std::span<const std::uint64_t> stream_ids,
+                                               std::vector<std::vector<ExpertRoute>>* source_routes) {
   MOE_CHECK(stream_ids.size() == sources.size(), "one sampling stream per source");
   Searcher searcher(options);
   const MoeConfig& moe = model.config().moe;
   const bool dropless_moe = moe.num_experts > 0 && moe.capacity >= moe.group_size;
-  TransformerStepModel step_model(model, dropless_moe ? kEncoderExpertRows / moe.num_experts : 0);
+  TransformerStepModel step_model(model, dropless_moe ? kEncoderExpertRows / moe.num_experts : 0,
+                                  options.report_routing);
+  const bool keep_source_routes = options.report_routing && source_routes != nullptr;
+  if (source_routes) source_routes->assign(keep_source_routes ? sources.size() : 0, {});
   std::vector<std::size_t> lengths(sources.size());
   for (std::size_t i = 0; i < sources.size(); ++i) {
     if (sources[i].empty() || sources[i].back() != model.config().eos_id)
@@ -100,7 +104,13 @@ std::vector<std::vector<Hypothesis>> translate(Transformer<float>& model,
       streams.push_back(stream_ids[i]);
     }
     std::vector<std::vector<Hypothesis>> found = searcher.run(step_model, batch_sources, streams);
-    for (std::size_t j = 0; j < batch.size(); ++j) results[batch[j]] = std::move(found[j]);
+    for (std::size_t j = 0; j < batch.size(); ++j) {
+      results[batch[j]] = std::move(found[j]);
+      if (keep_source_routes) {
+        const std::span<const ExpertRoute> routes = step_model.source_routes(j);
+        (*source_routes)[batch[j]].assign(routes.begin(), routes.end());
+      }
+    }
   }
   return results;
 }

@@ -33,11 +33,16 @@ std::vector<std::vector<Hypothesis>> translate(Transformer<float>& model,
                                                const std::vector<std::vector<std::int32_t>>& sources,
                                                const SearchOptions& options);
 // The same with the sampling stream of each source given ([N]), so input
-// translated in chunks samples exactly as one call would.
+// translated in chunks samples exactly as one call would. With
+// options.report_routing each hypothesis carries its decoder routes [|Y|+1,
+// W_dec] (Hypothesis::routes) and, when source_routes is given, it receives
+// [N][S_i * W_enc]: every source token's routes in the encoder MoE layers
+// (layer order of model.moe_layers(); S_i = sources[i].size()).
 std::vector<std::vector<Hypothesis>> translate(Transformer<float>& model,
                                                const std::vector<std::vector<std::int32_t>>& sources,
                                                const SearchOptions& options,
-                                               std::span<const std::uint64_t> stream_ids);
+                                               std::span<const std::uint64_t> stream_ids,
+                                               std::vector<std::vector<ExpertRoute>>* source_routes = nullptr);
 
 // The batches translate() forms: [batches][sentences] indices into `lengths`.
 std::vector<std::vector<std::size_t>> length_sorted_batches(const std::vector<std::size_t>& lengths,

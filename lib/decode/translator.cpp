@@ -48,6 +48,8 @@ Translator::Translator(const TranslatorOptions& options)
                     "vocabulary has " + std::to_string(vocab_.size()) + " pieces but the model expects " +
                         std::to_string(cfg.vocab));
   model_ = std::make_unique<Transformer<float>>(cfg, /*seed=*/0);
+  for (const auto& [name, layer] : model_->moe_layers(false)) encoder_moe_layers_.push_back(name);
+  for (const auto& [name, layer] : model_->moe_layers(true)) decoder_moe_layers_.push_back(name);
   io::load_checkpoint_tensors(info_.dir, "weights", io::weight_tensors(model_->weights(), cfg.moe.num_experts));
   format_.target_lang_tag = info_.recipe.data.target_lang_tag;
   format_.max_input_length = std::min(options_.max_input_length, cfg.max_positions);
@@ -77,9 +79,15 @@ std::vector<TextTranslation> Translator::translate(const std::vector<std::string
   // texts were empty and of how the input was chunked.
   std::vector<std::uint64_t> streams(sources.size());
   for (std::size_t j = 0; j < sources.size(); ++j) streams[j] = first_index + source_of[j];
-  std::vector<std::vector<Hypothesis>> found = decode::translate(*model_, sources, options_.search, streams);
+  std::vector<std::vector<ExpertRoute>> source_routes;
+  std::vector<std::vector<Hypothesis>> found =
+      decode::translate(*model_, sources, options_.search, streams, &source_routes);
   for (std::size_t j = 0; j < sources.size(); ++j) {
     TextTranslation& t = out[source_of[j]];
+    if (options_.search.report_routing) {
+      for (std::int32_t id : sources[j]) t.source_pieces.push_back(vocab_.id_to_piece(id));
+      t.source_routes = std::move(source_routes[j]);
+    }
     for (Hypothesis& h : found[j]) {
       TextHypothesis th;
       std::vector<int> ids(h.tokens.begin(), h.tokens.end());
@@ -87,6 +95,7 @@ std::vector<TextTranslation> Translator::translate(const std::vector<std::string
       for (int id : ids) th.pieces.push_back(vocab_.id_to_piece(id));
       th.score = h.score;
       th.log_prob = h.log_prob;
+      th.routes = std::move(h.routes);
       t.hypotheses.push_back(std::move(th));
     }
   }

@@ -45,11 +45,19 @@ struct TextHypothesis {
   std::vector<std::string> pieces;   // SentencePiece pieces, EOS excluded
   double score = 0;                  // length-penalised (ordering)
   double log_prob = 0;               // sum of log-probabilities, EOS included
+  // search.report_routing only: [pieces.size() + 1, decoder MoE layers] (see
+  // Hypothesis::routes; the last row is EOS's).
+  std::vector<ExpertRoute> routes;
 };
 
 struct TextTranslation {
   std::vector<TextHypothesis> hypotheses;  // n_best, best first; one empty hypothesis for empty input
   bool truncated = false;                  // the source was cut to max_input_length
+  // search.report_routing only, and empty for an empty input: the pieces the
+  // model saw ([<2en>] pieces </s>) and their routes [source_pieces.size(),
+  // encoder MoE layers].
+  std::vector<std::string> source_pieces;
+  std::vector<ExpertRoute> source_routes;
 };
 
 class Translator {
@@ -64,6 +72,9 @@ class Translator {
   Transformer<float>& model() { return *model_; }
   // Tokens a source may have (options' max_input_length capped by max_positions).
   int max_input_length() const { return format_.max_input_length; }
+  // Names of the MoE layers ("decoder.layer.1.moe"), the columns of the routes.
+  const std::vector<std::string>& encoder_moe_layers() const { return encoder_moe_layers_; }
+  const std::vector<std::string>& decoder_moe_layers() const { return decoder_moe_layers_; }
 
   // texts [N] (valid UTF-8; empty or whitespace-only texts translate to an
   // empty hypothesis without running the model). first_index: the index of
@@ -77,6 +88,7 @@ class Translator {
   data::Vocab vocab_;
   std::unique_ptr<Transformer<float>> model_;
   SourceFormat format_;
+  std::vector<std::string> encoder_moe_layers_, decoder_moe_layers_;
 };
 
 }  // namespace moe::decode

@@ -556,6 +556,14 @@ void Transformer<T>::reorder(DecoderState<T>& st, const std::vector<std::int32_t
   st.rows = R;
 }
 
+template <typename T>
+std::vector<std::pair<std::string, const MoeLayer<T>*>> Transformer<T>::moe_layers(bool decoder) const {
+  std::vector<std::pair<std::string, const MoeLayer<T>*>> out;
+  for (const auto& b : decoder ? decoder_ : encoder_)
+    if (b->moe) out.emplace_back(b->prefix + ".moe", b->moe.get());
+  return out;
+}
+
 template class Transformer<float>;
 template class Transformer<double>;
 

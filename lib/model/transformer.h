@@ -19,6 +19,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "model/model_config.h"
@@ -142,6 +143,14 @@ class Transformer {
   // back-pointers, drops finished rows (rows shorter than state.rows) or
   // fans rows out (longer).
   void reorder(DecoderState<T>& state, const std::vector<std::int32_t>& rows) const;
+
+  // ---- introspection (routing reports, tests) ----
+  // The MoE layers of the decoder (else encoder) stack in layer order, named
+  // as in training ("decoder.layer.1.moe"). Each layer's routes() hold the
+  // per-token routes of its last call: encoder layers [B*S] of the last
+  // encode() / forward() / score(); decoder layers [R] in row order after
+  // step(), [B*T] after forward() / score(). Pointers live as long as the model.
+  std::vector<std::pair<std::string, const MoeLayer<T>*>> moe_layers(bool decoder) const;
 
  private:
   struct Block;

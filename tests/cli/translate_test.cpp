@@ -260,5 +260,59 @@ TEST(MoeTranslate, SamplingIsSeeded) {
   EXPECT_NE(a.out, c.out);
 }
 
+TEST(MoeTranslate, RoutingReportJsonShape) {
+  const TinyRun& t = tiny_run();
+  const auto r = run_app("moe-translate", translate_args("--output-format json --report-routing --beam-size 3 --n-best 2"),
+                         t.pairs[0].first + "\n\n" + t.pairs[5].first + "\n");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto out = lines_of(r.out);
+  ASSERT_EQ(out.size(), 3u);
+  // Each layer: one [e1, e2] and one [w1, w2] per row, experts of 4, weights
+  // of a top-2 gate (dropless: both kept, summing to about 1).
+  auto check_layers = [](const nlohmann::json& routing, const std::string& stack, std::size_t rows) {
+    ASSERT_TRUE(routing.is_object());
+    ASSERT_FALSE(routing.empty());
+    for (const auto& [name, layer] : routing.items()) {
+      EXPECT_EQ(name.rfind(stack + ".layer.", 0), 0u) << name;
+      EXPECT_EQ(name.substr(name.size() - 4), ".moe") << name;
+      ASSERT_EQ(layer["experts"].size(), rows) << name;
+      ASSERT_EQ(layer["weights"].size(), rows) << name;
+      for (std::size_t i = 0; i < rows; ++i) {
+        const auto& e = layer["experts"][i];
+        const auto& w = layer["weights"][i];
+        ASSERT_EQ(e.size(), 2u);
+        EXPECT_GE(e[0].get<int>(), 0);
+        EXPECT_LT(e[0].get<int>(), 4);
+        EXPECT_NE(e[0], e[1]);
+        EXPECT_GE(w[0].get<double>(), w[1].get<double>());
+        EXPECT_NEAR(w[0].get<double>() + w[1].get<double>(), 1.0, 1e-5);
+      }
+    }
+  };
+  for (std::size_t line : {0u, 2u}) {
+    const auto j = nlohmann::json::parse(out[line]);
+    // One row per target token, EOS included; one per source piece, <2en> and EOS included.
+    check_layers(j["routing"], "decoder", j["tokens"].size() + 1);
+    ASSERT_EQ(j["n_best"].size(), 2u);
+    for (const auto& h : j["n_best"]) check_layers(h["routing"], "decoder", h["tokens"].size() + 1);
+    EXPECT_EQ(j["n_best"][0]["routing"], j["routing"]);
+    ASSERT_GE(j["source_tokens"].size(), 3u);
+    EXPECT_EQ(j["source_tokens"].front(), "<2en>");
+    EXPECT_EQ(j["source_tokens"].back(), "</s>");
+    check_layers(j["source_routing"], "encoder", j["source_tokens"].size());
+  }
+  // The routes do not change the translation.
+  const auto plain = run_app("moe-translate", translate_args("--output-format json --beam-size 3 --n-best 2"),
+                             t.pairs[0].first + "\n");
+  ASSERT_EQ(plain.exit_code, 0) << plain.err;
+  EXPECT_EQ(nlohmann::json::parse(lines_of(plain.out)[0])["tokens"], nlohmann::json::parse(out[0])["tokens"]);
+  // An empty line: no tokens, no routes.
+  const auto empty = nlohmann::json::parse(out[1]);
+  EXPECT_TRUE(empty["source_tokens"].empty());
+  for (const auto& [name, layer] : empty["routing"].items()) EXPECT_TRUE(layer["experts"].empty()) << name;
+  // Text output has no room for routes.
+  expect_one_line_error(run_app("moe-translate", translate_args("--report-routing"), "x\n"), "--report-routing");
+}
+
 }  // namespace
 }  // namespace moe::test

@@ -8,6 +8,8 @@
 #include <cmath>
 #include <functional>
 #include <map>
+#include <set>
+#include <string>
 #include <utility>
 
 #include "util/error.h"
@@ -23,10 +25,13 @@ constexpr std::int32_t A = 3, B = 4, C = 5, D = 6, X = 7;
 using Prefix = std::vector<std::int32_t>;
 using Script = std::function<std::map<std::int32_t, double>(std::int32_t sentence, const Prefix& prefix)>;
 
+// With route_width W > 0 the model also reports, per step and row, W routes
+// that encode the row's sentence and prefix (route_of), so a hypothesis's
+// recorded routes are right only if they followed its back-pointers.
 class ScriptedModel final : public StepModel {
  public:
-  explicit ScriptedModel(Script script, std::int64_t max_length = 50)
-      : script_(std::move(script)), max_length_(max_length) {}
+  explicit ScriptedModel(Script script, std::int64_t max_length = 50, int route_width = 0)
+      : script_(std::move(script)), max_length_(max_length), route_width_(route_width) {}
   int vocab_size() const override { return kVocab; }
   std::int32_t eos_id() const override { return kEos; }
   std::int32_t bos_id() const override { return kBos; }
@@ -57,6 +62,23 @@ class ScriptedModel final : public StepModel {
     }
     first_ = false;
   }
+  int route_width() const override { return route_width_; }
+  void step_routes(std::span<ExpertRoute> routes) const override {
+    ASSERT_EQ(routes.size(), prefix_.size() * static_cast<std::size_t>(route_width_));
+    for (std::size_t r = 0; r < prefix_.size(); ++r)
+      for (int l = 0; l < route_width_; ++l) routes[r * route_width_ + l] = route_of(sentence_[r], prefix_[r], l);
+  }
+  // Layer l's route of the step that follows `prefix`.
+  static ExpertRoute route_of(std::int32_t sentence, const Prefix& prefix, int l) {
+    ExpertRoute e;
+    e.expert[0] = sentence * 1000 + l * 100 + static_cast<std::int32_t>(prefix.size());
+    std::int32_t hash = 0;
+    for (std::int32_t t : prefix) hash = hash * 7 + t;
+    e.expert[1] = hash;
+    e.weight[0] = static_cast<float>(l);
+    e.weight[1] = static_cast<float>(prefix.empty() ? -1 : prefix.back());
+    return e;
+  }
   void reorder(std::span<const std::int32_t> rows) override {
     std::vector<Prefix> prefix;
     std::vector<std::int32_t> sentence;
@@ -72,6 +94,7 @@ class ScriptedModel final : public StepModel {
  private:
   Script script_;
   std::int64_t max_length_;
+  int route_width_;
   std::vector<std::int32_t> sentence_;
   std::vector<Prefix> prefix_;
   bool first_ = true;
@@ -295,6 +318,77 @@ TEST(Sampling, TopKAndTemperatureShapeTheDraws) {
   const auto out = search(model, many, {{0, kEos}});
   ASSERT_EQ(out[0].size(), 4u);
   for (std::size_t i = 1; i < 4; ++i) EXPECT_GE(out[0][i - 1].score, out[0][i].score);
+}
+
+// Routes of hypothesis h of `sentence`, as the scripted model produced them
+// along h's own prefixes: [|h|+1, W].
+std::vector<ExpertRoute> expected_routes(std::int32_t sentence, const Hypothesis& h, int W) {
+  std::vector<ExpertRoute> out;
+  for (std::size_t t = 0; t <= h.tokens.size(); ++t)
+    for (int l = 0; l < W; ++l)
+      out.push_back(ScriptedModel::route_of(sentence, Prefix(h.tokens.begin(), h.tokens.begin() + t), l));
+  return out;
+}
+
+void expect_routes(const std::vector<ExpertRoute>& got, const std::vector<ExpertRoute>& want, const std::string& what) {
+  ASSERT_EQ(got.size(), want.size()) << what;
+  for (std::size_t i = 0; i < got.size(); ++i)
+    for (int k = 0; k < 2; ++k) {
+      EXPECT_EQ(got[i].expert[k], want[i].expert[k]) << what << " entry " << i;
+      EXPECT_EQ(got[i].weight[k], want[i].weight[k]) << what << " entry " << i;
+    }
+}
+
+// Beam rows are reordered, duplicated and dropped every step, sentences leave
+// the batch at different steps: each hypothesis's routes must still be those
+// of its own prefixes, EOS step included.
+TEST(RoutingReport, RoutesFollowTheBackPointersOfEveryHypothesis) {
+  auto script = [](std::int32_t sentence, const Prefix& p) -> std::map<std::int32_t, double> {
+    if (p.size() >= static_cast<std::size_t>(sentence)) return {{kEos, 0.6}, {A, 0.25}, {C, 0.15}};
+    return {{static_cast<std::int32_t>(3 + (sentence + p.size()) % 5), 0.4}, {B, 0.3}, {D, 0.2}, {kEos, 0.1}};
+  };
+  std::vector<Prefix> sources = {{3, kEos}, {1, kEos}, {6, kEos}, {2, kEos}, {5, kEos}};
+  const int W = 3;
+  for (int beam : {1, 4}) {
+    SearchOptions o = options(beam, 0.6, beam);
+    o.report_routing = true;
+    ScriptedModel model(script, 50, W);
+    const auto out = search(model, o, sources);
+    std::set<std::size_t> lengths;
+    for (std::size_t i = 0; i < sources.size(); ++i)
+      for (std::size_t k = 0; k < out[i].size(); ++k) {
+        lengths.insert(out[i][k].tokens.size());
+        expect_routes(out[i][k].routes, expected_routes(sources[i][0], out[i][k], W),
+                      "beam " + std::to_string(beam) + " sentence " + std::to_string(i) + " hyp " + std::to_string(k));
+      }
+    EXPECT_GE(lengths.size(), 3u);
+    // Off: the same hypotheses, no routes.
+    o.report_routing = false;
+    ScriptedModel plain(script, 50, W);
+    const auto off = search(plain, o, sources);
+    for (std::size_t i = 0; i < sources.size(); ++i) {
+      ASSERT_EQ(off[i].size(), out[i].size());
+      for (std::size_t k = 0; k < off[i].size(); ++k) {
+        EXPECT_EQ(off[i][k].tokens, out[i][k].tokens);
+        EXPECT_TRUE(off[i][k].routes.empty());
+      }
+    }
+  }
+}
+
+TEST(RoutingReport, SampledRowsAndForcedEndsKeepTheirRoutes) {
+  auto script = [](std::int32_t, const Prefix&) -> std::map<std::int32_t, double> {
+    return {{A, 0.3}, {B, 0.3}, {C, 0.2}, {kEos, 0.2}};
+  };
+  SearchOptions o = options(4, 0.0, 4);
+  o.max_length_b = 4;  // some samples end at the length limit
+  o.sampling = parse_sampling("temperature:1");
+  o.report_routing = true;
+  ScriptedModel model(script, 50, 2);
+  std::vector<Prefix> sources = {{1, kEos}, {2, kEos}, {3, kEos}};
+  const auto out = search(model, o, sources);
+  for (std::size_t i = 0; i < sources.size(); ++i)
+    for (const Hypothesis& h : out[i]) expect_routes(h.routes, expected_routes(sources[i][0], h, 2), "sampled");
 }
 
 TEST(SearchOptions, BadValuesAreOneLineErrors) {

@@ -76,6 +76,20 @@ Hypothesis greedy_reference(Transformer<float>& model, const std::vector<std::in
   return h;
 }
 
+// The teacher-forced batch of one hypothesis of `src`: bos y -> y eos.
+Batch teacher_forced(const ModelConfig& c, const std::vector<std::int32_t>& src, const Hypothesis& h) {
+  Batch b;
+  b.batch = 1;
+  b.src = src;
+  b.src_len = static_cast<std::int64_t>(src.size());
+  b.tgt_in = {c.bos_id};
+  b.tgt_in.insert(b.tgt_in.end(), h.tokens.begin(), h.tokens.end());
+  b.labels = h.tokens;
+  b.labels.push_back(c.eos_id);
+  b.tgt_len = static_cast<std::int64_t>(b.labels.size());
+  return b;
+}
+
 class TranslateTest : public ::testing::TestWithParam<int> {};
 
 TEST_P(TranslateTest, BeamOneIsGreedy) {
@@ -129,15 +143,7 @@ TEST_P(TranslateTest, CachedStepScoresEqualFullForwardScoring) {
   const ModelConfig& c = model->config();
   for (std::size_t i = 0; i < src.size(); ++i)
     for (const Hypothesis& h : out[i]) {
-      Batch b;
-      b.batch = 1;
-      b.src = src[i];
-      b.src_len = static_cast<std::int64_t>(src[i].size());
-      b.tgt_in = {c.bos_id};
-      b.tgt_in.insert(b.tgt_in.end(), h.tokens.begin(), h.tokens.end());
-      b.labels = h.tokens;
-      b.labels.push_back(c.eos_id);
-      b.tgt_len = static_cast<std::int64_t>(b.labels.size());
+      const Batch b = teacher_forced(c, src[i], h);
       Tensor<float> lp(Shape{b.tgt_len, c.vocab});
       model->score(b, lp.view());
       double sum = 0;
@@ -161,6 +167,80 @@ TEST_P(TranslateTest, EncoderInChunksEqualsWholeBatch) {
       EXPECT_EQ(a[i][k].tokens, b[i][k].tokens) << i;
       EXPECT_NEAR(a[i][k].score, b[i][k].score, 1e-5) << i;
     }
+}
+
+// The routes recorded while decoding equal those of a teacher-forced
+// score() of each returned hypothesis (evaluation mode, dropless capacity, so
+// a token's route depends on nothing but its own states): a route that did
+// not follow the beam's back-pointers, or came from another step, shows.
+// Source routes equal the encoder MoE layers' routes of the same score().
+TEST(RoutingReport, DecodedRoutesEqualTeacherForcedRoutes) {
+  auto model = make_model(4);
+  {  // The model copies its (large) input embedding: a weak BOS lets the source choose the first token.
+    TensorView<float> embed = model->weights().param("embed");
+    const std::int64_t M = model->config().d_model;
+    for (std::int64_t m = 0; m < M; ++m) embed[model->config().bos_id * M + m] *= 0.02f;
+  }
+  const auto src = sources();
+  const ModelConfig& c = model->config();
+  const auto decoder_layers = model->moe_layers(true), encoder_layers = model->moe_layers(false);
+  ASSERT_EQ(decoder_layers.size(), 1u);
+  EXPECT_EQ(decoder_layers[0].first, "decoder.layer.1.moe");
+  ASSERT_EQ(encoder_layers.size(), 1u);
+  const std::size_t W = decoder_layers.size(), W_enc = encoder_layers.size();
+  for (int beam : {1, 4}) {
+    SearchOptions o = search_options(beam, beam, 4);
+    o.report_routing = true;
+    std::vector<std::uint64_t> streams(src.size(), 0);
+    std::vector<std::vector<ExpertRoute>> source_routes;
+    const auto out = translate(*model, src, o, streams, &source_routes);
+    const auto plain = translate(*model, src, search_options(beam, beam, 4));
+    ASSERT_EQ(source_routes.size(), src.size());
+    std::set<std::int32_t> experts_seen;
+    for (std::size_t i = 0; i < src.size(); ++i) {
+      ASSERT_EQ(out[i].size(), plain[i].size());
+      for (std::size_t k = 0; k < out[i].size(); ++k) {
+        const Hypothesis& h = out[i][k];
+        EXPECT_EQ(h.tokens, plain[i][k].tokens) << "reporting changed the search";
+        const Batch b = teacher_forced(c, src[i], h);
+        Tensor<float> lp(Shape{b.tgt_len, c.vocab});
+        model->score(b, lp.view());
+        const std::string where = "beam " + std::to_string(beam) + " sentence " + std::to_string(i) + " hyp " +
+                                  std::to_string(k);
+        ASSERT_EQ(h.routes.size(), static_cast<std::size_t>(b.tgt_len) * W) << where;
+        for (std::size_t l = 0; l < W; ++l) {
+          const auto& forced = decoder_layers[l].second->routes();
+          ASSERT_EQ(forced.size(), static_cast<std::size_t>(b.tgt_len));
+          for (std::size_t t = 0; t < forced.size(); ++t)
+            for (int j = 0; j < 2; ++j) {
+              EXPECT_EQ(h.routes[t * W + l].expert[j], forced[t].expert[j]) << where << " position " << t;
+              EXPECT_NEAR(h.routes[t * W + l].weight[j], forced[t].weight[j], 1e-4) << where << " position " << t;
+              experts_seen.insert(forced[t].expert[j]);
+            }
+        }
+        if (k > 0) continue;
+        ASSERT_EQ(source_routes[i].size(), src[i].size() * W_enc);
+        for (std::size_t l = 0; l < W_enc; ++l) {
+          const auto& forced = encoder_layers[l].second->routes();
+          for (std::size_t s = 0; s < src[i].size(); ++s)
+            for (int j = 0; j < 2; ++j)
+              EXPECT_EQ(source_routes[i][s * W_enc + l].expert[j], forced[s].expert[j]) << where << " source " << s;
+        }
+      }
+    }
+    EXPECT_EQ(experts_seen.size(), 4u) << "a test where every token takes the same experts proves little";
+  }
+}
+
+TEST(RoutingReport, DenseModelsReportNoRoutes) {
+  auto model = make_model(0);
+  SearchOptions o = search_options(2, 1, 4);
+  o.report_routing = true;
+  std::vector<std::uint64_t> streams(sources().size(), 0);
+  std::vector<std::vector<ExpertRoute>> source_routes;
+  for (const auto& n_best : translate(*model, sources(), o, streams, &source_routes))
+    EXPECT_TRUE(n_best[0].routes.empty());
+  for (const auto& r : source_routes) EXPECT_TRUE(r.empty());
 }
 
 INSTANTIATE_TEST_SUITE_P(DenseAndMoe, TranslateTest, ::testing::Values(0, 4),
