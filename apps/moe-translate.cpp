@@ -3,11 +3,17 @@
 // lang<TAB>source lines with --tsv) in chunks, translates each chunk with
 // lib/decode's Translator and writes it before reading on, so output streams.
 // This file parses flags, formats output and maps errors to exit codes.
+//
+// Under mpirun (docs/translate.md) the experts are sharded over all ranks:
+// each rank loads E/N experts, rank 0 reads the input and sends every chunk
+// to all ranks, every rank decodes the same batches (the MoE all-to-alls keep
+// them in lockstep), and rank 0 alone writes the output.
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <iostream>
 #include <memory>
@@ -16,6 +22,8 @@
 #include <vector>
 
 #include "decode/translator.h"
+#include "mesh/mesh.h"
+#include "mesh/run_on_mesh.h"
 #include "tensor/gemm.h"
 #include "util/error.h"
 #include "util/utf8.h"
@@ -204,7 +212,31 @@ void write_translation(std::ostream& out, const std::string& format, int n_best,
   }
 }
 
-int run(Args& a) {
+// Rank 0's chunk of texts, copied to every rank of `group` (mpirun gives
+// stdin to rank 0 only, and an input file need not exist on other hosts).
+void share_texts(moe::Collectives& group, std::vector<std::string>& texts) {
+  std::string bytes;  // per text: its length (8 bytes), then its bytes
+  if (group.rank() == 0)
+    for (const std::string& t : texts) {
+      const std::uint64_t n = t.size();
+      bytes.append(reinterpret_cast<const char*>(&n), sizeof n);
+      bytes += t;
+    }
+  std::uint64_t size = bytes.size();
+  group.broadcast(&size, sizeof size, 0);
+  bytes.resize(size);
+  group.broadcast(bytes.data(), size, 0);
+  if (group.rank() == 0) return;
+  texts.clear();
+  for (std::size_t at = 0; at < bytes.size();) {
+    std::uint64_t n = 0;
+    std::memcpy(&n, bytes.data() + at, sizeof n);
+    texts.push_back(bytes.substr(at + sizeof n, n));
+    at += sizeof n + n;
+  }
+}
+
+int run(Args& a, moe::MpiRuntime& runtime) {
   if (a.output_format != "text" && a.output_format != "json")
     throw InputError("--output-format: expected text or json, got '" + a.output_format + "'");
   if (a.report_routing && a.output_format != "json")
@@ -229,17 +261,25 @@ int run(Args& a) {
   }
   if (a.threads > 0) moe::set_num_threads(a.threads);
 
+  // Experts sharded over every rank of the job (one rank: all local).
+  moe::MeshSpec spec;
+  spec.axes = {{"expert", runtime.world_size()}};
+  moe::Mesh mesh(runtime, spec);
+  moe::Collectives& experts = mesh.axis("expert");
+  const bool leader = mesh.rank() == 0;  // reads the input, writes the output
+  if (experts.size() > 1) a.translator.expert_axis = &experts;
+
   std::ifstream file;
   std::istream* in = &std::cin;
   const std::string input_name = a.input == "-" ? "<stdin>" : a.input;
-  if (a.input != "-") {
+  if (leader && a.input != "-") {
     file.open(a.input, std::ios::binary);
     if (!file) throw FileError(a.input, 0, "cannot open input");
     in = &file;
   }
   std::ofstream out_file;
   std::ostream* out = &std::cout;
-  if (a.output != "-") {
+  if (leader && a.output != "-") {
     out_file.open(a.output, std::ios::binary);
     if (!out_file) throw FileError(a.output, 0, "cannot open output for writing");
     out = &out_file;
@@ -247,19 +287,26 @@ int run(Args& a) {
   a.translator.model_path = a.model;
   dec::Translator translator(a.translator);
 
-  const bool show_progress = !a.quiet && a.input != "-" && (a.output != "-" || isatty(STDOUT_FILENO) == 0);
+  const bool show_progress =
+      leader && !a.quiet && a.input != "-" && (a.output != "-" || isatty(STDOUT_FILENO) == 0);
   Progress progress(show_progress, show_progress ? count_lines(a.input) : 0);
   const std::size_t chunk = static_cast<std::size_t>(a.translator.search.mini_batch) * 10;
   std::vector<std::string> texts;
   std::string line;
   std::size_t done = 0, target_tokens = 0;
-  bool more = true;
-  while (more) {
+  bool more = true;  // the leader's input has not ended
+  for (;;) {          // every rank leaves at the same (empty) chunk
     texts.clear();
-    while (texts.size() < chunk && (more = static_cast<bool>(std::getline(*in, line))))
-      texts.push_back(source_text(line, a.tsv, input_name, done + texts.size() + 1));
+    if (leader)
+      while (more && texts.size() < chunk && (more = static_cast<bool>(std::getline(*in, line))))
+        texts.push_back(source_text(line, a.tsv, input_name, done + texts.size() + 1));
+    if (experts.size() > 1) share_texts(experts, texts);
     if (texts.empty()) break;
     const std::vector<dec::TextTranslation> translated = translator.translate(texts, done);
+    if (!leader) {
+      done += texts.size();
+      continue;
+    }
     for (std::size_t i = 0; i < texts.size(); ++i) {
       if (translated[i].truncated)
         std::cerr << "moe-translate: warning: " << input_name << ":" << done + i + 1 << ": source cut to "
@@ -292,13 +339,7 @@ int main(int argc, char** argv) {
     std::cerr << "moe-translate: error: " << e.what() << "\n";
     return 1;
   }
-  try {
-    return run(args);
-  } catch (const InputError& e) {
-    std::cerr << "moe-translate: error: " << e.what() << "\n";
-    return 1;
-  } catch (const std::exception& e) {
-    std::cerr << "moe-translate: internal error: " << e.what() << "\n";
-    return 2;
-  }
+  // Errors: one line, exit 1 for bad input, 2 otherwise; under mpirun a
+  // failing rank names itself and aborts the job.
+  return moe::run_on_mesh("moe-translate", [&](moe::MpiRuntime& runtime) { return run(args, runtime); });
 }

@@ -27,6 +27,8 @@ TransformerStepModel::TransformerStepModel(Transformer<float>& model, std::int64
     for (const auto& [name, layer] : model_.moe_layers(false)) encoder_moe_.push_back(layer);
     for (const auto& [name, layer] : model_.moe_layers(true)) decoder_moe_.push_back(layer);
   }
+  Collectives* axis = model_.expert_axis();
+  if (axis && axis->size() > 1) replicas_ = axis;
 }
 
 void TransformerStepModel::keep_source_routes(std::span<const std::span<const std::int32_t>> sources,
@@ -99,6 +101,8 @@ void TransformerStepModel::step(std::span<const std::int32_t> tokens, TensorView
   MOE_CHECK(static_cast<std::int64_t>(tokens.size()) == state_.rows,
             "step: " + std::to_string(tokens.size()) + " tokens for " + std::to_string(state_.rows) + " rows");
   model_.step(state_, encoder_, tokens.data(), log_probs);
+  if (replicas_)  // views are contiguous: [R,V] is one block
+    replicas_->broadcast(log_probs.data(), static_cast<std::size_t>(log_probs.numel()) * sizeof(float), 0);
 }
 
 void TransformerStepModel::reorder(std::span<const std::int32_t> rows) {

@@ -17,6 +17,13 @@
 // start() keeps every source token's routes in the encoder MoE layers
 // (source_routes()); off, nothing is copied.
 //
+// Experts sharded over ranks (the model has an expert axis of > 1 ranks,
+// every rank decoding the same batches): step() broadcasts expert-axis rank
+// 0's log-probabilities, so every rank's search takes the same decisions and
+// so runs the same steps with the same rows, which the MoE all-to-all needs.
+// (The ranks compute the same numbers anyway; the broadcast makes lockstep a
+// guarantee rather than a property of floating point, for R*V floats a step.)
+//
 // Ownership: holds a reference to the model (which must outlive it) and owns
 // the batch's EncoderOutput [B,S,M] and DecoderState (caches [R,T,2*h*dk]).
 #include <cstdint>
@@ -70,6 +77,7 @@ class TransformerStepModel final : public StepModel {
   bool report_routing_ = false;
   std::vector<const MoeLayer<float>*> encoder_moe_, decoder_moe_;  // in layer order
   std::vector<std::vector<ExpertRoute>> source_routes_;           // [B][S_i * W_enc]
+  Collectives* replicas_ = nullptr;   // expert axis of > 1 ranks: log_probs come from its rank 0
 };
 
 }  // namespace moe::decode

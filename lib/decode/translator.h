@@ -38,6 +38,11 @@ struct TranslatorOptions {
   SearchOptions search;
   double moe_capacity_factor = 0;    // see inference_config(): 0 = no token is dropped
   int max_input_length = 256;        // see SourceFormat; capped by the model's max_positions
+  // The ranks that share the experts (not owned; nullptr = one process holds
+  // all). With D > 1 ranks each loads only its E/D experts, and every rank
+  // must call translate() with the same texts (the MoE all-to-all is
+  // collective): see docs/translate.md.
+  Collectives* expert_axis = nullptr;
 };
 
 struct TextHypothesis {

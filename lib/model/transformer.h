@@ -151,6 +151,8 @@ class Transformer {
   // encode() / forward() / score(); decoder layers [R] in row order after
   // step(), [B*T] after forward() / score(). Pointers live as long as the model.
   std::vector<std::pair<std::string, const MoeLayer<T>*>> moe_layers(bool decoder) const;
+  // The ranks sharing the experts (nullptr = single process).
+  Collectives* expert_axis() const { return expert_axis_; }
 
  private:
   struct Block;

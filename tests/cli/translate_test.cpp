@@ -9,6 +9,7 @@
 #include <random>
 #include <regex>
 #include <sstream>
+#include <sys/wait.h>
 
 #include "cli/run_command.h"
 
@@ -312,6 +313,127 @@ TEST(MoeTranslate, RoutingReportJsonShape) {
   for (const auto& [name, layer] : empty["routing"].items()) EXPECT_TRUE(layer["experts"].empty()) << name;
   // Text output has no room for routes.
   expect_one_line_error(run_app("moe-translate", translate_args("--report-routing"), "x\n"), "--report-routing");
+}
+
+// mpirun as CI runs it: as root, possibly in a container.
+std::string mpirun(int ranks) {
+  return "env OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 "
+         "OMPI_MCA_btl_vader_single_copy_mechanism=none timeout -k 5 60 mpirun --oversubscribe -np " +
+         std::to_string(ranks) + " ";
+}
+
+struct Shell {
+  int code;
+  std::string out, err;
+};
+
+// "line N: A | B" for the first differing line of two outputs (they can be long).
+std::string first_difference(const std::string& a, const std::string& b) {
+  const auto la = lines_of(a), lb = lines_of(b);
+  for (std::size_t i = 0; i < std::max(la.size(), lb.size()); ++i) {
+    const std::string x = i < la.size() ? la[i] : "<none>", y = i < lb.size() ? lb[i] : "<none>";
+    if (x != y) return "line " + std::to_string(i + 1) + ":\n" + x.substr(0, 2000) + "\n" + y.substr(0, 2000);
+  }
+  return "same lines";
+}
+
+Shell shell(const std::string& prefix, const std::string& args, const std::string& input_file) {
+  const std::string dir = temp_dir();
+  const std::string cmd = prefix + shell_quote(std::string(MOE_BIN_DIR) + "/moe-translate") + " " + args + " < " +
+                          shell_quote(input_file) + " > " + dir + "/out 2> " + dir + "/err";
+  const int status = std::system(cmd.c_str());
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, read_file(dir + "/out"), read_file(dir + "/err")};
+}
+
+// JSON lines equal up to float noise: every string, id and count exactly,
+// numbers (scores, gate weights) within 1e-4.
+void expect_json_close(const nlohmann::json& a, const nlohmann::json& b, const std::string& where) {
+  ASSERT_EQ(a.type(), b.type()) << where;
+  if (a.is_number_float() || b.is_number_float()) {
+    EXPECT_NEAR(a.get<double>(), b.get<double>(), 1e-4) << where;
+  } else if (a.is_object() || a.is_array()) {
+    ASSERT_EQ(a.size(), b.size()) << where;
+    for (auto ia = a.begin(), ib = b.begin(); ia != a.end(); ++ia, ++ib) {
+      if (a.is_object()) {
+        ASSERT_EQ(ia.key(), ib.key()) << where;
+      }
+      expect_json_close(*ia, *ib, where + (a.is_object() ? "." + ia.key() : "[]"));
+    }
+  } else {
+    EXPECT_EQ(a, b) << where;
+  }
+}
+
+// Experts sharded over 2 ranks translate as one process does, for a
+// checkpoint written by one process (each rank reads its half of the one
+// expert file) and one written by 2 ranks (each rank reads its own shard
+// file); stdin reaches rank 0 only, so the input travels by broadcast. The
+// text is the same byte for byte; numbers may differ in the last bits, since
+// a sharded expert's GEMM has other rows beside a token than in one process
+// (docs/translate.md).
+TEST(MoeTranslateMesh, TwoRanksTranslateAsOneProcess) {
+  if (std::system("command -v mpirun >/dev/null 2>&1") != 0) GTEST_SKIP() << "mpirun not installed";
+  const TinyRun& t = tiny_run();
+  const std::string dir = temp_dir();
+  std::string input;
+  for (std::size_t i = 0; i < 25; ++i) input += t.pairs[i * 7].first + "\n" + (i == 3 ? "\n" : "");
+  const std::string in = write_file(dir, "in.txt", input);
+  // A few steps of training on 2 ranks with sharded experts.
+  const std::string sharded = dir + "/sharded";
+  const std::string train = mpirun(2) + shell_quote(std::string(MOE_BIN_DIR) + "/moe-train") + " " +
+                            shell_quote(t.dir + "/recipe.yaml") + " -q --set train.max_steps=30 --set mesh.expert=2" +
+                            " --set checkpoint.dir=" + shell_quote(sharded) + " > " + dir + "/train.log 2>&1";
+  ASSERT_EQ(std::system(train.c_str()), 0) << read_file(dir + "/train.log");
+  ASSERT_TRUE(fs::exists(sharded + "/checkpoints/step-00000030/weights-experts-1-of-2.safetensors"));
+  for (const std::string& run : {t.run, sharded}) {
+    for (const std::string& flags : {std::string("--mini-batch 4"),
+                                     std::string("--beam-size 4 --n-best 2 --output-format json --report-routing")}) {
+      const std::string args = "-m " + shell_quote(run) + " -q --threads 1 " + flags;
+      const Shell one = shell("", args, in);
+      // -o: rank 0 alone writes the file.
+      const std::string out = dir + "/out.txt";
+      Shell two = shell(mpirun(2), args + " -o " + shell_quote(out), in);
+      ASSERT_EQ(one.code, 0) << one.err;
+      ASSERT_EQ(two.code, 0) << two.err;
+      EXPECT_EQ(two.out, "");
+      EXPECT_EQ(two.err, "");
+      two.out = read_file(out);
+      const auto one_lines = lines_of(one.out), two_lines = lines_of(two.out);
+      ASSERT_EQ(one_lines.size(), 26u);
+      ASSERT_EQ(two_lines.size(), 26u);
+      if (flags.find("json") == std::string::npos) {
+        EXPECT_TRUE(two.out == one.out) << run << " " << flags << ": " << first_difference(two.out, one.out);
+        continue;
+      }
+      for (std::size_t i = 0; i < one_lines.size(); ++i)
+        expect_json_close(nlohmann::json::parse(two_lines[i]), nlohmann::json::parse(one_lines[i]),
+                          run + " line " + std::to_string(i + 1));
+    }
+  }
+}
+
+TEST(MoeTranslateMesh, ExpertsThatDoNotSplitOrAMissingShardEndTheJob) {
+  if (std::system("command -v mpirun >/dev/null 2>&1") != 0) GTEST_SKIP() << "mpirun not installed";
+  const TinyRun& t = tiny_run();
+  const std::string dir = temp_dir();
+  const std::string in = write_file(dir, "in.txt", t.pairs[0].first + "\n");
+  const Shell three = shell(mpirun(3), "-m " + shell_quote(t.run) + " -q", in);
+  EXPECT_NE(three.code, 0);
+  EXPECT_NE(three.err.find("moe-translate: rank 0 of 3: error: model.moe.num_experts: 4 experts cannot be split over 3"),
+            std::string::npos)
+      << three.err;
+  EXPECT_EQ(three.out, "");
+  // A checkpoint whose expert file is gone.
+  const std::string copy = dir + "/run";
+  fs::copy(t.run, copy, fs::copy_options::recursive);
+  int removed = 0;
+  for (const auto& f : fs::recursive_directory_iterator(copy))
+    if (f.path().filename().string().rfind("weights-experts-", 0) == 0) removed += fs::remove(f.path());
+  ASSERT_GT(removed, 0);
+  const Shell missing = shell(mpirun(2), "-m " + shell_quote(copy) + " -q", in);
+  EXPECT_NE(missing.code, 0);
+  EXPECT_NE(missing.err.find("error: "), std::string::npos) << missing.err;
+  EXPECT_NE(missing.err.find("weights-experts-"), std::string::npos) << missing.err;
 }
 
 }  // namespace
