@@ -50,7 +50,15 @@ void tile(const float* a, std::int64_t lda, const float* p, std::int64_t ldp, st
   }
   for (std::int64_t kk = 0; kk < kc; ++kk) {
     V16 b[kVecs];
-    for (int v = 0; v < kVecs; ++v) b[v] = load(p + kk * ldp + 16 * v);
+    for (int v = 0; v < kVecs; ++v) {
+      b[v] = load(p + kk * ldp + 16 * v);
+#ifdef __AVX512F__
+      // Keep the panel row in registers: GCC otherwise folds the load into
+      // each of the R multiply-adds that use it, and the loop becomes bound
+      // by its 4R + R loads instead of by its 4R multiply-adds.
+      asm("" : "+v"(b[v]));
+#endif
+    }
     for (int r = 0; r < R; ++r) {
       const float x = a[r * lda + kk];
       for (int v = 0; v < kVecs; ++v) acc[r][v] += x * b[v];
