@@ -542,13 +542,40 @@ void Transformer<T>::reorder(DecoderState<T>& st, const std::vector<std::int32_t
   for (std::int32_t r : rows)
     MOE_CHECK(r >= 0 && r < st.rows, "reorder: row " + std::to_string(r) + " of " +
                                          std::to_string(st.rows));
-  for (Tensor<T>& kv : st.self_kv) {
-    const std::int64_t cap = kv.dim(1), width = kv.dim(2);
-    st.scratch.resize(Shape{R, cap, width});
-    for (std::int64_t i = 0; i < R; ++i)  // only the filled prefix [0, step) matters
-      std::copy(kv.data() + rows[i] * cap * width, kv.data() + (rows[i] * cap + st.step) * width,
-                st.scratch.data() + i * cap * width);
-    std::swap(kv, st.scratch);
+  if (R <= st.rows) {
+    // In place (beam back-pointers, dropped rows): a row that stays where it
+    // is (rows[i] == i, typically each sentence's best hypothesis) is not
+    // copied at all; only the sources that are themselves overwritten are
+    // saved first. Only the filled prefix [0, step) of a row matters.
+    std::vector<std::int64_t> saved(static_cast<std::size_t>(st.rows), -1);
+    std::int64_t n_saved = 0;
+    for (std::int64_t i = 0; i < R; ++i) {
+      const std::int64_t s = rows[i];
+      if (s != i && s < R && rows[s] != s && saved[s] < 0) saved[s] = n_saved++;
+    }
+    for (Tensor<T>& kv : st.self_kv) {
+      const std::int64_t cap = kv.dim(1), width = kv.dim(2), len = st.step * width;
+      auto row = [&](std::int64_t r) { return kv.data() + r * cap * width; };
+      st.scratch.resize(Shape{std::max<std::int64_t>(n_saved, 1), len});
+      for (std::int64_t s = 0; s < st.rows; ++s)
+        if (saved[s] >= 0) std::copy(row(s), row(s) + len, st.scratch.data() + saved[s] * len);
+      for (std::int64_t i = 0; i < R; ++i) {
+        const std::int64_t s = rows[i];
+        if (s == i) continue;
+        const T* from = saved[s] >= 0 ? st.scratch.data() + saved[s] * len : row(s);
+        std::copy(from, from + len, row(i));
+      }
+      kv.resize(Shape{R, cap, width});  // keeps the leading rows
+    }
+  } else {  // fan-out (the first step of a beam): gather into a larger buffer
+    for (Tensor<T>& kv : st.self_kv) {
+      const std::int64_t cap = kv.dim(1), width = kv.dim(2);
+      st.scratch.resize(Shape{R, cap, width});
+      for (std::int64_t i = 0; i < R; ++i)
+        std::copy(kv.data() + rows[i] * cap * width, kv.data() + (rows[i] * cap + st.step) * width,
+                  st.scratch.data() + i * cap * width);
+      std::swap(kv, st.scratch);
+    }
   }
   std::vector<std::int32_t> sentence(R);
   for (std::int64_t i = 0; i < R; ++i) sentence[i] = st.row_sentence[rows[i]];

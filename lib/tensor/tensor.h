@@ -85,7 +85,9 @@ class Tensor {
   Tensor(Shape shape, T value) : shape_(shape), data_(shape.numel(), value) {}
 
   // Reallocates only when growing; contents are unspecified after a resize
-  // (workspaces are resized every step and must not allocate in steady state).
+  // (workspaces are resized every step and must not allocate in steady state),
+  // except that the leading elements, up to the smaller of the two sizes, are
+  // kept (a shrunk [R,...] buffer keeps its first rows).
   void resize(Shape shape) {
     shape_ = shape;
     if (static_cast<std::size_t>(shape.numel()) > data_.size()) data_.resize(shape.numel());

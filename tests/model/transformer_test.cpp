@@ -193,6 +193,34 @@ TEST_P(TransformerBehaviourTest, IncrementalDecodingEqualsFullForward) {
   EXPECT_EQ(st.step, T);
 }
 
+// reorder() works in place when rows do not fan out: a swap (a cycle whose
+// sources must be saved before they are overwritten), a duplicated row and a
+// row left where it is. The result must equal a state whose rows were fed
+// the reordered histories from the start.
+TEST_P(TransformerBehaviourTest, InPlaceReorderEqualsFeedingTheReorderedHistories) {
+  ModelConfig cfg = tiny_config(GetParam());
+  Transformer<double> model(cfg, 7);
+  const Batch batch = tiny_batch();
+  const std::int64_t V = cfg.vocab, K = 2, R = 4, steps = 5, at = 3;
+  EncoderOutput<double> enc = model.encode(batch.src.data(), 2, batch.src_len);
+  auto token = [](std::int64_t row, std::int64_t t) { return static_cast<std::int32_t>(3 + (row * 3 + t) % 9); };
+  const std::vector<std::int32_t> order = {1, 0, 3, 3};  // sentences stay {0, 0, 1, 1}
+  DecoderState<double> st = model.start_decoding(enc, K), ref = model.start_decoding(enc, K);
+  Tensor<double> lp(Shape{R, V}), want(Shape{R, V});
+  for (std::int64_t t = 0; t < steps; ++t) {
+    if (t == at) model.reorder(st, order);
+    std::vector<std::int32_t> tokens(R), ref_tokens(R);
+    for (std::int64_t r = 0; r < R; ++r) {  // after the reorder row r carries row order[r]'s history
+      tokens[r] = token(t < at ? r : order[r], t);
+      ref_tokens[r] = token(order[r], t);
+    }
+    model.step(st, enc, tokens.data(), lp.view());
+    model.step(ref, enc, ref_tokens.data(), want.view());
+    if (t < at) continue;
+    for (std::int64_t i = 0; i < R * V; ++i) ASSERT_NEAR(lp[i], want[i], 1e-12) << "t " << t << " at " << i;
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(DenseAndMoe, TransformerBehaviourTest, ::testing::Values(0, 4),
                          [](const auto& info) {
                            return info.param ? std::string("moe") : std::string("dense");
