@@ -4,6 +4,8 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "tensor/simd.h"
+
 namespace moe {
 
 std::string to_string(NormType t) { return t == NormType::kLayerNorm ? "layer_norm" : "rms_norm"; }
@@ -13,6 +15,34 @@ NormType parse_norm_type(const std::string& s) {
   if (s == "rms_norm") return NormType::kRmsNorm;
   throw std::invalid_argument("unknown norm type '" + s + "' (expected layer_norm or rms_norm)");
 }
+
+namespace {
+
+// sum_j (x_j - shift) (squared when `square`): a plain loop for double; for
+// float 16-lane partial sums (a scalar sum cannot be vectorised without
+// reassociating it), in a fixed order, so still independent of threads and
+// of the other rows.
+template <typename T>
+T row_sum(const T* x, std::int64_t d, T shift, bool square = false) {
+  T s = 0;
+  for (std::int64_t j = 0; j < d; ++j) s += square ? (x[j] - shift) * (x[j] - shift) : x[j] - shift;
+  return s;
+}
+
+float row_sum(const float* x, std::int64_t d, float shift, bool square = false) {
+  const std::int64_t full = d / 16 * 16;
+  const simd::V16 c = simd::splat(shift);
+  simd::V16 acc{};
+  for (std::int64_t j = 0; j < full; j += 16) {
+    const simd::V16 v = simd::load(x + j) - c;
+    acc += square ? v * v : v;
+  }
+  float s = simd::sum(acc);
+  for (std::int64_t j = full; j < d; ++j) s += square ? (x[j] - shift) * (x[j] - shift) : x[j] - shift;
+  return s;
+}
+
+}  // namespace
 
 template <typename T>
 LayerNorm<T>::LayerNorm(std::int64_t dim, NormType type, double eps)
@@ -35,13 +65,8 @@ void LayerNorm<T>::forward(const NormParams<T>& p, TensorView<const T> x, Tensor
     const T* xr = x.data() + r * d;
     T* hr = cache_.xhat.data() + r * d;
     T* yr = y.data() + r * d;
-    T mean = 0;
-    if (centred) {
-      for (std::int64_t j = 0; j < d; ++j) mean += xr[j];
-      mean /= static_cast<T>(d);
-    }
-    T var = 0;
-    for (std::int64_t j = 0; j < d; ++j) var += (xr[j] - mean) * (xr[j] - mean);
+    const T mean = centred ? row_sum(xr, d, T(0)) / static_cast<T>(d) : T(0);
+    const T var = row_sum(xr, d, mean, true);
     const T rstd = T(1) / std::sqrt(var / static_cast<T>(d) + eps_);
     cache_.rstd[r] = rstd;
     for (std::int64_t j = 0; j < d; ++j) {

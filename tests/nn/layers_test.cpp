@@ -354,6 +354,28 @@ TEST(Attention, IncrementalStepsEqualTheFullForward) {
   }
 }
 
+// The float forward (16-lane sums over rows of 40: two full chunks and a
+// partial one) against the double forward on the same numbers, both norms.
+TEST(LayerNormFloat, MatchesDouble) {
+  const std::int64_t rows = 3, d = 40;
+  Rng rng(12);
+  Tensor<float> xf(Shape{rows, d}), yf(xf.shape()), sf(Shape{d}), bf(Shape{d});
+  Tensor<D> xd(xf.shape()), yd(xf.shape()), sd(Shape{d}), bd(Shape{d});
+  for (auto [f, dd] : {std::pair{&xf, &xd}, std::pair{&sf, &sd}, std::pair{&bf, &bd}})
+    for (std::int64_t i = 0; i < f->numel(); ++i) {
+      (*f)[i] = static_cast<float>(3.0 * rng.uniform() - 1.0);  // mean far from 0
+      (*dd)[i] = (*f)[i];
+    }
+  for (NormType type : {NormType::kLayerNorm, NormType::kRmsNorm}) {
+    const bool bias = type == NormType::kLayerNorm;
+    LayerNorm<float> lf(d, type, 1e-6);
+    LayerNorm<D> ld(d, type, 1e-6);
+    lf.forward({sf.view(), bias ? bf.view() : TensorView<float>()}, xf.view(), yf.view());
+    ld.forward({sd.view(), bias ? bd.view() : TensorView<D>()}, xd.view(), yd.view());
+    for (std::int64_t i = 0; i < xf.numel(); ++i) ASSERT_NEAR(yf[i], yd[i], 2e-5) << to_string(type) << " " << i;
+  }
+}
+
 // The float decoding step with 16-lane kernels (d_kv a multiple of 16):
 // self-attention over more than one 16-key chunk plus a partial one, cross
 // attention with padded keys and a sentence whose keys are all padding (a
