@@ -20,7 +20,7 @@ template <typename T>
 using StridedOut = Eigen::Map<Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>, 0,
                               Eigen::OuterStride<>>;
 
-// Few-row float products (decoding steps, MoE experts at decode time) go to
+// Few-row float products (decoding steps and encoders, MoE experts at decode time) go to
 // row_gemm, which skips Eigen's packing of A and B (tensor/row_gemm.h).
 // Returns false when the product is not one of them. Only whole products are
 // offered (never a row panel of a larger one), so which kernel computes an

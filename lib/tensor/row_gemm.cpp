@@ -25,7 +25,7 @@ constexpr int kRows = 4;                // MR: 4 x 4 accumulators + 4 panel vect
 constexpr int kRows = 2;
 #endif
 // Products with fewer multiply-adds than this stay on one thread.
-constexpr double kParallelWork = 1 << 20;
+constexpr double kParallelWork = 1 << 21;  // as gemm(): no more fork/joins than before
 
 // C rows [0,R) x panel columns [0,w) (+)= A[R, kc] x P[kc, kPanel], P's rows
 // ldp apart. Columns past w are computed on whatever P holds there (zeros
