@@ -47,32 +47,14 @@ void attend_one_plain(const T* q, const T* k, const T* v, std::int64_t ld, std::
   }
 }
 
-// The float form for dk a multiple of 16 (every configuration in use):
-// dot products in 16-lane partial sums (a scalar dot product cannot be
-// vectorised without reassociating it), the softmax through simd::exp, and
-// the weighted sum of values one 16-lane chunk at a time. One decoding step
-// runs R x heads of these per layer against every cached position.
-void attend_one_simd(const float* q, const float* k, const float* v, std::int64_t ld,
-                     std::int64_t len, std::int64_t dk, const std::uint8_t* valid, float scale,
-                     float* scores, float* out) {
+// scores[0, len) -> softmax probabilities in place (simd::exp, -inf -> 0).
+// Returns false, leaving scores as they are, when every score is -inf.
+bool softmax_scores(float* scores, std::int64_t len) {
   using simd::V16;
   const float neg_inf = -std::numeric_limits<float>::infinity();
   float mx = neg_inf;
-  for (std::int64_t j = 0; j < len; ++j) {
-    if (valid && !valid[j]) {
-      scores[j] = neg_inf;
-      continue;
-    }
-    const float* kj = k + j * ld;
-    V16 acc{};
-    for (std::int64_t c = 0; c < dk; c += 16) acc += simd::load(q + c) * simd::load(kj + c);
-    scores[j] = simd::sum(acc) * scale;
-    mx = std::max(mx, scores[j]);
-  }
-  if (mx == neg_inf) {  // every key masked: a zero context, as softmax_inplace gives
-    std::fill(out, out + dk, 0.0f);
-    return;
-  }
+  for (std::int64_t j = 0; j < len; ++j) mx = std::max(mx, scores[j]);
+  if (mx == neg_inf) return false;
   const V16 shift = simd::splat(mx);
   const std::int64_t full = len / 16 * 16;
   V16 total{};
@@ -90,6 +72,32 @@ void attend_one_simd(const float* q, const float* k, const float* v, std::int64_
   }
   const float inv = 1.0f / simd::sum(total);
   for (std::int64_t j = 0; j < len; ++j) scores[j] *= inv;
+  return true;
+}
+
+// The float form for dk a multiple of 16 (every configuration in use):
+// dot products in 16-lane partial sums (a scalar dot product cannot be
+// vectorised without reassociating it), the softmax through simd::exp, and
+// the weighted sum of values one 16-lane chunk at a time. One decoding step
+// runs R x heads of these per layer against every cached position.
+void attend_one_simd(const float* q, const float* k, const float* v, std::int64_t ld,
+                     std::int64_t len, std::int64_t dk, const std::uint8_t* valid, float scale,
+                     float* scores, float* out) {
+  using simd::V16;
+  for (std::int64_t j = 0; j < len; ++j) {
+    if (valid && !valid[j]) {
+      scores[j] = -std::numeric_limits<float>::infinity();
+      continue;
+    }
+    const float* kj = k + j * ld;
+    V16 acc{};
+    for (std::int64_t c = 0; c < dk; c += 16) acc += simd::load(q + c) * simd::load(kj + c);
+    scores[j] = simd::sum(acc) * scale;
+  }
+  if (!softmax_scores(scores, len)) {  // every key masked: a zero context, as softmax_inplace gives
+    std::fill(out, out + dk, 0.0f);
+    return;
+  }
   for (std::int64_t c = 0; c < dk; c += 16) {
     V16 acc{};
     for (std::int64_t j = 0; j < len; ++j) acc += scores[j] * simd::load(v + j * ld + c);
@@ -97,10 +105,64 @@ void attend_one_simd(const float* q, const float* k, const float* v, std::int64_
   }
 }
 
+// Scores of four keys at once: their 16-lane partial sums reduced together
+// (halves, quarters, then within each group of four lanes), a third of the
+// shuffles that four separate simd::sum calls take.
+inline simd::V16 sum4(simd::V16 a, simd::V16 b, simd::V16 c, simd::V16 d) {
+  using simd::V16;
+  const V16 x = __builtin_shufflevector(a, b, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23) +
+                __builtin_shufflevector(a, b, 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31);
+  const V16 y = __builtin_shufflevector(c, d, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23) +
+                __builtin_shufflevector(c, d, 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31);
+  const V16 z = __builtin_shufflevector(x, y, 0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27) +
+                __builtin_shufflevector(x, y, 4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30, 31);
+  const V16 w = z + __builtin_shufflevector(z, z, 2, 3, 0, 1, 6, 7, 4, 5, 10, 11, 8, 9, 14, 15, 12, 13);
+  return w + __builtin_shufflevector(w, w, 1, 0, 3, 2, 5, 4, 7, 6, 9, 8, 11, 10, 13, 12, 15, 14);
+}  // lanes 0, 4, 8, 12: the sums of a, b, c, d
+
+// attend_one_simd for d_kv = 16 C with C fixed: the query and the context
+// stay in registers, keys are scored four at a time.
+template <int C>
+void attend_one_fixed(const float* q, const float* k, const float* v, std::int64_t ld,
+                      std::int64_t len, const std::uint8_t* valid, float scale, float* scores,
+                      float* out) {
+  using simd::V16;
+  V16 qv[C];
+  for (int c = 0; c < C; ++c) qv[c] = simd::load(q + 16 * c) * scale;
+  auto partial = [&](std::int64_t j) {
+    V16 acc{};
+    for (int c = 0; c < C; ++c) acc += qv[c] * simd::load(k + j * ld + 16 * c);
+    return acc;
+  };
+  std::int64_t j = 0;
+  for (; j + 4 <= len; j += 4) {
+    const V16 s = sum4(partial(j), partial(j + 1), partial(j + 2), partial(j + 3));
+    for (int i = 0; i < 4; ++i) scores[j + i] = s[4 * i];
+  }
+  for (; j < len; ++j) scores[j] = simd::sum(partial(j));
+  if (valid)
+    for (j = 0; j < len; ++j)
+      if (!valid[j]) scores[j] = -std::numeric_limits<float>::infinity();
+  if (!softmax_scores(scores, len)) {  // every key masked: a zero context
+    std::fill(out, out + 16 * C, 0.0f);
+    return;
+  }
+  V16 o[C] = {};
+  for (j = 0; j < len; ++j)
+    for (int c = 0; c < C; ++c) o[c] += scores[j] * simd::load(v + j * ld + 16 * c);
+  for (int c = 0; c < C; ++c) simd::store(out + 16 * c, o[c]);
+}
+
 template <typename T>
 void attend_one(const T* q, const T* k, const T* v, std::int64_t ld, std::int64_t len,
                 std::int64_t dk, const std::uint8_t* valid, T scale, T* scores, T* out) {
   if constexpr (std::is_same_v<T, float>) {
+    switch (dk) {  // the widths in use; any other multiple of 16 takes the general loop
+      case 32: attend_one_fixed<2>(q, k, v, ld, len, valid, scale, scores, out); return;
+      case 64: attend_one_fixed<4>(q, k, v, ld, len, valid, scale, scores, out); return;
+      case 128: attend_one_fixed<8>(q, k, v, ld, len, valid, scale, scores, out); return;
+      default: break;
+    }
     if (dk % 16 == 0) {
       attend_one_simd(q, k, v, ld, len, dk, valid, scale, scores, out);
       return;

@@ -376,12 +376,21 @@ TEST(LayerNormFloat, MatchesDouble) {
   }
 }
 
+void float_attention_steps_equal_full_forward(std::int64_t dk);
+
 // The float decoding step with 16-lane kernels (d_kv a multiple of 16):
 // self-attention over more than one 16-key chunk plus a partial one, cross
 // attention with padded keys and a sentence whose keys are all padding (a
 // zero context), against the full-sequence float forward.
 TEST(Attention, FloatVectorisedStepsEqualTheFullForward) {
-  const std::int64_t M = 24, heads = 2, dk = 16, hd = heads * dk, B = 2, T = 19, S = 21;
+  for (const std::int64_t dk : {16, 32}) {  // the general loop, the fixed-width kernel
+    SCOPED_TRACE("d_kv " + std::to_string(dk));
+    float_attention_steps_equal_full_forward(dk);
+  }
+}
+
+void float_attention_steps_equal_full_forward(std::int64_t dk) {
+  const std::int64_t M = 24, heads = 2, hd = heads * dk, B = 2, T = 19, S = 21;
   Rng rng(4);
   auto uniform = [&](Shape s) {
     Tensor<float> t(s);
