@@ -293,7 +293,8 @@ int run(Args& a, moe::MpiRuntime& runtime) {
   const std::size_t chunk = static_cast<std::size_t>(a.translator.search.mini_batch) * 10;
   std::vector<std::string> texts;
   std::string line;
-  std::size_t done = 0, target_tokens = 0;
+  std::size_t done = 0, target_tokens = 0, truncated = 0;
+  constexpr std::size_t kTruncationLinesShown = 5;
   bool more = true;  // the leader's input has not ended
   for (;;) {          // every rank leaves at the same (empty) chunk
     texts.clear();
@@ -308,7 +309,8 @@ int run(Args& a, moe::MpiRuntime& runtime) {
       continue;
     }
     for (std::size_t i = 0; i < texts.size(); ++i) {
-      if (translated[i].truncated)
+      // A long file may have hundreds: name the first few, then count them.
+      if (translated[i].truncated && ++truncated <= kTruncationLinesShown)
         std::cerr << "moe-translate: warning: " << input_name << ":" << done + i + 1 << ": source cut to "
                   << translator.max_input_length() << " tokens (--max-input-length)\n";
       write_translation(*out, a.output_format, a.translator.search.n_best, done + i, texts[i], translated[i],
@@ -321,6 +323,10 @@ int run(Args& a, moe::MpiRuntime& runtime) {
     progress.update(done, target_tokens, false);
   }
   progress.update(done, target_tokens, true);
+  if (truncated > kTruncationLinesShown)
+    std::cerr << "moe-translate: warning: " << truncated << " of " << done << " sources cut to "
+              << translator.max_input_length() << " tokens (the first " << kTruncationLinesShown
+              << " named above)\n";
   return 0;
 }
 

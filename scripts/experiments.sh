@@ -85,10 +85,30 @@ case ${1:-} in
     done
     ;;
   table)
-    for f in "$OUT"/*/*.scores.txt; do
+    # moe-eval's text table: "lang segments BLEU chrF2" rows, then "macro-avg N langs BLEU chrF2"
+    row() { awk -v l="$2" '$1 == l {print $(NF-1), $NF; exit}' "$1" 2>/dev/null; }
+    macro() { awk '$1 == "macro-avg" {print $(NF-1), $NF}' "$1" 2>/dev/null; }
+    corpus_score() { awk '/^ *BLEU\|/ {b = $0; sub(/^[^=]*= /, "", b); sub(/ .*/, "", b)}
+      /^chrF/ {c = $0; sub(/^[^=]*= /, "", c)} END {if (b != "") print b, c}' "$1" 2>/dev/null; }
+    echo "MoE against its dense twin (test-all: every language's first 100 test pairs)"
+    printf '%-16s %-14s %-14s\n' run "corpus BLEU chrF" "macro BLEU chrF"
+    for f in "$OUT"/moe-8e-seed*/test-all.scores.txt "$OUT"/dense-seed*/test-all.scores.txt; do
       [[ -f $f ]] || continue
-      echo "== $f"
-      cat "$f"
+      printf '%-16s %-14s %-14s\n' "$(basename "$(dirname "$f")")" "$(corpus_score "$f")" "$(macro "$f")"
+    done
+    echo
+    echo "Bilingual against multilingual (BLEU chrF on the language's test set)"
+    printf '%-6s %7s %5s  %-12s' lang train test bilingual
+    multi=("$OUT"/moe-8e-seed*/test-all.scores.txt)
+    for m in "${multi[@]}"; do [[ -f $m ]] && printf ' %-12s' "$(basename "$(dirname "$m")")"; done
+    echo
+    for f in "$OUT"/bilingual-*/test-*.scores.txt; do
+      [[ -f $f ]] || continue
+      lang=$(basename "$(dirname "$f")"); lang=${lang#bilingual-}
+      printf '%-6s %7s %5s  %-12s' "$lang" "$(wc -l <"$corpus/train/$lang.tsv")" \
+        "$(wc -l <"$corpus/test/$lang.tsv")" "$(row "$f" "$lang")"
+      for m in "${multi[@]}"; do [[ -f $m ]] && printf ' %-12s' "$(row "$m" "$lang")"; done
+      echo
     done
     ;;
   *) die "usage: experiments.sh repeat SEED | bilingual LANG... | table" ;;

@@ -230,6 +230,20 @@ TEST(MoeTranslate, LongInputIsCutWithAWarning) {
   EXPECT_NE(r.err.find("<stdin>:1: source cut to 6 tokens"), std::string::npos) << r.err;
 }
 
+TEST(MoeTranslate, ManyCutInputsAreNamedFirstThenCounted) {
+  const TinyRun& t = tiny_run();
+  std::string longer;
+  for (int i = 0; i < 10; ++i) longer += t.pairs[static_cast<std::size_t>(i)].first + " ";
+  std::string input;
+  for (int i = 0; i < 8; ++i) input += longer + "\n";
+  const auto r = run_app("moe-translate", translate_args("--max-input-length 6"), input);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(lines_of(r.out).size(), 8u);
+  EXPECT_NE(r.err.find("<stdin>:5: source cut"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("<stdin>:6: source cut"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("8 of 8 sources cut to 6 tokens"), std::string::npos) << r.err;
+}
+
 TEST(MoeTranslate, OutputStreamsBeforeTheInputEnds) {
   // The writer sends one chunk (--mini-batch 1: 10 lines), then waits up to
   // 20 s for translations to appear before it sends the last line and ends
