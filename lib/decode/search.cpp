@@ -100,18 +100,29 @@ void Searcher::collect_row_candidates(std::int64_t rows, int per_row) {
     const float* row = lp + r * V;
     // A heap of the best per_row so far, worst on top; tokens arrive in
     // increasing id, so an equal log-probability never displaces a kept one.
-    int n = 0;
-    for (int v = 0; v < V; ++v) {
-      const float x = row[v];
-      if (n < per_row) {
-        slot[n++] = {0.0, x, static_cast<std::int32_t>(r), v};
-        std::push_heap(slot, slot + n, better);
-      } else if (x > slot[0].token_log_prob) {
+    int n = 0, v = 0;
+    for (; v < V && n < per_row; ++v) {
+      slot[n++] = {0.0, row[v], static_cast<std::int32_t>(r), v};
+      std::push_heap(slot, slot + n, better);
+    }
+    auto offer = [&](int token) {
+      if (row[token] > slot[0].token_log_prob) {
         std::pop_heap(slot, slot + n, better);
-        slot[n - 1] = {0.0, x, static_cast<std::int32_t>(r), v};
+        slot[n - 1] = {0.0, row[token], static_cast<std::int32_t>(r), token};
         std::push_heap(slot, slot + n, better);
       }
+    };
+    // Once the heap is full almost no token beats its worst: test blocks of
+    // 16 with one vectorised compare and skip those with no candidate.
+    constexpr int kBlock = 16;
+    for (; v + kBlock <= V; v += kBlock) {
+      const float worst = slot[0].token_log_prob;
+      int any = 0;
+      for (int i = 0; i < kBlock; ++i) any |= row[v + i] > worst;
+      if (any)
+        for (int i = 0; i < kBlock; ++i) offer(v + i);
     }
+    for (; v < V; ++v) offer(v);
     std::sort_heap(slot, slot + n, better);
   }
 }
