@@ -52,15 +52,24 @@ class Adafactor final : public Optimizer {
   void update(const std::vector<ParamRef>& params, double lr, std::int64_t step) override {
     MOE_CHECK(params.size() == slots_.size(), "parameter list changed since construction");
     const double decay = 1.0 - std::pow(static_cast<double>(step) + 1.0, -cfg_.decay_pow);
-    for (std::size_t i = 0; i < params.size(); ++i) {
-      Slot& slot = slots_[i];
-      const MatrixLayout& l = slot.layout;
-      const std::int64_t per = l.rows * l.cols;
-#pragma omp parallel for schedule(dynamic, 1) if (l.batch > 1)
-      for (std::int64_t b = 0; b < l.batch; ++b) {
-        update_matrix(slot, b, params[i].value.data() + b * per, params[i].grad.data() + b * per,
-                      lr, decay);
-      }
+    // Every matrix is independent (its statistics, clipping and scale are its
+    // own), so the threads share them out; each matrix stays on one thread,
+    // which keeps its sums in a fixed order and the update deterministic.
+    // Largest first, so the embedding does not start last on an idle team.
+    if (work_.empty()) {
+      for (std::size_t i = 0; i < slots_.size(); ++i)
+        for (std::int64_t b = 0; b < slots_[i].layout.batch; ++b) work_.push_back({i, b});
+      std::stable_sort(work_.begin(), work_.end(), [&](const WorkItem& x, const WorkItem& y) {
+        return slots_[x.slot].layout.rows * slots_[x.slot].layout.cols >
+               slots_[y.slot].layout.rows * slots_[y.slot].layout.cols;
+      });
+    }
+#pragma omp parallel for schedule(dynamic, 1)
+    for (std::size_t k = 0; k < work_.size(); ++k) {
+      const auto [i, b] = work_[k];
+      const std::int64_t per = slots_[i].layout.rows * slots_[i].layout.cols;
+      update_matrix(slots_[i], b, params[i].value.data() + b * per, params[i].grad.data() + b * per,
+                    lr, decay);
     }
   }
 
@@ -87,64 +96,95 @@ class Adafactor final : public Optimizer {
   };
 
   // Updates matrix b of a parameter: w, g point at its rows*cols elements.
+  // Statistics and sums are in double, as the reference keeps them; the
+  // factored preconditioner 1/sqrt(row[r] * col[c] / mean(row)) is split into
+  // a row factor and a column factor so the element loops are plain products.
   void update_matrix(Slot& slot, std::int64_t b, float* w, const float* g, double lr,
                      double decay) {
     const std::int64_t R = slot.layout.rows, C = slot.layout.cols, n = R * C;
     const double eps1 = cfg_.eps1;
-    // Preconditioner 1/sqrt(V̂) evaluated per element; V̂ from the statistics.
-    std::vector<double> col_mean;
-    float* row = nullptr;
-    float* col = nullptr;
-    float* full = nullptr;
-    double row_mean = 0;
+    thread_local std::vector<double> row_factor, col_factor;
     if (slot.factored) {
-      row = slot.row.data() + b * R;
-      col = slot.col.data() + b * C;
-      col_mean.assign(C, 0.0);
+      float* row = slot.row.data() + b * R;
+      float* col = slot.col.data() + b * C;
+      col_factor.assign(C, 0.0);  // column sums of g^2 + eps1 first
+      double row_mean = 0;
       for (std::int64_t r = 0; r < R; ++r) {
+        const float* gr = g + r * C;
         double acc = 0;
         for (std::int64_t c = 0; c < C; ++c) {
-          const double g2 = double(g[r * C + c]) * g[r * C + c] + eps1;
+          const double g2 = double(gr[c]) * gr[c] + eps1;
           acc += g2;
-          col_mean[c] += g2;
+          col_factor[c] += g2;
         }
         row[r] = static_cast<float>(decay * row[r] + (1 - decay) * (acc / C));
         row_mean += row[r];
       }
       row_mean /= R;
-      for (std::int64_t c = 0; c < C; ++c)
-        col[c] = static_cast<float>(decay * col[c] + (1 - decay) * (col_mean[c] / R));
+      row_factor.resize(R);
+      for (std::int64_t r = 0; r < R; ++r) row_factor[r] = 1.0 / std::sqrt(double(row[r]) / row_mean);
+      for (std::int64_t c = 0; c < C; ++c) {
+        col[c] = static_cast<float>(decay * col[c] + (1 - decay) * (col_factor[c] / R));
+        col_factor[c] = 1.0 / std::sqrt(double(col[c]));
+      }
     } else {
-      full = slot.full.data() + b * n;
-      for (std::int64_t k = 0; k < n; ++k)
+      // An unfactored tensor is one "row" whose column factors are per element.
+      float* full = slot.full.data() + b * n;
+      col_factor.resize(n);
+      for (std::int64_t k = 0; k < n; ++k) {
         full[k] = static_cast<float>(decay * full[k] + (1 - decay) * (double(g[k]) * g[k] + eps1));
+        col_factor[k] = 1.0 / std::sqrt(double(full[k]));
+      }
+      row_factor.assign(1, 1.0);
     }
-    auto precond = [&](std::int64_t k) -> double {
-      if (!slot.factored) return 1.0 / std::sqrt(double(full[k]));
-      const std::int64_t r = k / C, c = k % C;
-      return 1.0 / std::sqrt(double(row[r]) * col[c] / row_mean);
-    };
+    const std::int64_t rows = slot.factored ? R : 1, cols = slot.factored ? C : n;
+    const double* cf = col_factor.data();
     // Update clipping needs RMS(U) before any element is applied.
     double sum_u2 = 0, sum_w2 = 0;
-    for (std::int64_t k = 0; k < n; ++k) {
-      const double u = g[k] * precond(k);
-      sum_u2 += u * u;
-      sum_w2 += double(w[k]) * w[k];
+    for (std::int64_t r = 0; r < rows; ++r) {
+      const float* gr = g + r * cols;
+      const float* wr = w + r * cols;
+      const double rf = row_factor[r];
+      double u2 = 0, w2 = 0;
+#pragma omp simd reduction(+ : u2, w2)
+      for (std::int64_t c = 0; c < cols; ++c) {
+        const double u = gr[c] * (rf * cf[c]);
+        u2 += u * u;
+        w2 += double(wr[c]) * wr[c];
+      }
+      sum_u2 += u2;
+      sum_w2 += w2;
     }
     const double rms_u = std::sqrt(sum_u2 / n);
     const double clip = std::max(1.0, rms_u / cfg_.clip_threshold);
     double scale = lr;
     if (cfg_.multiply_by_parameter_scale) scale *= std::max(cfg_.eps2, std::sqrt(sum_w2 / n));
     float* m = cfg_.beta1 > 0 ? slot.momentum.data() + b * n : nullptr;
-    for (std::int64_t k = 0; k < n; ++k) {
-      double u = g[k] * precond(k) / clip;
+    const double beta1 = cfg_.beta1;
+    for (std::int64_t r = 0; r < rows; ++r) {
+      const float* gr = g + r * cols;
+      float* wr = w + r * cols;
+      const double rf = row_factor[r] / clip;
       if (m) {
-        m[k] = static_cast<float>(cfg_.beta1 * m[k] + (1 - cfg_.beta1) * u);
-        u = m[k];
+        float* mr = m + r * cols;
+#pragma omp simd
+        for (std::int64_t c = 0; c < cols; ++c) {
+          mr[c] = static_cast<float>(beta1 * mr[c] + (1 - beta1) * (gr[c] * (rf * cf[c])));
+          wr[c] = static_cast<float>(wr[c] - scale * mr[c]);
+        }
+      } else {
+#pragma omp simd
+        for (std::int64_t c = 0; c < cols; ++c)
+          wr[c] = static_cast<float>(wr[c] - scale * (gr[c] * (rf * cf[c])));
       }
-      w[k] = static_cast<float>(w[k] - scale * u);
     }
   }
+
+  struct WorkItem {
+    std::size_t slot;
+    std::int64_t batch;
+  };
+  std::vector<WorkItem> work_;  // (parameter, matrix) pairs, largest first; built on first update
 
   config::OptimizerConfig cfg_;
   std::vector<Slot> slots_;

@@ -2,7 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <omp.h>
+
 #include <cmath>
+#include <string>
 
 #include "train/schedule.h"
 
@@ -113,6 +116,42 @@ TEST(Adafactor, EachExpertIsFactoredOnItsOwn) {
     opt1->update(single, 0.1, 0);
     for (int i = 0; i < 6; ++i) EXPECT_FLOAT_EQ(experts.w[6 * e + i], one.w[i]);
   }
+}
+
+TEST(Adafactor, UpdateIsTheSameOnAnyNumberOfThreads) {
+  // The threads share out whole matrices, so every sum keeps its order and
+  // the result is bit-identical on 1 and 4 threads (the recipe's seed must fix
+  // the loss curve whatever train.threads is). Sizes mix factored matrices,
+  // a batched expert tensor and vectors, so the largest-first schedule runs.
+  config::OptimizerConfig cfg = adafactor_config();
+  cfg.beta1 = 0.9;
+  const std::vector<Shape> shapes = {Shape{160, 130}, Shape{4, 64, 48}, Shape{130}, Shape{8, 200}};
+  auto run = [&](int threads) {
+    std::vector<Param> ps;
+    for (const Shape& s : shapes) {
+      std::vector<float> w(s.numel()), g(s.numel());
+      for (std::int64_t i = 0; i < s.numel(); ++i) {
+        w[i] = std::sin(0.37 * i + s.rank());
+        g[i] = 0.01f * std::cos(1.3 * i) + (i % 7 == 0 ? 0.5f : 0.0f);
+      }
+      ps.emplace_back(s, w);
+      ps.back().set_grad(g);
+    }
+    std::vector<ParamRef> refs;
+    for (std::size_t i = 0; i < ps.size(); ++i)
+      refs.push_back(ps[i].ref("p" + std::to_string(i), shapes[i].rank() == 3 ? 1 : 0));
+    const int saved = omp_get_max_threads();
+    omp_set_num_threads(threads);
+    auto opt = make_optimizer(cfg, refs);
+    for (int step = 0; step < 3; ++step) opt->update(refs, 0.01, step);
+    omp_set_num_threads(saved);
+    std::vector<float> out;
+    for (auto& p : ps) out.insert(out.end(), p.w.data(), p.w.data() + p.w.numel());
+    return out;
+  };
+  const std::vector<float> one = run(1), four = run(4);
+  ASSERT_EQ(one.size(), four.size());
+  for (std::size_t i = 0; i < one.size(); ++i) ASSERT_EQ(one[i], four[i]) << "element " << i;
 }
 
 TEST(Adafactor, UpdateClippingBoundsTheStep) {
