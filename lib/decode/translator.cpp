@@ -47,7 +47,7 @@ Translator::Translator(const TranslatorOptions& options)
     throw FileError(info_.vocab_path, 0,
                     "vocabulary has " + std::to_string(vocab_.size()) + " pieces but the model expects " +
                         std::to_string(cfg.vocab));
-  model_ = std::make_unique<Transformer<float>>(cfg, /*seed=*/0, options_.expert_axis);
+  model_ = std::make_unique<Transformer<float>>(cfg, /*seed=*/0, options_.expert_axis, Gradients::kNone);
   for (const auto& [name, layer] : model_->moe_layers(false)) encoder_moe_layers_.push_back(name);
   for (const auto& [name, layer] : model_->moe_layers(true)) decoder_moe_layers_.push_back(name);
   io::load_checkpoint_tensors(info_.dir, "weights", io::weight_tensors(model_->weights(), cfg.moe.num_experts));

@@ -65,7 +65,8 @@ std::string layer_name(bool decoder, int i) {
 }  // namespace
 
 template <typename T>
-Transformer<T>::Transformer(const ModelConfig& cfg, std::uint64_t seed, Collectives* expert_axis)
+Transformer<T>::Transformer(const ModelConfig& cfg, std::uint64_t seed, Collectives* expert_axis,
+                            Gradients gradients)
     : cfg_(cfg),
       expert_axis_(expert_axis),
       emb_scale_(static_cast<T>(std::sqrt(static_cast<double>(cfg.d_model)))),
@@ -92,19 +93,17 @@ Transformer<T>::Transformer(const ModelConfig& cfg, std::uint64_t seed, Collecti
   enc_norm_ = std::make_unique<LayerNorm<T>>(cfg_.d_model, cfg_.norm, cfg_.norm_eps);
   dec_norm_ = std::make_unique<LayerNorm<T>>(cfg_.d_model, cfg_.norm, cfg_.norm_eps);
   add_weights();
-  weights_.allocate();
+  weights_.allocate(gradients);
   weights_.initialize(seed);
   for (auto& b : encoder_) bind(*b);
   for (auto& b : decoder_) bind(*b);
   const bool bias = cfg_.norm == NormType::kLayerNorm;
   enc_norm_p_ = {weights_.param("encoder.ln.scale"),
                  bias ? weights_.param("encoder.ln.bias") : TensorView<T>()};
-  enc_norm_g_ = {weights_.grad("encoder.ln.scale"),
-                 bias ? weights_.grad("encoder.ln.bias") : TensorView<T>()};
+  enc_norm_g_ = {grad_or_empty("encoder.ln.scale"), bias ? grad_or_empty("encoder.ln.bias") : TensorView<T>()};
   dec_norm_p_ = {weights_.param("decoder.ln.scale"),
                  bias ? weights_.param("decoder.ln.bias") : TensorView<T>()};
-  dec_norm_g_ = {weights_.grad("decoder.ln.scale"),
-                 bias ? weights_.grad("decoder.ln.bias") : TensorView<T>()};
+  dec_norm_g_ = {grad_or_empty("decoder.ln.scale"), bias ? grad_or_empty("decoder.ln.bias") : TensorView<T>()};
   positions_ = sinusoid_positions<T>(cfg_.max_positions, cfg_.d_model);
 }
 
@@ -163,16 +162,21 @@ void Transformer<T>::add_weights() {
 }
 
 template <typename T>
+TensorView<T> Transformer<T>::grad_or_empty(const std::string& name) {
+  return weights_.has_gradients() ? weights_.grad(name) : TensorView<T>();
+}
+
+template <typename T>
 void Transformer<T>::bind(Block& b) {
   WeightTable<T>& w = weights_;
   const bool bias = cfg_.norm == NormType::kLayerNorm;
   auto norm = [&](const std::string& n, NormParams<T>& p, NormParams<T>& g) {
     p = {w.param(n + ".scale"), bias ? w.param(n + ".bias") : TensorView<T>()};
-    g = {w.grad(n + ".scale"), bias ? w.grad(n + ".bias") : TensorView<T>()};
+    g = {grad_or_empty(n + ".scale"), bias ? grad_or_empty(n + ".bias") : TensorView<T>()};
   };
   auto dense = [&](const std::string& n, LinearParams<T>& p, LinearParams<T>& g) {
     p = {w.param(n + ".w"), w.param(n + ".b")};
-    g = {w.grad(n + ".w"), w.grad(n + ".b")};
+    g = {grad_or_empty(n + ".w"), grad_or_empty(n + ".b")};
   };
   const std::string& p = b.prefix;
   norm(p + ".ln1", b.ln1_p, b.ln1_g);
@@ -187,7 +191,7 @@ void Transformer<T>::bind(Block& b) {
   norm(p + ".ln2", b.ln2_p, b.ln2_g);
   if (b.moe) {
     b.moe_p = {w.param(p + ".moe.wg"), w.param(p + ".moe.wi"), w.param(p + ".moe.wo")};
-    b.moe_g = {w.grad(p + ".moe.wg"), w.grad(p + ".moe.wi"), w.grad(p + ".moe.wo")};
+    b.moe_g = {grad_or_empty(p + ".moe.wg"), grad_or_empty(p + ".moe.wi"), grad_or_empty(p + ".moe.wo")};
   } else {
     dense(p + ".ffn.in", b.ffn_p.in, b.ffn_g.in);
     dense(p + ".ffn.out", b.ffn_p.out, b.ffn_g.out);
@@ -400,6 +404,7 @@ void Transformer<T>::backward(const LossWeights& lw, const std::function<void(st
     if (on_group_final) on_group_final(next_group);
     ++next_group;
   };
+  MOE_CHECK(weights_.has_gradients(), "backward() on a model built without gradients");
   MOE_CHECK(backward_ready_, "backward() without a preceding training forward()");
   backward_ready_ = false;
   const std::int64_t M = cfg_.d_model;

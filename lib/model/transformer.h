@@ -88,8 +88,11 @@ class Transformer {
  public:
   // Registers, allocates and initialises every weight from `seed`.
   // expert_axis: the ranks sharing the experts (nullptr = single process).
+  // gradients: kNone for a model that only decodes or scores (its weights
+  // then come from a checkpoint); backward() refuses to run on it.
   // Throws InputError for an invalid config.
-  Transformer(const ModelConfig& cfg, std::uint64_t seed, Collectives* expert_axis = nullptr);
+  Transformer(const ModelConfig& cfg, std::uint64_t seed, Collectives* expert_axis = nullptr,
+              Gradients gradients = Gradients::kAllocate);
   ~Transformer();
   Transformer(const Transformer&) = delete;
   Transformer& operator=(const Transformer&) = delete;
@@ -158,6 +161,8 @@ class Transformer {
   struct Block;
   void add_weights();
   void bind(Block& b);
+  // The gradient view of a weight; empty in a model built without gradients.
+  TensorView<T> grad_or_empty(const std::string& name);
   static void check_batch(const Batch& batch);
   // Validates the batch and keeps its target side (dims, ids, validity mask).
   void load_batch(const Batch& batch);

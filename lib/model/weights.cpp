@@ -37,11 +37,12 @@ void WeightTable<T>::add(WeightInfo info) {
 }
 
 template <typename T>
-void WeightTable<T>::allocate() {
+void WeightTable<T>::allocate(Gradients gradients) {
   MOE_CHECK(!allocated_, "weight table allocated twice");
+  has_gradients_ = gradients == Gradients::kAllocate;
   for (int a = 0; a < 2; ++a) {
     params_[a] = Tensor<T>(Shape{sizes_[a]});
-    grads_[a] = Tensor<T>(Shape{sizes_[a]});
+    if (has_gradients_) grads_[a] = Tensor<T>(Shape{sizes_[a]});
   }
   allocated_ = true;
 }
@@ -95,6 +96,7 @@ TensorView<T> WeightTable<T>::param(const std::string& name) {
 template <typename T>
 TensorView<T> WeightTable<T>::grad(const std::string& name) {
   const WeightInfo& w = info(name);
+  MOE_CHECK(has_gradients_, "gradient of '" + name + "' asked of a table allocated without gradients");
   return view(grads_[axis_index(w.axis)], w);
 }
 
@@ -107,6 +109,7 @@ TensorView<T> WeightTable<T>::params(MeshAxis axis) {
 template <typename T>
 TensorView<T> WeightTable<T>::grads(MeshAxis axis) {
   MOE_CHECK(allocated_, "grads before allocate()");
+  MOE_CHECK(has_gradients_, "gradients asked of a table allocated without them");
   return grads_[axis_index(axis)].view();
 }
 

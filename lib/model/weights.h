@@ -9,7 +9,8 @@
 //
 // Ownership: the table owns the buffers; param()/grad() return views that
 // stay valid for the table's lifetime (the buffers never reallocate after
-// allocate()).
+// allocate()). A table allocated for inference has no gradient buffers: the
+// weights alone, half the memory.
 #include <cstdint>
 #include <string>
 #include <unordered_map>
@@ -43,14 +44,19 @@ struct WeightInfo {
   std::int64_t offset = 0;       // element offset in its axis's flat buffer (set by add())
 };
 
+// Whether allocate() creates gradient buffers beside the parameters.
+enum class Gradients { kAllocate, kNone };
+
 template <typename T>
 class WeightTable {
  public:
   // Registers a tensor. Names must be unique; only before allocate().
   void add(WeightInfo info);
-  // Creates the flat parameter and gradient buffers (zeros).
-  void allocate();
+  // Creates the flat parameter buffers and, unless kNone, the gradient
+  // buffers (zeros).
+  void allocate(Gradients gradients = Gradients::kAllocate);
   bool allocated() const { return allocated_; }
+  bool has_gradients() const { return has_gradients_; }
 
   // Draws every tensor from its initialiser. Tensor `name` draws from
   // Rng(seed, name, slice): expert tensors draw each expert from the stream of
@@ -62,7 +68,7 @@ class WeightTable {
   // Throws InternalError for an unknown name (a bug: names come from the model).
   const WeightInfo& info(const std::string& name) const;
   TensorView<T> param(const std::string& name);
-  TensorView<T> grad(const std::string& name);
+  TensorView<T> grad(const std::string& name);  // InternalError without gradients
   const std::vector<WeightInfo>& entries() const { return entries_; }
 
   // The flat buffers of one axis: [numel(axis)], tensors packed in
@@ -81,6 +87,7 @@ class WeightTable {
   std::int64_t sizes_[2] = {0, 0};
   Tensor<T> params_[2], grads_[2];  // indexed by MeshAxis
   bool allocated_ = false;
+  bool has_gradients_ = false;
 };
 
 }  // namespace moe

@@ -275,6 +275,27 @@ TEST(Transformer, SameSeedSameBitsDifferentSeedDifferentBits) {
   EXPECT_NE(a.forward(tiny_batch(), true, rd).loss, la.loss);
 }
 
+TEST(Transformer, ModelWithoutGradientsScoresTheSameAndRefusesBackward) {
+  // moe-translate builds its model without gradient buffers; everything it
+  // runs must not notice, and training on it must fail loudly, not write
+  // through empty views.
+  const ModelConfig cfg = tiny_config(4);
+  Transformer<float> trainable(cfg, 42), inference(cfg, 42, nullptr, Gradients::kNone);
+  EXPECT_TRUE(trainable.weights().has_gradients());
+  EXPECT_FALSE(inference.weights().has_gradients());
+  EXPECT_THROW(inference.weights().grad("embed"), InternalError);
+  EXPECT_THROW(inference.weights().grads(MeshAxis::kExpert), InternalError);
+  const Batch batch = tiny_batch();
+  const std::int64_t rows = batch.batch * batch.tgt_len;
+  Tensor<float> a(Shape{rows, cfg.vocab}), b(Shape{rows, cfg.vocab});
+  trainable.score(batch, a.view());
+  inference.score(batch, b.view());
+  EXPECT_EQ(0, std::memcmp(a.data(), b.data(), sizeof(float) * a.numel()));
+  Rng ra(7), rb(7);
+  EXPECT_EQ(trainable.forward(batch, true, ra).loss, inference.forward(batch, true, rb).loss);
+  EXPECT_THROW(inference.backward(), InternalError);
+}
+
 TEST(Transformer, RejectsBadConfigsAndBatches) {
   ModelConfig cfg = tiny_config(0);
   cfg.d_model = 7;
