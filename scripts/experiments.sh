@@ -5,6 +5,8 @@
 #   bash scripts/experiments.sh repeat SEED       MoE and its dense twin, one more seed
 #   bash scripts/experiments.sh bilingual LANG... a bilingual model per language,
 #                                                 against the multilingual MoE
+#   bash scripts/experiments.sh alpha NAME...     each finished run's length penalty
+#                                                 tuned on dev, then its test scores
 #   bash scripts/experiments.sh table             print every finished result
 #
 # Budgets are counted in updates, not minutes, so a run gives the same numbers
@@ -31,14 +33,18 @@ die() { echo "experiments.sh: $*" >&2; exit 1; }
   die "run the README's main command first (it builds the binaries, $corpus and work/vocab)"
 mkdir -p "$OUT"
 
-# test_set LANG... -> lang<TAB>source<TAB>reference rows of those languages' test sets
-test_set() {
-  local lang
+# split_set SPLIT LANG... -> lang<TAB>source<TAB>reference rows of those languages' SPLIT
+split_set() {
+  local split=$1 lang
+  shift
   for lang in "$@"; do
-    [[ -f $corpus/test/$lang.tsv ]] || die "no test set for '$lang' in $corpus/test"
-    awk -F'\t' -v l="$lang" '{print l "\t" $1 "\t" $2}' "$corpus/test/$lang.tsv"
+    [[ -f $corpus/$split/$lang.tsv ]] || die "no $split set for '$lang' in $corpus/$split"
+    awk -F'\t' -v l="$lang" '{print l "\t" $1 "\t" $2}' "$corpus/$split/$lang.tsv"
   done
 }
+test_set() { split_set test "$@"; }
+# first_per_lang N: the first N rows of each language of a lang<TAB>... stream
+first_per_lang() { awk -F'\t' -v n="$1" '{k[$1]++} k[$1] <= n'; }
 
 # train NAME RECIPE STEPS SEED [--set ...]: a step-budgeted run in $OUT/NAME/run
 train() {
@@ -51,13 +57,14 @@ train() {
     --set checkpoint.dir="$PWD/$OUT/$name/run" "$@"
 }
 
-# score NAME TESTSET: translate TESTSET with $OUT/NAME/run, score per language
+# score NAME TESTSET [ALPHA]: translate TESTSET with $OUT/NAME/run (length
+# penalty ALPHA, moe-translate's default without), score per language
 score() {
-  local name=$1 testset=$2 dir=$OUT/$1
-  local hyps=$dir/$(basename "$testset" .tsv).hyp
+  local name=$1 testset=$2 alpha=${3:-} dir=$OUT/$1
+  local hyps=$dir/$(basename "$testset" .tsv)${alpha:+.alpha$alpha}.hyp
   if [[ ! -f $hyps || $hyps -ot $dir/run/checkpoints/latest || $hyps -ot $testset ]]; then
     cut -f1,2 "$testset" | $BIN/moe-translate -m "$dir/run" --tsv -b "$BEAM" -q \
-      --threads "$THREADS" -o "$hyps.tmp"
+      --threads "$THREADS" ${alpha:+--alpha "$alpha"} -o "$hyps.tmp"
     mv "$hyps.tmp" "$hyps"
   fi
   $BIN/moe-eval --tsv "$testset" -i "$hyps" -m bleu chrf -f text >"${hyps%.hyp}.scores.txt"
@@ -66,8 +73,7 @@ score() {
 case ${1:-} in
   repeat)
     seed=${2:?usage: experiments.sh repeat SEED}
-    test_set $(ls $corpus/test | sed 's/\.tsv$//') | awk -F'\t' '{n[$1]++} n[$1] <= 100' \
-      >"$OUT/test-all.tsv"
+    test_set $(ls $corpus/test | sed 's/\.tsv$//') | first_per_lang 100 >"$OUT/test-all.tsv"
     train "moe-8e-seed$seed" recipes/l10n-100/moe-8e.yaml "$MOE_STEPS" "$seed"
     score "moe-8e-seed$seed" "$OUT/test-all.tsv"
     train "dense-seed$seed" recipes/l10n-100/dense.yaml "$DENSE_STEPS" "$seed"
@@ -84,6 +90,34 @@ case ${1:-} in
       score "bilingual-$lang" "$OUT/test-$lang.tsv"
     done
     ;;
+  alpha)
+    # Output lengths differ a lot between runs (brevity penalty 0.4-0.9), so
+    # a fair comparison lets each model decode with the length penalty that
+    # suits it: the alpha with the best macro BLEU on a dev sample (each
+    # language's first 30 dev pairs), then the test scores with that alpha.
+    shift
+    (($# > 0)) || die "usage: experiments.sh alpha NAME... (names of finished runs in $OUT)"
+    split_set dev $(ls $corpus/dev | sed 's/\.tsv$//') | first_per_lang 30 >"$OUT/dev-sample.tsv.tmp"
+    # Rewritten only when it changed: a newer sample invalidates every run's hypotheses.
+    if cmp -s "$OUT/dev-sample.tsv.tmp" "$OUT/dev-sample.tsv"; then rm "$OUT/dev-sample.tsv.tmp"
+    else mv "$OUT/dev-sample.tsv.tmp" "$OUT/dev-sample.tsv"; fi
+    [[ -f $OUT/test-all.tsv ]] ||
+      test_set $(ls $corpus/test | sed 's/\.tsv$//') | first_per_lang 100 >"$OUT/test-all.tsv"
+    for name in "$@"; do
+      [[ -f $OUT/$name/run/checkpoints/latest ]] || die "no finished run '$name' in $OUT"
+      best="" best_bleu=-1
+      for a in ${ALPHAS:-0.6 1.0 1.5 2.0}; do
+        score "$name" "$OUT/dev-sample.tsv" "$a"
+        bleu=$(awk '$1 == "macro-avg" {print $(NF-1)}' "$OUT/$name/dev-sample.alpha$a.scores.txt")
+        echo "$name: alpha $a, dev macro BLEU $bleu"
+        if awk -v x="$bleu" -v y="$best_bleu" 'BEGIN {exit !(x > y)}'; then best=$a best_bleu=$bleu; fi
+      done
+      echo "$best" >"$OUT/$name/best-alpha"
+      score "$name" "$OUT/test-all.tsv" "$best"
+      echo "$name: alpha $best on test: $(awk '$1 == "macro-avg" {print "macro BLEU", $(NF-1), "chrF", $NF}' \
+        "$OUT/$name/test-all.alpha$best.scores.txt")"
+    done
+    ;;
   table)
     # moe-eval's text table: "lang segments BLEU chrF2" rows, then "macro-avg N langs BLEU chrF2"
     row() { awk -v l="$2" '$1 == l {print $(NF-1), $NF; exit}' "$1" 2>/dev/null; }
@@ -95,6 +129,9 @@ case ${1:-} in
     for f in "$OUT"/moe-8e-seed*/test-all.scores.txt "$OUT"/dense-seed*/test-all.scores.txt; do
       [[ -f $f ]] || continue
       printf '%-16s %-14s %-14s\n' "$(basename "$(dirname "$f")")" "$(corpus_score "$f")" "$(macro "$f")"
+      best=$(cat "$(dirname "$f")/best-alpha" 2>/dev/null) || continue
+      tuned=$(dirname "$f")/test-all.alpha$best.scores.txt
+      [[ -f $tuned ]] && printf '%-16s %-14s %-14s\n' "  alpha $best" "$(corpus_score "$tuned")" "$(macro "$tuned")"
     done
     echo
     echo "Bilingual against multilingual (BLEU chrF on the language's test set)"
@@ -111,5 +148,5 @@ case ${1:-} in
       echo
     done
     ;;
-  *) die "usage: experiments.sh repeat SEED | bilingual LANG... | table" ;;
+  *) die "usage: experiments.sh repeat SEED | bilingual LANG... | alpha NAME... | table" ;;
 esac
