@@ -102,8 +102,8 @@ void write_safetensors(const std::string& path, const std::vector<TensorSource>&
   });
 }
 
-SafetensorsFile::SafetensorsFile(const std::string& path) : path_(path) {
-  std::ifstream in(path, std::ios::binary);
+SafetensorsFile::SafetensorsFile(const std::string& path) : path_(path), in_(path, std::ios::binary) {
+  std::ifstream& in = in_;
   if (!in) throw FileError(path, 0, "cannot open the checkpoint file");
   in.seekg(0, std::ios::end);
   const std::uint64_t file_size = static_cast<std::uint64_t>(in.tellg());
@@ -157,14 +157,21 @@ SafetensorsFile::SafetensorsFile(const std::string& path) : path_(path) {
     if (ranges[i].first < ranges[i - 1].second)
       throw FileError(path, 0, "corrupt safetensors header: overlapping tensors");
 
-  data_.resize(data_size);
-  if (!in.read(reinterpret_cast<char*>(data_.data()), static_cast<std::streamsize>(data_size)))
-    throw FileError(path, 0, "truncated checkpoint file");
+  data_start_ = 8 + header_size;
   const auto crc_it = metadata_.find(kCrcKey);
   if (crc_it != metadata_.end()) {
     std::uint64_t covered = 0;
     for (const auto& r : ranges) covered = std::max(covered, r.second);
-    if (std::to_string(crc32(data_.data(), covered)) != crc_it->second)
+    std::vector<char> chunk(std::min<std::uint64_t>(covered, 1u << 20));
+    std::uint32_t crc = 0;
+    for (std::uint64_t done = 0; done < covered;) {
+      const std::uint64_t n = std::min<std::uint64_t>(chunk.size(), covered - done);
+      if (!in.read(chunk.data(), static_cast<std::streamsize>(n)))
+        throw FileError(path, 0, "truncated checkpoint file");
+      crc = crc32(chunk.data(), n, crc);
+      done += n;
+    }
+    if (std::to_string(crc) != crc_it->second)
       throw FileError(path, 0, "checksum mismatch: the checkpoint file is corrupted");
   }
 }
@@ -184,8 +191,15 @@ const TensorInfo& SafetensorsFile::info(const std::string& name) const {
   return it->second;
 }
 
-const unsigned char* SafetensorsFile::bytes(const std::string& name) const {
-  return data_.data() + info(name).begin;
+void SafetensorsFile::read_bytes(const std::string& name, std::uint64_t offset, std::uint64_t count,
+                                 void* out) const {
+  const TensorInfo& t = info(name);
+  if (offset > t.end - t.begin || count > t.end - t.begin - offset)
+    throw FileError(path_, 0, "read past the end of tensor '" + name + "'");
+  in_.clear();
+  in_.seekg(static_cast<std::streamoff>(data_start_ + t.begin + offset));
+  if (!in_.read(static_cast<char*>(out), static_cast<std::streamsize>(count)))
+    throw FileError(path_, 0, "truncated checkpoint file (reading tensor '" + name + "')");
 }
 
 void SafetensorsFile::read_f32(const std::string& name,
@@ -194,15 +208,15 @@ void SafetensorsFile::read_f32(const std::string& name,
   if (t.shape != expected_shape)
     throw FileError(path_, 0, "tensor '" + name + "' has shape " + shape_text(t.shape) +
                                   ", the model expects " + shape_text(expected_shape));
-  const unsigned char* src = data_.data() + t.begin;
   const std::int64_t n = t.numel();
   if (t.dtype == DType::kF32) {
-    std::memcpy(out, src, n * sizeof(float));
+    read_bytes(name, 0, n * sizeof(float), out);
   } else if (t.dtype == DType::kF64) {
-    for (std::int64_t i = 0; i < n; ++i) {
-      double v;
-      std::memcpy(&v, src + i * sizeof(double), sizeof(double));
-      out[i] = static_cast<float>(v);
+    std::vector<double> v(static_cast<std::size_t>(std::min<std::int64_t>(n, 1 << 16)));
+    for (std::int64_t i = 0; i < n; i += static_cast<std::int64_t>(v.size())) {
+      const std::int64_t m = std::min<std::int64_t>(static_cast<std::int64_t>(v.size()), n - i);
+      read_bytes(name, i * sizeof(double), m * sizeof(double), v.data());
+      for (std::int64_t k = 0; k < m; ++k) out[i + k] = static_cast<float>(v[k]);
     }
   } else {
     throw FileError(path_, 0, "tensor '" + name + "' is " + dtype_name(t.dtype) + ", not a float");

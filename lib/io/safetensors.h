@@ -8,6 +8,7 @@
 // its data section in the metadata ("moe.crc32"), so a corrupted checkpoint
 // is refused on load rather than silently resumed from.
 #include <cstdint>
+#include <fstream>
 #include <map>
 #include <string>
 #include <vector>
@@ -37,9 +38,13 @@ struct TensorInfo {
   std::int64_t numel() const;
 };
 
-// A whole safetensors file in memory, validated on open: header JSON, every
-// byte range inside the data and non-overlapping, dtype sizes consistent, and
-// the CRC when the file has one. Every failure is a FileError naming the path.
+// An open safetensors file, validated on open: header JSON, every byte range
+// inside the data and non-overlapping, dtype sizes consistent, and the CRC
+// when the file has one (checked by streaming the data once). Tensors are
+// read from the file straight into the caller's memory, so loading a model
+// never holds its weights twice. The file stays open for the object's
+// lifetime (a checkpoint replaced meanwhile is not mixed in); reads are not
+// thread-safe. Every failure is a FileError naming the path.
 class SafetensorsFile {
  public:
   explicit SafetensorsFile(const std::string& path);
@@ -53,14 +58,16 @@ class SafetensorsFile {
   // F64 is converted); throws FileError on a missing tensor or a shape mismatch.
   void read_f32(const std::string& name, const std::vector<std::int64_t>& expected_shape,
                 float* out) const;
-  // Raw bytes of a tensor.
-  const unsigned char* bytes(const std::string& name) const;
+  // Copies `count` raw bytes of tensor `name`, starting `offset` bytes into
+  // it, to `out`; a range outside the tensor is a FileError.
+  void read_bytes(const std::string& name, std::uint64_t offset, std::uint64_t count, void* out) const;
 
  private:
   std::string path_;
   std::map<std::string, std::string> metadata_;
   std::map<std::string, TensorInfo> tensors_;
-  std::vector<unsigned char> data_;  // the data section
+  mutable std::ifstream in_;
+  std::uint64_t data_start_ = 0;  // file offset of the data section
 };
 
 }  // namespace moe::io

@@ -108,9 +108,8 @@ std::map<std::string, std::string> load_tensor_set(const std::string& dir, const
       const TensorInfo& info = f.info(t.name);
       if (info.shape != want || info.dtype != DType::kF32)
         throw FileError(f.path(), 0, "tensor '" + t.name + "' does not match the model's shape");
-      std::memcpy(t.local.data() + k * slice,
-                  f.bytes(t.name) + (global - r * per_shard) * slice * sizeof(float),
-                  slice * sizeof(float));
+      f.read_bytes(t.name, (global - r * per_shard) * slice * sizeof(float), slice * sizeof(float),
+                   t.local.data() + k * slice);
     }
   }
   return main.metadata();

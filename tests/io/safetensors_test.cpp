@@ -51,8 +51,9 @@ TEST_F(SafetensorsTest, RoundTripsTensorsAndMetadata) {
   EXPECT_EQ(a, a_);
   EXPECT_EQ(f.info("b").dtype, DType::kI64);
   std::int64_t b1;
-  std::memcpy(&b1, f.bytes("b") + 8, 8);
+  f.read_bytes("b", 8, 8, &b1);
   EXPECT_EQ(b1, -8);
+  EXPECT_THROW(f.read_bytes("b", 8, 9, &b1), FileError);  // past the tensor's 16 bytes
 }
 
 TEST_F(SafetensorsTest, LayoutIsPlainSafetensors) {
