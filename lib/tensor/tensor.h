@@ -8,6 +8,9 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <new>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "tensor/shape.h"
@@ -73,6 +76,19 @@ struct AlignedAllocator {
     return static_cast<T*>(::operator new[](n * sizeof(T), std::align_val_t(64)));
   }
   void deallocate(T* p, std::size_t) { ::operator delete[](p, std::align_val_t(64)); }
+  // Growing a buffer default-initialises its new elements (no zeroing):
+  // workspaces are sized for the worst case (an expert buffer has room for
+  // every slot of its capacity, a dropless one for every token) and written
+  // only where used, and pages never written cost no memory. Values passed
+  // explicitly (Tensor(shape) zero-fills) are constructed as usual.
+  template <typename U>
+  void construct(U* p) noexcept(std::is_nothrow_default_constructible_v<U>) {
+    ::new (static_cast<void*>(p)) U;
+  }
+  template <typename U, typename... Args>
+  void construct(U* p, Args&&... args) {
+    ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...);
+  }
   template <typename U>
   bool operator==(const AlignedAllocator<U>&) const { return true; }
 };
