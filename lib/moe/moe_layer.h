@@ -175,12 +175,12 @@ class MoeLayer {
   template <typename CopyRows>
   void for_each_source_block(CopyRows copy_rows) const;
   void exchange_counts();
-  enum class RowDim { kM, kK };  // the expert's row count is the product's m, or its k
-  // C_l = op(A_l) op(B_l) + beta C_l for each local expert l, with m or k the
-  // expert's rows (all at max_rows_ when batched) and the other two d1, d2.
   // Rows of local expert l that expert_gemm computes: max_rows_ when batched,
   // its own count otherwise (the rows past it are then never written).
   std::int64_t gemm_rows(std::int64_t l) const { return batched_ ? max_rows_ : compute_counts_[l]; }
+  enum class RowDim { kM, kK };  // the expert's row count is the product's m, or its k
+  // C_l = op(A_l) op(B_l) + beta C_l for each local expert l, with m or k the
+  // expert's rows (all at max_rows_ when batched) and the other two d1, d2.
   void expert_gemm(RowDim rows, Trans ta, Trans tb, std::int64_t d1, std::int64_t d2, const T* a,
                    std::int64_t lda, std::int64_t stride_a, const T* b, std::int64_t ldb,
                    std::int64_t stride_b, T beta, T* c, std::int64_t ldc, std::int64_t stride_c) const;
