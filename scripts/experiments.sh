@@ -106,7 +106,7 @@ case ${1:-} in
     for name in "$@"; do
       [[ -f $OUT/$name/run/checkpoints/latest ]] || die "no finished run '$name' in $OUT"
       best="" best_bleu=-1
-      for a in ${ALPHAS:-0.6 1.0 1.5 2.0}; do
+      for a in ${ALPHAS:-0.6 1.0 1.5 2.0 2.5 3.0}; do
         score "$name" "$OUT/dev-sample.tsv" "$a"
         bleu=$(awk '$1 == "macro-avg" {print $(NF-1)}' "$OUT/$name/dev-sample.alpha$a.scores.txt")
         echo "$name: alpha $a, dev macro BLEU $bleu"
