@@ -434,7 +434,8 @@ MoeStats MoeLayer<T>::forward(const Params& p, TensorView<const T> x, const std:
 #pragma omp parallel for schedule(static) if (L > 1 && max_rows_ * H > kParallelMinWork)
   for (std::int64_t l = 0; l < L; ++l) {
     T* h = hidden_.data() + l * R * H;
-    for (std::int64_t i = 0; i < gemm_rows(l) * H; ++i) h[i] = std::max(h[i], T(0));
+    const std::int64_t n = gemm_rows(l) * H;  // hoisted: a bound re-read each pass defeats vectorisation
+    for (std::int64_t i = 0; i < n; ++i) h[i] = std::max(h[i], T(0));
   }
   expert_gemm(RowDim::kM, Trans::kNo, Trans::kNo, M, H, hidden_.data(), H, R * H, p.wo.data(), M,
               H * M, T(0), expert_out_.data(), M, R * M);
@@ -546,7 +547,8 @@ void MoeLayer<T>::backward(const Params& p, const Params& g, TensorView<const T>
   for (std::int64_t l = 0; l < L; ++l) {
     T* dh = grad_hidden_.data() + l * R * H;
     const T* h = hidden_.data() + l * R * H;
-    for (std::int64_t i = 0; i < gemm_rows(l) * H; ++i)
+    const std::int64_t n = gemm_rows(l) * H;
+    for (std::int64_t i = 0; i < n; ++i)
       if (!(h[i] > T(0))) dh[i] = 0;
   }
   expert_gemm(RowDim::kK, Trans::kYes, Trans::kNo, M, H, expert_in->data(), M, R * M,
