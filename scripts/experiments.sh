@@ -45,6 +45,14 @@ split_set() {
 test_set() { split_set test "$@"; }
 # first_per_lang N: the first N rows of each language of a lang<TAB>... stream
 first_per_lang() { awk -F'\t' -v n="$1" '{k[$1]++} k[$1] <= n'; }
+# refresh FILE: stdin becomes FILE only if it differs, so a set that did not
+# change keeps its date and the hypotheses made from it stay valid (score).
+refresh() {
+  cat >"$1.tmp"
+  if cmp -s "$1.tmp" "$1"; then rm "$1.tmp"; else mv "$1.tmp" "$1"; fi
+}
+# Every language's first 100 test pairs: the multilingual runs' test set.
+test_all() { test_set $(ls $corpus/test | sed 's/\.tsv$//') | first_per_lang 100 | refresh "$OUT/test-all.tsv"; }
 
 # train NAME RECIPE STEPS SEED [--set ...]: a step-budgeted run in $OUT/NAME/run
 train() {
@@ -73,7 +81,7 @@ score() {
 case ${1:-} in
   repeat)
     seed=${2:?usage: experiments.sh repeat SEED}
-    test_set $(ls $corpus/test | sed 's/\.tsv$//') | first_per_lang 100 >"$OUT/test-all.tsv"
+    test_all
     train "moe-8e-seed$seed" recipes/l10n-100/moe-8e.yaml "$MOE_STEPS" "$seed"
     score "moe-8e-seed$seed" "$OUT/test-all.tsv"
     train "dense-seed$seed" recipes/l10n-100/dense.yaml "$DENSE_STEPS" "$seed"
@@ -82,9 +90,11 @@ case ${1:-} in
   bilingual)
     shift
     (($# > 0)) || die "usage: experiments.sh bilingual LANG..."
+    for lang in "$@"; do  # all checked before the first run starts
+      [[ -f $corpus/test/$lang.tsv ]] || die "no test set for '$lang' in $corpus/test"
+    done
     for lang in "$@"; do
-      test_set "$lang" >"$OUT/test-$lang.tsv.tmp" || exit 1
-      mv "$OUT/test-$lang.tsv.tmp" "$OUT/test-$lang.tsv"
+      test_set "$lang" | refresh "$OUT/test-$lang.tsv"
       train "bilingual-$lang" recipes/l10n-100/bilingual-xh.yaml "$MOE_STEPS" 1 \
         --set "data.langs=[$lang]"
       score "bilingual-$lang" "$OUT/test-$lang.tsv"
@@ -97,12 +107,8 @@ case ${1:-} in
     # language's first 30 dev pairs), then the test scores with that alpha.
     shift
     (($# > 0)) || die "usage: experiments.sh alpha NAME... (names of finished runs in $OUT)"
-    split_set dev $(ls $corpus/dev | sed 's/\.tsv$//') | first_per_lang 30 >"$OUT/dev-sample.tsv.tmp"
-    # Rewritten only when it changed: a newer sample invalidates every run's hypotheses.
-    if cmp -s "$OUT/dev-sample.tsv.tmp" "$OUT/dev-sample.tsv"; then rm "$OUT/dev-sample.tsv.tmp"
-    else mv "$OUT/dev-sample.tsv.tmp" "$OUT/dev-sample.tsv"; fi
-    [[ -f $OUT/test-all.tsv ]] ||
-      test_set $(ls $corpus/test | sed 's/\.tsv$//') | first_per_lang 100 >"$OUT/test-all.tsv"
+    split_set dev $(ls $corpus/dev | sed 's/\.tsv$//') | first_per_lang 30 | refresh "$OUT/dev-sample.tsv"
+    test_all
     for name in "$@"; do
       [[ -f $OUT/$name/run/checkpoints/latest ]] || die "no finished run '$name' in $OUT"
       best="" best_bleu=-1

@@ -47,23 +47,21 @@ class Adafactor final : public Optimizer {
       slot.name = p.name;
       slots_.push_back(std::move(slot));
     }
+    // Every matrix is independent (its statistics, clipping and scale are its
+    // own), so update() shares them out over the threads; each matrix stays on
+    // one thread, which keeps its sums in a fixed order and the update
+    // deterministic. Largest first, so the embedding does not start last on an
+    // idle team.
+    for (std::size_t i = 0; i < slots_.size(); ++i)
+      for (std::int64_t b = 0; b < slots_[i].layout.batch; ++b) work_.push_back({i, b});
+    auto size = [&](const WorkItem& x) { return slots_[x.slot].layout.rows * slots_[x.slot].layout.cols; };
+    std::stable_sort(work_.begin(), work_.end(),
+                     [&](const WorkItem& x, const WorkItem& y) { return size(x) > size(y); });
   }
 
   void update(const std::vector<ParamRef>& params, double lr, std::int64_t step) override {
     MOE_CHECK(params.size() == slots_.size(), "parameter list changed since construction");
     const double decay = 1.0 - std::pow(static_cast<double>(step) + 1.0, -cfg_.decay_pow);
-    // Every matrix is independent (its statistics, clipping and scale are its
-    // own), so the threads share them out; each matrix stays on one thread,
-    // which keeps its sums in a fixed order and the update deterministic.
-    // Largest first, so the embedding does not start last on an idle team.
-    if (work_.empty()) {
-      for (std::size_t i = 0; i < slots_.size(); ++i)
-        for (std::int64_t b = 0; b < slots_[i].layout.batch; ++b) work_.push_back({i, b});
-      std::stable_sort(work_.begin(), work_.end(), [&](const WorkItem& x, const WorkItem& y) {
-        return slots_[x.slot].layout.rows * slots_[x.slot].layout.cols >
-               slots_[y.slot].layout.rows * slots_[y.slot].layout.cols;
-      });
-    }
 #pragma omp parallel for schedule(dynamic, 1)
     for (std::size_t k = 0; k < work_.size(); ++k) {
       const auto [i, b] = work_[k];
@@ -93,6 +91,10 @@ class Adafactor final : public Optimizer {
     MatrixLayout layout;
     bool factored = false;
     Tensor<float> row, col, full, momentum;
+  };
+  struct WorkItem {
+    std::size_t slot;     // index into slots_
+    std::int64_t batch;   // matrix of that parameter
   };
 
   // Updates matrix b of a parameter: w, g point at its rows*cols elements.
@@ -180,14 +182,9 @@ class Adafactor final : public Optimizer {
     }
   }
 
-  struct WorkItem {
-    std::size_t slot;
-    std::int64_t batch;
-  };
-  std::vector<WorkItem> work_;  // (parameter, matrix) pairs, largest first; built on first update
-
   config::OptimizerConfig cfg_;
   std::vector<Slot> slots_;
+  std::vector<WorkItem> work_;  // every (parameter, matrix) pair, largest first
 };
 
 class Adam final : public Optimizer {
