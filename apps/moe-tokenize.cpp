@@ -214,7 +214,9 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help
+    std::cerr << "moe-tokenize: error: " << e.what() << "\n";
+    return 1;
   }
   if (quiet) moe::log::set_level(moe::log::Level::kQuiet);
   try {
@@ -223,10 +225,10 @@ int main(int argc, char** argv) {
     if (*encode_cmd) return run_codec(codec, /*encode=*/true);
     if (*decode_cmd) return run_codec(codec, /*encode=*/false);
   } catch (const moe::InputError& e) {
-    std::cerr << "moe-tokenize: " << e.what() << '\n';
+    std::cerr << "moe-tokenize: error: " << e.what() << '\n';
     return 1;
   } catch (const std::exception& e) {
-    std::cerr << "moe-tokenize: " << e.what() << '\n';
+    std::cerr << "moe-tokenize: internal error: " << e.what() << '\n';
     return 2;
   }
   return 0;

@@ -40,7 +40,13 @@ int main(int argc, char** argv) {
   app.add_option("--mesh", plan_mesh, "--plan for another mesh than the recipe's: data=D,expert=E")
       ->type_name("AXES")
       ->needs(plan_flag);
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help
+    std::cerr << "moe-train: error: " << e.what() << "\n";
+    return 1;
+  }
 
   if (version) {
     std::cout << "moe-train " << moe::kVersion << "\n";

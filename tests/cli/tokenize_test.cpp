@@ -156,7 +156,16 @@ TEST(TokenizeCli, SeparateSourceAndEnglishModels) {
 
 TEST(TokenizeCli, CodecErrorsAreOneLineAndNonZero) {
   const CommandResult missing = run_app("moe-tokenize", "encode -m /nonexistent/model.model", "x\n");
-  EXPECT_NE(missing.exit_code, 0);
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_EQ(count_lines(missing.err), 1) << missing.err;
+  EXPECT_EQ(missing.err.rfind("moe-tokenize: error: ", 0), 0u) << missing.err;
+  EXPECT_NE(missing.err.find("/nonexistent/model.model"), std::string::npos) << missing.err;
+  for (const char* usage : {"", "encode --bogus", "frobnicate"}) {
+    const CommandResult r = run_app("moe-tokenize", usage);
+    EXPECT_EQ(r.exit_code, 1) << usage;
+    EXPECT_EQ(count_lines(r.err), 1) << usage << ": " << r.err;
+    EXPECT_EQ(r.err.rfind("moe-tokenize: error: ", 0), 0u) << r.err;
+  }
   const std::string dir = temp_dir();
   const std::string not_model = write_file(dir, "bad.model", "this is not a protobuf");
   const CommandResult bad = run_app("moe-tokenize", "encode -m " + shell_quote(not_model), "x\n");

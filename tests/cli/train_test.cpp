@@ -114,6 +114,10 @@ TEST(MoeTrain, RecipeErrorsNameFileLineAndKey) {
   EXPECT_NE(r.err.find("no such recipe file"), std::string::npos) << r.err;
   // One line, no stack of messages.
   EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  // Flag errors look the same: one line, exit 1.
+  r = run_app("moe-train", shell_quote(write_recipe(d)) + " --bogus");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.err, "moe-train: error: The following argument was not expected: --bogus\n");
 }
 
 TEST(MoeTrain, DumpConfigRoundTrips) {
