@@ -16,7 +16,8 @@ namespace moe {
 template <typename T>
 struct Transformer<T>::Block {
   Block(const ModelConfig& cfg, std::string name, bool is_decoder, bool uses_moe,
-        Collectives* expert_axis, AttentionScratch<T>* attention_scratch, Tensor<T>* ffn_scratch)
+        Collectives* expert_axis, AttentionScratch<T>* attention_scratch, Tensor<T>* ffn_scratch,
+        MoeScratch<T>* moe_scratch, MoeActivations<T>* moe_activations)
       : prefix(std::move(name)),
         decoder(is_decoder),
         ln1(cfg.d_model, cfg.norm, cfg.norm_eps),
@@ -33,7 +34,9 @@ struct Transformer<T>::Block {
         drop_self(cfg.dropout),
         drop_cross(cfg.dropout),
         drop_ffn(cfg.dropout) {
-    if (uses_moe) moe = std::make_unique<MoeLayer<T>>(cfg.moe, cfg.d_model, cfg.ffn_dim, expert_axis);
+    if (uses_moe)
+      moe = std::make_unique<MoeLayer<T>>(cfg.moe, cfg.d_model, cfg.ffn_dim, expert_axis,
+                                          moe_scratch, moe_activations);
   }
 
   std::string prefix;  // "encoder.layer.3"
@@ -82,14 +85,20 @@ Transformer<T>::Transformer(const ModelConfig& cfg, std::uint64_t seed, Collecti
     throw InputError("model.moe.num_experts: " + std::to_string(cfg_.moe.num_experts) +
                      " experts cannot be split over " + std::to_string(expert_shards_) +
                      " ranks of the expert axis");
+  // A model without gradients never runs backward, so its MoE layers need
+  // their expert activations only during their own forward.
+  MoeActivations<T>* shared_moe_activations =
+      gradients == Gradients::kNone ? &moe_activations_ : nullptr;
   for (int i = 0; i < cfg_.enc_layers; ++i)
     encoder_.push_back(std::make_unique<Block>(cfg_, layer_name(false, i), false,
                                                cfg_.is_moe_layer(i), expert_axis,
-                                               &attention_scratch_, &ffn_scratch_));
+                                               &attention_scratch_, &ffn_scratch_, &moe_scratch_,
+                                               shared_moe_activations));
   for (int i = 0; i < cfg_.dec_layers; ++i)
     decoder_.push_back(std::make_unique<Block>(cfg_, layer_name(true, i), true,
                                                cfg_.is_moe_layer(i), expert_axis,
-                                               &attention_scratch_, &ffn_scratch_));
+                                               &attention_scratch_, &ffn_scratch_, &moe_scratch_,
+                                               shared_moe_activations));
   enc_norm_ = std::make_unique<LayerNorm<T>>(cfg_.d_model, cfg_.norm, cfg_.norm_eps);
   dec_norm_ = std::make_unique<LayerNorm<T>>(cfg_.d_model, cfg_.norm, cfg_.norm_eps);
   add_weights();

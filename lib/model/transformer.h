@@ -187,9 +187,12 @@ class Transformer {
   Tensor<T> positions_;  // [max_positions, M]
   T emb_scale_;
   // Backward workspaces shared by all layers (declared before the blocks,
-  // which point to them, so they outlive the blocks).
+  // which point to them, so they outlive the blocks); without gradients the
+  // MoE layers' forward activations too.
   AttentionScratch<T> attention_scratch_;
   Tensor<T> ffn_scratch_;
+  MoeScratch<T> moe_scratch_;
+  MoeActivations<T> moe_activations_;
   std::vector<std::unique_ptr<Block>> encoder_, decoder_;
   std::unique_ptr<LayerNorm<T>> enc_norm_, dec_norm_;
   NormParams<T> enc_norm_p_, enc_norm_g_, dec_norm_p_, dec_norm_g_;

@@ -151,8 +151,16 @@ void route_group(const T* gates, const std::uint8_t* nonpad, std::int64_t S, int
 
 template <typename T>
 MoeLayer<T>::MoeLayer(const MoeConfig& cfg, std::int64_t d_model, std::int64_t d_hidden,
-                      Collectives* expert_axis)
-    : cfg_(cfg), d_model_(d_model), d_hidden_(d_hidden), experts_(cfg.num_experts) {
+                      Collectives* expert_axis, MoeScratch<T>* scratch,
+                      MoeActivations<T>* shared_activations)
+    : cfg_(cfg),
+      d_model_(d_model),
+      d_hidden_(d_hidden),
+      experts_(cfg.num_experts),
+      own_activations_(shared_activations ? nullptr : std::make_unique<MoeActivations<T>>()),
+      act_(shared_activations ? shared_activations : own_activations_.get()),
+      own_scratch_(scratch ? nullptr : std::make_unique<MoeScratch<T>>()),
+      scratch_(scratch ? scratch : own_scratch_.get()) {
   validate(cfg);
   if (d_model < 1 || d_hidden < 1)
     throw InputError("moe layer: d_model and d_hidden must be >= 1, got " +
@@ -329,15 +337,15 @@ void MoeLayer<T>::for_each_source_block(CopyRows copy_rows) const {
 template <typename T>
 void MoeLayer<T>::to_experts(Tensor<T>& token_side, Tensor<T>& compute_side) {
   const std::int64_t M = token_side.shape().back();
-  exchange_.resize(Shape{experts_ * token_rows_, M});
+  scratch_->exchange.resize(Shape{experts_ * token_rows_, M});
   {
     const ExchangeTimer timer;
-    axis_->all_to_all(token_side.data(), exchange_.data(),
+    axis_->all_to_all(token_side.data(), scratch_->exchange.data(),
                       static_cast<std::size_t>(local_experts_ * token_rows_ * M));
   }
   compute_side.resize(Shape{local_experts_ * compute_rows_, M});
   for_each_source_block([&](std::int64_t exchange_row, std::int64_t compute_row, std::int64_t rows) {
-    const T* from = exchange_.data() + exchange_row * M;
+    const T* from = scratch_->exchange.data() + exchange_row * M;
     std::copy(from, from + rows * M, compute_side.data() + compute_row * M);
   });
   zero_tail_rows(compute_side);
@@ -346,14 +354,14 @@ void MoeLayer<T>::to_experts(Tensor<T>& token_side, Tensor<T>& compute_side) {
 template <typename T>
 void MoeLayer<T>::to_tokens(const Tensor<T>& compute_side, Tensor<T>& token_side) {
   const std::int64_t M = compute_side.shape().back();
-  exchange_.resize(Shape{experts_ * token_rows_, M});
+  scratch_->exchange.resize(Shape{experts_ * token_rows_, M});
   for_each_source_block([&](std::int64_t exchange_row, std::int64_t compute_row, std::int64_t rows) {
     const T* from = compute_side.data() + compute_row * M;
-    std::copy(from, from + rows * M, exchange_.data() + exchange_row * M);
+    std::copy(from, from + rows * M, scratch_->exchange.data() + exchange_row * M);
   });
   token_side.resize(Shape{experts_ * token_rows_, M});
   const ExchangeTimer timer;
-  axis_->all_to_all(exchange_.data(), token_side.data(),
+  axis_->all_to_all(scratch_->exchange.data(), token_side.data(),
                     static_cast<std::size_t>(local_experts_ * token_rows_ * M));
 }
 
@@ -409,41 +417,41 @@ MoeStats MoeLayer<T>::forward(const Params& p, TensorView<const T> x, const std:
   assign_slots();
   has_forward_ = true;
 
-  dispatched_.resize(Shape{E * token_rows_, M});
+  act_->dispatched.resize(Shape{E * token_rows_, M});
 #pragma omp parallel for schedule(static) if (N * M > kParallelMinWork)
   for (std::int64_t s = 0; s < N; ++s)
     for (int k = 0; k < 2; ++k) {
       const std::int64_t row = slot_row_[2 * s + k];
-      if (row >= 0) std::copy(x.row(s), x.row(s) + M, dispatched_.data() + row * M);
+      if (row >= 0) std::copy(x.row(s), x.row(s) + M, act_->dispatched.data() + row * M);
     }
 
   exchange_counts();
-  Tensor<T>* expert_in = &dispatched_;
+  Tensor<T>* expert_in = &act_->dispatched;
   if (axis_ != nullptr) {
-    to_experts(dispatched_, expert_in_);
-    expert_in = &expert_in_;
+    to_experts(act_->dispatched, act_->expert_in);
+    expert_in = &act_->expert_in;
   } else {
-    zero_tail_rows(dispatched_);
+    zero_tail_rows(act_->dispatched);
   }
 
   const std::int64_t R = compute_rows_;
-  hidden_.resize(Shape{L * R, H});
-  expert_out_.resize(Shape{L * R, M});
+  act_->hidden.resize(Shape{L * R, H});
+  act_->expert_out.resize(Shape{L * R, M});
   expert_gemm(RowDim::kM, Trans::kNo, Trans::kNo, H, M, expert_in->data(), M, R * M, p.wi.data(),
-              H, M * H, T(0), hidden_.data(), H, R * H);
+              H, M * H, T(0), act_->hidden.data(), H, R * H);
 #pragma omp parallel for schedule(static) if (L > 1 && max_rows_ * H > kParallelMinWork)
   for (std::int64_t l = 0; l < L; ++l) {
-    T* h = hidden_.data() + l * R * H;
+    T* h = act_->hidden.data() + l * R * H;
     const std::int64_t n = gemm_rows(l) * H;  // hoisted: a bound re-read each pass defeats vectorisation
     for (std::int64_t i = 0; i < n; ++i) h[i] = std::max(h[i], T(0));
   }
-  expert_gemm(RowDim::kM, Trans::kNo, Trans::kNo, M, H, hidden_.data(), H, R * H, p.wo.data(), M,
-              H * M, T(0), expert_out_.data(), M, R * M);
+  expert_gemm(RowDim::kM, Trans::kNo, Trans::kNo, M, H, act_->hidden.data(), H, R * H,
+              p.wo.data(), M, H * M, T(0), act_->expert_out.data(), M, R * M);
 
-  const T* out = expert_out_.data();
+  const T* out = act_->expert_out.data();
   if (axis_ != nullptr) {
-    to_tokens(expert_out_, returned_);
-    out = returned_.data();
+    to_tokens(act_->expert_out, act_->returned);
+    out = act_->returned.data();
   }
 #pragma omp parallel for schedule(static) if (N * M > kParallelMinWork)
   for (std::int64_t s = 0; s < N; ++s) {
@@ -497,66 +505,68 @@ void MoeLayer<T>::backward(const Params& p, const Params& g, TensorView<const T>
                            TensorView<T> dx) {
   const RoutingTimer timer;
   MOE_CHECK(has_forward_, "MoeLayer::backward without a forward");
+  MOE_CHECK(own_activations_ != nullptr,
+            "MoeLayer::backward: the layer shares its forward activations (built for inference)");
   check_params(p, "MoeLayer::backward params");
   check_params(g, "MoeLayer::backward grads");
   check_shape(dy.shape(), Shape{tokens_, d_model_}, "MoeLayer::backward dy");
   check_shape(dx.shape(), Shape{tokens_, d_model_}, "MoeLayer::backward dx");
   const std::int64_t N = tokens_, M = d_model_, H = d_hidden_, E = experts_, L = local_experts_;
   const std::int64_t R = compute_rows_;
-  const T* out = axis_ != nullptr ? returned_.data() : expert_out_.data();
+  const T* out = axis_ != nullptr ? act_->returned.data() : act_->expert_out.data();
 
   // Combine backward: d(expert output row) = w * dy_s; dw = <dy_s, output row>.
-  d_token_side_.resize(Shape{E * token_rows_, M});
-  d_weight_.resize(2 * N);
+  scratch_->d_token_side.resize(Shape{E * token_rows_, M});
+  scratch_->d_weight.resize(2 * N);
 #pragma omp parallel for schedule(static) if (N * M > kParallelMinWork)
   for (std::int64_t s = 0; s < N; ++s)
     for (int k = 0; k < 2; ++k) {
       const std::int64_t row = slot_row_[2 * s + k];
-      d_weight_[2 * s + k] = 0;
+      scratch_->d_weight[2 * s + k] = 0;
       if (row < 0) continue;
       const T w = routes_[s].weight[k];
       const T* dys = dy.row(s);
       const T* o = out + row * M;
-      T* d = d_token_side_.data() + row * M;
+      T* d = scratch_->d_token_side.data() + row * M;
       T dot = 0;
       for (std::int64_t m = 0; m < M; ++m) {
         dot += dys[m] * o[m];
         d[m] = w * dys[m];
       }
-      d_weight_[2 * s + k] = dot;
+      scratch_->d_weight[2 * s + k] = dot;
     }
 
-  Tensor<T>* d_out = &d_token_side_;
-  Tensor<T>* expert_in = &dispatched_;
+  Tensor<T>* d_out = &scratch_->d_token_side;
+  Tensor<T>* expert_in = &act_->dispatched;
   if (axis_ != nullptr) {
-    to_experts(d_token_side_, d_compute_side_);
-    d_out = &d_compute_side_;
-    expert_in = &expert_in_;
+    to_experts(scratch_->d_token_side, scratch_->d_compute_side);
+    d_out = &scratch_->d_compute_side;
+    expert_in = &act_->expert_in;
   } else {
-    zero_tail_rows(d_token_side_);
+    zero_tail_rows(scratch_->d_token_side);
   }
 
   // Experts backward; rows past an expert's count are zero in both the
   // inputs and d_out, so they add nothing to the weight gradients.
-  grad_hidden_.resize(Shape{L * R, H});
-  expert_gemm(RowDim::kK, Trans::kYes, Trans::kNo, H, M, hidden_.data(), H, R * H, d_out->data(),
-              M, R * M, T(1), g.wo.data(), M, H * M);
+  scratch_->grad_hidden.resize(Shape{L * R, H});
+  expert_gemm(RowDim::kK, Trans::kYes, Trans::kNo, H, M, act_->hidden.data(), H, R * H,
+              d_out->data(), M, R * M, T(1), g.wo.data(), M, H * M);
   expert_gemm(RowDim::kM, Trans::kNo, Trans::kYes, H, M, d_out->data(), M, R * M, p.wo.data(), M,
-              H * M, T(0), grad_hidden_.data(), H, R * H);
+              H * M, T(0), scratch_->grad_hidden.data(), H, R * H);
 #pragma omp parallel for schedule(static) if (L > 1 && max_rows_ * H > kParallelMinWork)
   for (std::int64_t l = 0; l < L; ++l) {
-    T* dh = grad_hidden_.data() + l * R * H;
-    const T* h = hidden_.data() + l * R * H;
+    T* dh = scratch_->grad_hidden.data() + l * R * H;
+    const T* h = act_->hidden.data() + l * R * H;
     const std::int64_t n = gemm_rows(l) * H;
     for (std::int64_t i = 0; i < n; ++i)
       if (!(h[i] > T(0))) dh[i] = 0;
   }
   expert_gemm(RowDim::kK, Trans::kYes, Trans::kNo, M, H, expert_in->data(), M, R * M,
-              grad_hidden_.data(), H, R * H, T(1), g.wi.data(), H, M * H);
+              scratch_->grad_hidden.data(), H, R * H, T(1), g.wi.data(), H, M * H);
   // d(expert input) overwrites d_out, which is no longer needed.
-  expert_gemm(RowDim::kM, Trans::kNo, Trans::kYes, M, H, grad_hidden_.data(), H, R * H, p.wi.data(),
-              H, M * H, T(0), d_out->data(), M, R * M);
-  if (axis_ != nullptr) to_tokens(d_compute_side_, d_token_side_);
+  expert_gemm(RowDim::kM, Trans::kNo, Trans::kYes, M, H, scratch_->grad_hidden.data(), H, R * H,
+              p.wi.data(), H, M * H, T(0), d_out->data(), M, R * M);
+  if (axis_ != nullptr) to_tokens(scratch_->d_compute_side, scratch_->d_token_side);
 
   // Dispatch backward (a copy, so a sum of the kept rows) and the gate:
   // combine weights -> normalisation -> softmax, plus the aux loss's m_e term
@@ -564,24 +574,24 @@ void MoeLayer<T>::backward(const Params& p, const Params& g, TensorView<const T>
   std::int64_t groups_with_tokens = 0;
   for (const GroupRoutingSummary& gs : group_summaries_) groups_with_tokens += gs.real_tokens > 0;
   const std::int64_t S = cfg_.group_size;
-  d_logits_.resize(Shape{N, E});
+  scratch_->d_logits.resize(Shape{N, E});
 #pragma omp parallel for schedule(static) if (N * M > kParallelMinWork)
   for (std::int64_t s = 0; s < N; ++s) {
     T* dxs = dx.row(s);
-    T* dl = d_logits_.data() + s * E;
+    T* dl = scratch_->d_logits.data() + s * E;
     std::fill(dxs, dxs + M, T(0));
     std::fill(dl, dl + E, T(0));
     if (!nonpad_[s]) continue;
     for (int k = 0; k < 2; ++k) {
       const std::int64_t row = slot_row_[2 * s + k];
       if (row < 0) continue;
-      const T* d = d_token_side_.data() + row * M;
+      const T* d = scratch_->d_token_side.data() + row * M;
       for (std::int64_t m = 0; m < M; ++m) dxs[m] += d[m];
     }
     const TokenRoute<T>& r = routes_[s];
     const T* prob = probs_.data() + s * E;
     T* dp = dl;  // dLoss/d(prob), turned into dLoss/d(logit) in place below
-    const T dw1 = d_weight_[2 * s], dw2 = d_weight_[2 * s + 1];
+    const T dw1 = scratch_->d_weight[2 * s], dw2 = scratch_->d_weight[2 * s + 1];
     if (cfg_.top_k == 1) {
       dp[r.expert[0]] += dw1;
     } else {
@@ -603,9 +613,9 @@ void MoeLayer<T>::backward(const Params& p, const Params& g, TensorView<const T>
     for (std::int64_t e = 0; e < E; ++e) inner += prob[e] * dp[e];
     for (std::int64_t e = 0; e < E; ++e) dl[e] = prob[e] * (dp[e] - inner);
   }
-  gemm<T>(Trans::kNo, Trans::kYes, N, M, E, T(1), d_logits_.data(), E, p.wg.data(), E, T(1),
+  gemm<T>(Trans::kNo, Trans::kYes, N, M, E, T(1), scratch_->d_logits.data(), E, p.wg.data(), E, T(1),
           dx.data(), M);
-  gemm<T>(Trans::kYes, Trans::kNo, M, E, N, T(1), x_.data(), M, d_logits_.data(), E, T(1),
+  gemm<T>(Trans::kYes, Trans::kNo, M, E, N, T(1), x_.data(), M, scratch_->d_logits.data(), E, T(1),
           g.wg.data(), E);
 }
 

@@ -23,6 +23,7 @@
 // outputs are caller-owned views that must stay valid for the call only (x is
 // copied into the cache). One forward, then at most one backward, per object.
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "moe/moe_config.h"
@@ -106,6 +107,31 @@ struct MoeTimes {
 };
 MoeTimes moe_times();
 
+// Buffers that live only inside one forward or backward call: every MoE
+// layer of a model can share one set (they only grow), as its attention and
+// FFN layers share theirs. With L MoE layers that saves L-1 copies of the
+// backward's [E_local*R, H] hidden gradient, the largest.
+template <typename T>
+struct MoeScratch {
+  Tensor<T> exchange;        // all_to_all landing buffer, token-side layout (expert axis only)
+  Tensor<T> d_token_side;    // [E*G*C, M] dLoss/d(expert output), later d(expert input), token side
+  Tensor<T> d_compute_side;  // [E_local*R, M] the same, compute side (expert axis only)
+  Tensor<T> grad_hidden;     // [E_local*R, H]
+  Tensor<T> d_logits;        // [N,E]
+  std::vector<T> d_weight;   // [N,2]
+};
+
+// The expert activations that one forward leaves for its backward. A model
+// that never runs backward (translation) shares one set across its layers.
+template <typename T>
+struct MoeActivations {
+  Tensor<T> dispatched;  // token side inputs (also the compute side without an axis)
+  Tensor<T> expert_in;   // compute side inputs (expert axis only)
+  Tensor<T> hidden;      // relu(expert_in . wi)  [E_local*R, H]
+  Tensor<T> expert_out;  // hidden . wo           [E_local*R, M]
+  Tensor<T> returned;    // token side outputs (expert axis only)
+};
+
 // How MoeLayer runs its expert GEMMs (see set_expert_gemms).
 enum class ExpertGemms {
   kAuto,       // batched when experts are evenly filled (>= 90% of the batched rows real)
@@ -123,10 +149,15 @@ class MoeLayer {
   };
 
   // expert_axis: the ranks that share this layer's experts (nullptr or size
-  // 1 = all experts local, no exchange). Throws InputError for a bad cfg or
-  // when E is not a multiple of the axis size.
+  // 1 = all experts local, no exchange). scratch: per-call buffers shared
+  // with other layers (not owned; must outlive the layer), nullptr = own.
+  // shared_activations: the same for the forward's expert activations, for a
+  // layer that never runs backward (backward then throws); nullptr = own.
+  // Throws InputError for a bad cfg or when E is not a multiple of the axis
+  // size.
   MoeLayer(const MoeConfig& cfg, std::int64_t d_model, std::int64_t d_hidden,
-           Collectives* expert_axis);
+           Collectives* expert_axis, MoeScratch<T>* scratch = nullptr,
+           MoeActivations<T>* shared_activations = nullptr);
 
   // x: [N,M] tokens of the batch in order (padding included); nonpad: N
   // bytes, 1 = real token (nullptr = all real). y: [N,M], overwritten;
@@ -217,20 +248,12 @@ class MoeLayer {
   std::vector<std::int64_t> source_counts_;   // [D,E_local] rows each rank sent to each local expert
   Tensor<T> count_send_, count_recv_;          // [D, E_local+1] counts and G*C as T for all_to_all
 
-  // Activations: token side [E*G*C, M]; compute side [E_local*R, M|H].
-  Tensor<T> dispatched_;  // token side inputs (also the compute side without an axis)
-  Tensor<T> expert_in_;   // compute side inputs (expert axis only)
-  Tensor<T> hidden_;      // relu(expert_in . wi)  [E_local*R, H]
-  Tensor<T> expert_out_;  // hidden . wo           [E_local*R, M]
-  Tensor<T> returned_;    // token side outputs (expert axis only)
-  Tensor<T> exchange_;    // all_to_all landing buffer, token-side layout
-
-  // Backward workspaces.
-  Tensor<T> d_token_side_;    // [E*G*C, M] dLoss/d(expert output), later d(expert input), token side
-  Tensor<T> d_compute_side_;  // [E_local*R, M] the same, compute side (expert axis only)
-  Tensor<T> grad_hidden_;     // [E_local*R, H]
-  Tensor<T> d_logits_;        // [N,E]
-  std::vector<T> d_weight_;   // [N,2]
+  // Activations (token side [E*G*C, M]; compute side [E_local*R, M|H]) and
+  // per-call buffers: the layer's own, or sets it shares (constructor).
+  std::unique_ptr<MoeActivations<T>> own_activations_;
+  MoeActivations<T>* act_;
+  std::unique_ptr<MoeScratch<T>> own_scratch_;
+  MoeScratch<T>* scratch_;
 };
 
 extern template class MoeLayer<float>;

@@ -427,6 +427,70 @@ TEST(MoeLayer, ReusedLayerGivesTheSameResultAsAFreshOne) {
   }
 }
 
+TEST(MoeLayer, LayersSharingScratchMatchLayersWithTheirOwn) {
+  // A model's MoE layers share one MoeScratch: forward A, forward B, backward
+  // B, backward A (the transformer's order) must not see each other's rows.
+  const MoeConfig cfg = config_for(kCases[3]);
+  Rng init(21);
+  LayerWeights<double> wa(kM, kH, kE, kE), wb(kM, kH, kE, kE);
+  wa.randomise(init);
+  wb.randomise(init);
+  const int Na = 37, Nb = 11;
+  Tensor<double> xa(Shape{Na, kM}), xb(Shape{Nb, kM}), dya(Shape{Na, kM}), dyb(Shape{Nb, kM});
+  fill_uniform(xa, init, 1.0);
+  fill_uniform(xb, init, 1.0);
+  fill_uniform(dya, init, 1.0);
+  fill_uniform(dyb, init, 1.0);
+  struct Result {
+    std::vector<double> ya, yb, dxa, dxb, ga, gb;
+  };
+  auto run = [&](MoeLayer<double>& a, MoeLayer<double>& b) {
+    Tensor<double> ya(Shape{Na, kM}), yb(Shape{Nb, kM}), dxa(Shape{Na, kM}), dxb(Shape{Nb, kM});
+    LayerWeights<double> ga(kM, kH, kE, kE), gb(kM, kH, kE, kE);
+    Rng rng(5);
+    a.forward(wa.params(), xa.view(), nullptr, ya.view(), true, rng);
+    b.forward(wb.params(), xb.view(), nullptr, yb.view(), true, rng);
+    b.backward(wb.params(), gb.params(), dyb.view(), 0.3, dxb.view());
+    a.backward(wa.params(), ga.params(), dya.view(), 0.3, dxa.view());
+    std::vector<double> g = to_doubles(ga.wi), gw = to_doubles(ga.wg), h = to_doubles(gb.wo);
+    g.insert(g.end(), gw.begin(), gw.end());
+    return Result{to_doubles(ya), to_doubles(yb), to_doubles(dxa), to_doubles(dxb), g, h};
+  };
+  MoeLayer<double> own_a(cfg, kM, kH, nullptr), own_b(cfg, kM, kH, nullptr);
+  MoeScratch<double> scratch;
+  MoeLayer<double> shared_a(cfg, kM, kH, nullptr, &scratch), shared_b(cfg, kM, kH, nullptr, &scratch);
+  const Result own = run(own_a, own_b), shared = run(shared_a, shared_b);
+  EXPECT_EQ(shared.ya, own.ya);
+  EXPECT_EQ(shared.yb, own.yb);
+  EXPECT_EQ(shared.dxa, own.dxa);
+  EXPECT_EQ(shared.dxb, own.dxb);
+  EXPECT_EQ(shared.ga, own.ga);
+  EXPECT_EQ(shared.gb, own.gb);
+}
+
+TEST(MoeLayer, LayersSharingActivationsForwardAsBeforeAndRefuseBackward) {
+  const MoeConfig cfg = config_for(kCases[5]);  // evaluation
+  Rng init(4);
+  LayerWeights<double> wa(kM, kH, kE, kE), wb(kM, kH, kE, kE);
+  wa.randomise(init);
+  wb.randomise(init);
+  Tensor<double> x(Shape{29, kM}), y_own(Shape{29, kM}), y_shared(Shape{29, kM}), y_b(Shape{29, kM});
+  fill_uniform(x, init, 1.0);
+  MoeLayer<double> own(cfg, kM, kH, nullptr);
+  MoeScratch<double> scratch;
+  MoeActivations<double> activations;
+  MoeLayer<double> a(cfg, kM, kH, nullptr, &scratch, &activations);
+  MoeLayer<double> b(cfg, kM, kH, nullptr, &scratch, &activations);
+  Rng rng(1);
+  own.forward(wa.params(), x.view(), nullptr, y_own.view(), false, rng);
+  a.forward(wa.params(), x.view(), nullptr, y_shared.view(), false, rng);
+  b.forward(wb.params(), x.view(), nullptr, y_b.view(), false, rng);
+  EXPECT_EQ(to_doubles(y_shared), to_doubles(y_own));
+  EXPECT_NE(to_doubles(y_b), to_doubles(y_own));
+  LayerWeights<double> g(kM, kH, kE, kE);
+  EXPECT_THROW(a.backward(wa.params(), g.params(), x.view(), 0.0, y_shared.view()), InternalError);
+}
+
 TEST(MoeLayer, RejectsBadShapesAndSplits) {
   MoeConfig cfg;
   cfg.num_experts = 3;
