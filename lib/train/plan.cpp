@@ -97,6 +97,25 @@ DeviceMemory activation_model(const Plan& p) {
   // decoder output, and the loss's gradients d h [N,M] and d emb [V,M].
   mem.embeddings_and_loss = N * (2 * (4 * M + mask) + 2 * norm + 2 * 4 * M + 4 * M) + 4 * V * M;
   mem.activations = mem.encoder_blocks + mem.decoder_blocks + mem.moe_buffers + mem.embeddings_and_loss;
+
+  // Backward workspaces, one set of each kind shared by every layer and
+  // sized by its largest user: attention's d_context [N,hd], d_probs
+  // [B,h,L,L], d_proj [N,3hd] and d_memory_kv [N,2hd]; the dense FFNs' hidden
+  // gradient [N,H]; the MoE layers' token-side gradient [E*G*C,M] and hidden
+  // gradient [E*G*C,H] (E_local*R = E*G*C rows on the compute side), gate
+  // logits' gradient [N,E] and, with an expert axis, the compute-side
+  // gradient and the all_to_all landing buffer [E*G*C,M]; the residual
+  // stream's d_stream, d_branch and d_memory [N,M].
+  const std::int64_t B = p.sentences_per_device;
+  mem.workspaces = 4 * (N * hd + B * h * L * L + N * 3 * hd + N * 2 * hd) + 3 * 4 * N * M;
+  bool any_dense = false;
+  for (int i = 0; i < std::max(m.enc_layers, m.dec_layers); ++i) any_dense |= !m.is_moe_layer(i);
+  if (any_dense) mem.workspaces += 4 * N * H;
+  if (p.moe_layers > 0) {
+    const std::int64_t rows = m.moe.num_experts * p.groups_per_device * p.capacity;
+    const std::int64_t row_buffers = p.recipe.mesh.expert > 1 ? 3 : 1;
+    mem.workspaces += 4 * rows * (row_buffers * M + H) + 4 * N * (m.moe.num_experts + 2);
+  }
   return mem;
 }
 
@@ -419,6 +438,7 @@ std::string format_plan_table(const Plan& p) {
   mem("  decoder blocks", d.decoder_blocks);
   if (p.moe_layers > 0) mem("  MoE buffers", d.moe_buffers);
   mem("  embeddings, loss", d.embeddings_and_loss);
+  mem("backward workspaces", d.workspaces);
   mem("total", d.total());
   return o.str();
 }
@@ -468,6 +488,7 @@ std::string plan_json(const Plan& p) {
                             {"decoder_blocks", d.decoder_blocks},
                             {"moe_buffers", d.moe_buffers},
                             {"embeddings_and_loss", d.embeddings_and_loss},
+                            {"workspaces", d.workspaces},
                             {"total", d.total()}};
   return j.dump(2) + "\n";
 }

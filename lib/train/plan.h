@@ -93,8 +93,9 @@ struct DeviceMemory {
   std::int64_t params = 0;
   std::int64_t grads = 0;       // the weight table keeps one gradient per parameter
   std::int64_t optimizer = 0;
-  std::int64_t activations = 0;  // everything below
-  std::int64_t total() const { return params + grads + optimizer + activations; }
+  std::int64_t activations = 0;  // the four terms below
+  std::int64_t workspaces = 0;   // backward's, shared by all layers (one set of each kind)
+  std::int64_t total() const { return params + grads + optimizer + activations + workspaces; }
   // Activation terms (see docs/recipes.md "activation model").
   std::int64_t encoder_blocks = 0;  // norms, residual streams, attention caches, dense FFN hidden
   std::int64_t decoder_blocks = 0;  // the same plus cross-attention (incl. its [N,2hd] keys|values)
