@@ -7,6 +7,8 @@
 #                                                 against the multilingual MoE
 #   bash scripts/experiments.sh alpha NAME...     each finished run's length penalty
 #                                                 tuned on dev, then its test scores
+#   bash scripts/experiments.sh longer STEPS NAME...  finished runs continued to
+#                                                 STEPS updates (NAME-STEPS), then scored
 #   bash scripts/experiments.sh table             print every finished result
 #
 # Budgets are counted in updates, not minutes, so a run gives the same numbers
@@ -124,6 +126,44 @@ case ${1:-} in
         "$OUT/$name/test-all.alpha$best.scores.txt")"
     done
     ;;
+  longer)
+    # A larger budget without starting over: the learning rate is flat for the
+    # first 10k updates (rsqrt_plateau) and a resumed run repeats the
+    # uninterrupted loss curve bit for bit (tests/cli/train_test.cpp), so
+    # continuing NAME to STEPS updates is training for STEPS updates from the
+    # start. Each NAME-STEPS starts from the longest NAME or NAME-K (K < STEPS)
+    # there is, so 1230 then 2460 costs 2460 updates in all.
+    steps=${2:-}
+    [[ $steps =~ ^[0-9]+$ ]] || die "usage: experiments.sh longer STEPS NAME..."
+    shift 2
+    (($# > 0)) || die "usage: experiments.sh longer STEPS NAME..."
+    for name in "$@"; do
+      case $name in
+        moe-8e-seed*) recipe=recipes/l10n-100/moe-8e.yaml seed=${name#moe-8e-seed} sets=() testset=$OUT/test-all.tsv ;;
+        dense-seed*) recipe=recipes/l10n-100/dense.yaml seed=${name#dense-seed} sets=() testset=$OUT/test-all.tsv ;;
+        bilingual-*) recipe=recipes/l10n-100/bilingual-xh.yaml seed=1 sets=(--set "data.langs=[${name#bilingual-}]")
+          testset=$OUT/test-${name#bilingual-}.tsv ;;
+        *) die "'$name' is not a run that experiments.sh makes (moe-8e-seedN, dense-seedN, bilingual-LANG)" ;;
+      esac
+      [[ $seed =~ ^[0-9]+$ ]] || die "'$name': no seed in the name"
+      [[ -f $OUT/$name/run/checkpoints/latest && -f $testset ]] || die "no finished run '$name' in $OUT"
+      from=$name
+      for d in "$OUT/$name"-*/run/checkpoints/latest; do
+        [[ -f $d ]] || continue
+        k=${d#"$OUT/$name"-}; k=${k%%/*}
+        [[ $k =~ ^[0-9]+$ ]] && ((k < steps)) && [[ $from == "$name" || $k -gt ${from##*-} ]] && from=$name-$k
+      done
+      if [[ ! -d $OUT/$name-$steps/run ]]; then
+        mkdir -p "$OUT/$name-$steps"
+        cp -a "$OUT/$from/run" "$OUT/$name-$steps/run.tmp"
+        mv "$OUT/$name-$steps/run.tmp" "$OUT/$name-$steps/run"
+      fi
+      echo "== $name-$steps continues $from"
+      [[ $testset == "$OUT/test-all.tsv" ]] && test_all
+      train "$name-$steps" "$recipe" "$steps" "$seed" "${sets[@]}"
+      score "$name-$steps" "$testset"
+    done
+    ;;
   table)
     # moe-eval's text table: "lang segments BLEU chrF2" rows, then "macro-avg N langs BLEU chrF2"
     row() { awk -v l="$2" '$1 == l {print $(NF-1), $NF; exit}' "$1" 2>/dev/null; }
@@ -154,5 +194,5 @@ case ${1:-} in
       echo
     done
     ;;
-  *) die "usage: experiments.sh repeat SEED | bilingual LANG... | alpha NAME... | table" ;;
+  *) die "usage: experiments.sh repeat SEED | bilingual LANG... | alpha NAME... | longer STEPS NAME... | table" ;;
 esac
