@@ -188,9 +188,24 @@ case ${1:-} in
     for f in "$OUT"/bilingual-*/test-*.scores.txt; do
       [[ -f $f ]] || continue
       lang=$(basename "$(dirname "$f")"); lang=${lang#bilingual-}
+      [[ $lang =~ -[0-9]+$ ]] && continue  # a longer run: below
       printf '%-6s %7s %5s  %-12s' "$lang" "$(wc -l <"$corpus/train/$lang.tsv")" \
         "$(wc -l <"$corpus/test/$lang.tsv")" "$(row "$f" "$lang")"
       for m in "${multi[@]}"; do [[ -f $m ]] && printf ' %-12s' "$(row "$m" "$lang")"; done
+      echo
+    done
+    echo
+    echo "Longer budgets (longer STEPS NAME): bilingual against multilingual at the same updates"
+    printf '%-6s %7s  %-12s %s\n' lang updates bilingual "multilingual (moe-8e-seedN-STEPS)"
+    for f in "$OUT"/bilingual-*-*/test-*.scores.txt; do
+      [[ -f $f ]] || continue
+      name=$(basename "$(dirname "$f")")
+      [[ $name =~ ^bilingual-(.+)-([0-9]+)$ ]] || continue
+      lang=${BASH_REMATCH[1]} steps=${BASH_REMATCH[2]}
+      printf '%-6s %7s  %-12s' "$lang" "$steps" "$(row "$f" "$lang")"
+      for m in "$OUT"/moe-8e-seed*-"$steps"/test-all.scores.txt; do
+        [[ -f $m ]] && printf ' %s: %s' "$(basename "$(dirname "$m")")" "$(row "$m" "$lang")"
+      done
       echo
     done
     ;;
