@@ -101,13 +101,29 @@ EncodedLanguage encode_language(const std::vector<data::Pair>& pairs, const std:
     src[i] = vocab.encode_ids(pairs[i].first);
     tgt[i] = vocab.encode_ids(pairs[i].second);
   }
+  const auto kept = [&](std::size_t i) {
+    const std::size_t src_len = src[i].size() + 1 + (tag >= 0), tgt_len = tgt[i].size() + 1;
+    return !src[i].empty() && !tgt[i].empty() && src_len <= static_cast<std::size_t>(o.max_len) &&
+           tgt_len <= static_cast<std::size_t>(o.max_len);
+  };
+  // Sized exactly: the encoded corpus stays in memory for the whole run, and
+  // vectors grown by doubling would hold up to twice what they use.
+  std::size_t n = 0, src_total = 0, tgt_total = 0;
+  for (std::size_t i = 0; i < pairs.size(); ++i)
+    if (kept(i)) {
+      ++n;
+      src_total += src[i].size() + 1 + (tag >= 0);
+      tgt_total += tgt[i].size() + 1;
+    }
   EncodedLanguage e;
   e.code = code;
+  e.src_ids.reserve(src_total);
+  e.tgt_ids.reserve(tgt_total);
+  e.src_off.reserve(e.src_off.size() + n);
+  e.tgt_off.reserve(e.tgt_off.size() + n);
+  e.line.reserve(n);
   for (std::size_t i = 0; i < pairs.size(); ++i) {
-    const std::size_t src_len = src[i].size() + 1 + (tag >= 0), tgt_len = tgt[i].size() + 1;
-    if (src[i].empty() || tgt[i].empty() || src_len > static_cast<std::size_t>(o.max_len) ||
-        tgt_len > static_cast<std::size_t>(o.max_len))
-      continue;
+    if (!kept(i)) continue;
     if (tag >= 0) e.src_ids.push_back(tag);
     e.src_ids.insert(e.src_ids.end(), src[i].begin(), src[i].end());
     e.src_ids.push_back(data::Vocab::kEosId);
