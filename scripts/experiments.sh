@@ -134,7 +134,7 @@ case ${1:-} in
     # start. Each NAME-STEPS starts from the longest NAME or NAME-K (K < STEPS)
     # there is, so 1230 then 2460 costs 2460 updates in all.
     steps=${2:-}
-    [[ $steps =~ ^[0-9]+$ ]] || die "usage: experiments.sh longer STEPS NAME..."
+    [[ $steps =~ ^[1-9][0-9]*$ ]] || die "usage: experiments.sh longer STEPS NAME... (STEPS > 0)"
     shift 2
     (($# > 0)) || die "usage: experiments.sh longer STEPS NAME..."
     for name in "$@"; do
@@ -147,18 +147,21 @@ case ${1:-} in
       esac
       [[ $seed =~ ^[0-9]+$ ]] || die "'$name': no seed in the name"
       [[ -f $OUT/$name/run/checkpoints/latest && -f $testset ]] || die "no finished run '$name' in $OUT"
+      done_steps=$(sed -n 's/^step-0*\([0-9][0-9]*\)$/\1/p' "$OUT/$name/run/checkpoints/latest")
+      [[ -n $done_steps ]] || die "$OUT/$name/run/checkpoints/latest: not a step-N checkpoint name"
+      ((steps > done_steps)) || die "'$name' already has $done_steps updates; STEPS must be more"
       from=$name
       for d in "$OUT/$name"-*/run/checkpoints/latest; do
         [[ -f $d ]] || continue
         k=${d#"$OUT/$name"-}; k=${k%%/*}
         [[ $k =~ ^[0-9]+$ ]] && ((k < steps)) && [[ $from == "$name" || $k -gt ${from##*-} ]] && from=$name-$k
       done
-      if [[ ! -d $OUT/$name-$steps/run ]]; then
+      if [[ ! -d $OUT/$name-$steps/run ]]; then  # else it resumes itself
+        echo "== $name-$steps continues $from"
         mkdir -p "$OUT/$name-$steps"
         cp -a "$OUT/$from/run" "$OUT/$name-$steps/run.tmp"
         mv "$OUT/$name-$steps/run.tmp" "$OUT/$name-$steps/run"
       fi
-      echo "== $name-$steps continues $from"
       [[ $testset == "$OUT/test-all.tsv" ]] && test_all
       train "$name-$steps" "$recipe" "$steps" "$seed" "${sets[@]}"
       score "$name-$steps" "$testset"
