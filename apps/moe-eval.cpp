@@ -19,6 +19,7 @@
 #include "eval/significance.h"
 #include "eval/statistics.h"
 #include "eval/ter.h"
+#include "parse_flags.h"
 #include "util/error.h"
 #include "util/version.h"
 
@@ -388,14 +389,8 @@ int main(int argc, char** argv) {
   app.set_version_flag("-V,--version", std::string("moe-eval ") + moe::kVersion);
   Args args;
   define_options(app, args);
-  try {
-    std::vector<std::string> arguments = normalize_arguments(argc, argv);
-    app.parse(arguments);
-  } catch (const CLI::ParseError& e) {
-    if (e.get_exit_code() == 0) return app.exit(e);
-    std::cerr << "moe-eval: error: " << e.what() << "\n";
-    return 1;
-  }
+  std::vector<std::string> arguments = normalize_arguments(argc, argv);
+  if (const auto status = moe::apps::parse_flags(app, "moe-eval", arguments)) return *status;
   try {
     const Config config = make_config(args, app.count("--smooth-value") > 0, app.count("--format") > 0);
     const Inputs inputs = read_inputs(args);

@@ -13,6 +13,7 @@
 #include "data/line_codec.h"
 #include "data/vocab.h"
 #include "data/vocab_training.h"
+#include "parse_flags.h"
 #include "util/error.h"
 #include "util/log.h"
 
@@ -211,13 +212,7 @@ int main(int argc, char** argv) {
     cmd->add_option("-j,--threads", codec.threads, "threads")->capture_default_str()->check(CLI::Range(1, 256));
   }
 
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    if (e.get_exit_code() == 0) return app.exit(e);  // --help
-    std::cerr << "moe-tokenize: error: " << e.what() << "\n";
-    return 1;
-  }
+  if (const auto status = moe::apps::parse_flags(app, "moe-tokenize", argc, argv)) return *status;
   if (quiet) moe::log::set_level(moe::log::Level::kQuiet);
   try {
     if (*corpus_cmd) return run_corpus(corpus);

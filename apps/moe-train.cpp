@@ -9,6 +9,7 @@
 #include "config/recipe.h"
 #include "mesh/mesh.h"
 #include "mesh/run_on_mesh.h"
+#include "parse_flags.h"
 #include "train/plan.h"
 #include "train/trainer.h"
 #include "util/version.h"
@@ -40,13 +41,7 @@ int main(int argc, char** argv) {
   app.add_option("--mesh", plan_mesh, "--plan for another mesh than the recipe's: data=D,expert=E")
       ->type_name("AXES")
       ->needs(plan_flag);
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    if (e.get_exit_code() == 0) return app.exit(e);  // --help
-    std::cerr << "moe-train: error: " << e.what() << "\n";
-    return 1;
-  }
+  if (const auto status = moe::apps::parse_flags(app, "moe-train", argc, argv)) return *status;
 
   if (version) {
     std::cout << "moe-train " << moe::kVersion << "\n";

@@ -24,6 +24,7 @@
 #include "decode/translator.h"
 #include "mesh/mesh.h"
 #include "mesh/run_on_mesh.h"
+#include "parse_flags.h"
 #include "tensor/gemm.h"
 #include "util/error.h"
 #include "util/utf8.h"
@@ -338,13 +339,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("-V,--version", std::string("moe-translate ") + moe::kVersion);
   Args args;
   define_options(app, args);
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    if (e.get_exit_code() == 0) return app.exit(e);
-    std::cerr << "moe-translate: error: " << e.what() << "\n";
-    return 1;
-  }
+  if (const auto status = moe::apps::parse_flags(app, "moe-translate", argc, argv)) return *status;
   // Errors: one line, exit 1 for bad input, 2 otherwise; under mpirun a
   // failing rank names itself and aborts the job.
   return moe::run_on_mesh("moe-translate", [&](moe::MpiRuntime& runtime) { return run(args, runtime); });

@@ -1,0 +1,27 @@
+#pragma once
+// The flag parsing every moe-* executable shares, with the toolkit's error
+// convention: --help and --version print and end with 0; any other CLI11 error
+// is one "TOOL: error: ..." line on stderr and exit status 1.
+#include <CLI/CLI.hpp>
+
+#include <iostream>
+#include <optional>
+#include <utility>
+
+namespace moe::apps {
+
+// args: what CLI::App::parse takes (argc, argv or a reversed argument vector).
+// Returns the status to exit with, or nullopt to go on.
+template <typename... Args>
+std::optional<int> parse_flags(CLI::App& app, const char* tool, Args&&... args) {
+  try {
+    app.parse(std::forward<Args>(args)...);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return app.exit(e);
+    std::cerr << tool << ": error: " << e.what() << "\n";
+    return 1;
+  }
+  return std::nullopt;
+}
+
+}  // namespace moe::apps
