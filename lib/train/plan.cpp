@@ -75,13 +75,17 @@ DeviceMemory activation_model(const Plan& p) {
   };
   const std::int64_t dense_ffn = 4 * H + (drop ? H : 0);
   DeviceMemory mem;
+  bool any_dense = false;
   for (int stack = 0; stack < 2; ++stack) {
     const bool decoder = stack == 1;
     const int layers = decoder ? m.dec_layers : m.enc_layers;
     for (int i = 0; i < layers; ++i) {
       std::int64_t per_token = 2 * norm + 4 * 2 * M + attention(3 * hd) + 2 * mask;
       if (decoder) per_token += norm + 4 * M + attention(hd) + 4 * 2 * hd + mask;
-      if (!m.is_moe_layer(i)) per_token += dense_ffn;
+      if (!m.is_moe_layer(i)) {
+        per_token += dense_ffn;
+        any_dense = true;
+      }
       (decoder ? mem.decoder_blocks : mem.encoder_blocks) += per_token * N;
       if (m.is_moe_layer(i)) {
         // x copy, gate probabilities, routes; token-side rows E*G*C of [M]
@@ -108,8 +112,6 @@ DeviceMemory activation_model(const Plan& p) {
   // stream's d_stream, d_branch and d_memory [N,M].
   const std::int64_t B = p.sentences_per_device;
   mem.workspaces = 4 * (N * hd + B * h * L * L + N * 3 * hd + N * 2 * hd) + 3 * 4 * N * M;
-  bool any_dense = false;
-  for (int i = 0; i < std::max(m.enc_layers, m.dec_layers); ++i) any_dense |= !m.is_moe_layer(i);
   if (any_dense) mem.workspaces += 4 * N * H;
   if (p.moe_layers > 0) {
     const std::int64_t rows = m.moe.num_experts * p.groups_per_device * p.capacity;
