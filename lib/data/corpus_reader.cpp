@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "util/error.h"
+#include "util/utf8.h"
 
 namespace moe::data {
 namespace fs = std::filesystem;
@@ -51,6 +52,7 @@ std::vector<Pair> read_corpus_pairs(const std::string& dir, Split split, const s
     const std::size_t tab = line.find('\t');
     if (tab == std::string::npos || line.find('\t', tab + 1) != std::string::npos)
       throw FileError(path.string(), line_number, "expected 'source<TAB>english'");
+    if (!utf8::is_valid(line)) throw FileError(path.string(), line_number, "invalid UTF-8");
     pairs.emplace_back(line.substr(0, tab), line.substr(tab + 1));
   }
   return pairs;

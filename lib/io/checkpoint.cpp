@@ -1,6 +1,7 @@
 #include "io/checkpoint.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -23,12 +24,6 @@ std::string read_text(const std::string& path) {
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
-}
-
-std::string step_name(std::int64_t step) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "step-%08lld", static_cast<long long>(step));
-  return buf;
 }
 
 std::string trim(std::string s) {
@@ -81,11 +76,41 @@ std::string index_json(const CheckpointWrite& w, const fs::path& dir) {
   return index.dump(1) + "\n";
 }
 
+// The name that a `latest` or `best` pointer file holds: a plain directory
+// name. Anything else (a path, control bytes of a damaged file) is refused
+// with the bytes escaped, so the message stays one printable line.
+std::string read_pointer(const fs::path& pointer) {
+  const std::string name = trim(read_text(pointer.string()));
+  const bool plain = !name.empty() && name != "." && name != ".." &&
+                     std::all_of(name.begin(), name.end(), [](unsigned char c) {
+                       return std::isalnum(c) || c == '-' || c == '_' || c == '.';
+                     });
+  if (plain) return name;
+  std::string shown;
+  for (unsigned char c : name.substr(0, 40)) {
+    if (std::isprint(c) && c != '\\') {
+      shown += static_cast<char>(c);
+    } else {
+      char hex[8];
+      std::snprintf(hex, sizeof hex, "\\x%02x", c);
+      shown += hex;
+    }
+  }
+  throw FileError(pointer.string(), 1, "does not name a checkpoint directory: '" + shown +
+                                           (name.size() > 40 ? "...'" : "'"));
+}
+
 }  // namespace
+
+std::string step_checkpoint_name(std::int64_t step) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "step-%08lld", static_cast<long long>(step));
+  return buf;
+}
 
 std::string save_checkpoint(const CheckpointWrite& w) {
   const fs::path checkpoints = fs::path(w.run_dir) / "checkpoints";
-  const std::string name = step_name(w.step);
+  const std::string name = step_checkpoint_name(w.step);
   const fs::path tmp = checkpoints / ("." + name + ".tmp");
   const fs::path final_dir = checkpoints / name;
   const bool leader = w.role.write_replicated;
@@ -130,7 +155,7 @@ void mark_best(const std::string& run_dir, const std::string& step_dir) {
 std::string latest_checkpoint(const std::string& run_dir) {
   const fs::path pointer = fs::path(run_dir) / "checkpoints" / "latest";
   if (!fs::exists(pointer)) return "";
-  const fs::path dir = fs::path(run_dir) / "checkpoints" / trim(read_text(pointer.string()));
+  const fs::path dir = fs::path(run_dir) / "checkpoints" / read_pointer(pointer);
   if (!fs::is_directory(dir))
     throw FileError(pointer.string(), 1, "names a checkpoint that does not exist: " + dir.string());
   return dir.string();
@@ -142,7 +167,7 @@ std::string resolve_checkpoint(const std::string& path, bool prefer_best) {
   if (!fs::is_directory(checkpoints))
     throw FileError(path, 0, "neither a run directory nor a checkpoint directory");
   if (prefer_best && fs::exists(checkpoints / "best")) {
-    const fs::path dir = checkpoints / trim(read_text((checkpoints / "best").string()));
+    const fs::path dir = checkpoints / read_pointer(checkpoints / "best");
     if (fs::is_directory(dir)) return dir.string();
   }
   const std::string latest = latest_checkpoint(path);

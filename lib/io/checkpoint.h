@@ -54,7 +54,10 @@ void mark_best(const std::string& run_dir, const std::string& step_dir);
 // prefer_best is false or there is no best); a checkpoint directory to
 // itself. Throws FileError when `path` is neither.
 std::string resolve_checkpoint(const std::string& path, bool prefer_best);
-// The latest checkpoint of a run directory, or "" when it has none.
+// "step-00001230": the directory name of the checkpoint written after `step` updates.
+std::string step_checkpoint_name(std::int64_t step);
+// The latest checkpoint of a run directory, or "" when it has none. Throws
+// FileError when the `latest` pointer is damaged or names no directory.
 std::string latest_checkpoint(const std::string& run_dir);
 
 struct CheckpointInfo {

@@ -1,17 +1,23 @@
 #include "train/trainer.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <chrono>
+#include <cerrno>
 #include <cmath>
 #include <csignal>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iomanip>
 #include <iostream>
+#include <limits>
 #include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -58,6 +64,43 @@ extern "C" void on_stop_signal(int sig) {
 // curve exactly (bench/scale_bench.sh); on the 2-core dev VM it did not pay
 // (no idle core for the copies; docs/mesh.md), on a real network it should.
 constexpr std::size_t kGradientBucketBytes = 4u << 20;
+
+// A counter of trainer_state.json: a non-negative integer. A hand-edited or
+// corrupt value would otherwise send the run to a step it can never reach.
+std::int64_t state_counter(const Json& state, const char* key, const std::string& path) {
+  const Json& value = state.at(key);
+  const bool ok = value.is_number_unsigned()
+                      ? value.get<std::uint64_t>() <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max() / 2)
+                      : value.is_number_integer() && value.get<std::int64_t>() >= 0;
+  if (!ok) throw FileError(path, 0, std::string("'") + key + "' must be a non-negative integer, got " + value.dump());
+  return value.get<std::int64_t>();
+}
+
+// Holds an exclusive flock() on RUN/train.lock while a run uses the directory:
+// two trainers there would interleave metrics.jsonl and read each other's
+// half-written checkpoints. The kernel drops the lock when the process dies, so
+// a crash or kill -9 leaves nothing stale behind.
+class RunDirLock {
+ public:
+  explicit RunDirLock(const std::string& run_dir) {
+    const std::string path = (fs::path(run_dir) / "train.lock").string();
+    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd_ < 0) throw FileError(path, 0, std::string("checkpoint.dir: cannot open the run lock: ") + std::strerror(errno));
+    if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+      const int err = errno;
+      ::close(fd_);
+      if (err == EWOULDBLOCK)
+        throw FileError(run_dir, 0, "checkpoint.dir: another moe-train is training in this run directory");
+      throw FileError(path, 0, std::string("checkpoint.dir: cannot lock the run directory: ") + std::strerror(err));
+    }
+  }
+  RunDirLock(const RunDirLock&) = delete;
+  RunDirLock& operator=(const RunDirLock&) = delete;
+  ~RunDirLock() { ::close(fd_); }
+
+ private:
+  int fd_ = -1;
+};
 
 double seconds_since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
@@ -234,6 +277,7 @@ class Run {
   bool early_stop_ = false;
   double last_loss_ = NAN;
   std::string last_checkpoint_;
+  std::unique_ptr<RunDirLock> run_dir_lock_;  // rank 0 only
   std::int64_t checkpointed_step_ = -1;
   bool tty_ = false;
 };
@@ -251,8 +295,13 @@ void Run::prepare_run_dir() {
   run_dir_ = r_.checkpoint.dir.value;
   if (run_dir_.empty()) throw InputError("checkpoint.dir: the recipe must name a run directory");
   if (r_.vocab.model.empty()) throw InputError("vocab.model: the recipe must name a SentencePiece model");
-  if (!fs::exists(r_.vocab.model.value))
-    throw FileError(r_.vocab.model.value, 0, "vocab.model: no such SentencePiece model (build it with moe-tokenize train)");
+  const std::string& user_vocab = r_.vocab.model.value;
+  if (!fs::exists(user_vocab))
+    throw FileError(user_vocab, 0, "vocab.model: no such SentencePiece model (build it with moe-tokenize train)");
+  if (!fs::is_regular_file(user_vocab)) throw FileError(user_vocab, 0, "vocab.model: not a regular file");
+  // Checked before the run directory gets its copy: a bad file copied there
+  // would make every later run in that directory refuse the right model.
+  data::Vocab::load(user_vocab);
   if (!r_.vocab.target_model.empty())
     throw InputError("vocab.target_model: separate target vocabularies are not supported by the model "
                      "yet (its embedding is shared); leave it empty");
@@ -260,12 +309,25 @@ void Run::prepare_run_dir() {
   vocab_path_ = (fs::path(run_dir_) / "vocab.model").string();
   vocab_fp_ = vocab_fingerprint(r_.vocab.model.value);
   if (leader_) {
-    fs::create_directories(run_dir_);
+    std::error_code ec;
+    fs::create_directories(run_dir_, ec);
+    if (ec) throw FileError(run_dir_, 0, "checkpoint.dir: cannot create the run directory: " + ec.message());
+    run_dir_lock_ = std::make_unique<RunDirLock>(run_dir_);
+    const fs::path saved_recipe = fs::path(run_dir_) / "recipe.yaml";
+    if (!opt_.recipe_path.empty() && fs::exists(saved_recipe) && fs::equivalent(opt_.recipe_path, saved_recipe, ec))
+      throw FileError(opt_.recipe_path, 0,
+                      "checkpoint.dir is this recipe's folder, where moe-train writes its own recipe.yaml over "
+                      "this file: choose another checkpoint.dir");
     if (fs::exists(vocab_path_) && vocab_fingerprint(vocab_path_) != vocab_fp_)
       throw FileError(vocab_path_, 0,
-                      "the run directory was started with another vocabulary than " + r_.vocab.model.value +
+                      "the run directory was started with another vocabulary than " + user_vocab +
                           " (use a new checkpoint.dir, or the same model)");
-    if (!fs::exists(vocab_path_)) fs::copy_file(r_.vocab.model.value, vocab_path_);
+    if (!fs::exists(vocab_path_)) {
+      const std::string tmp = vocab_path_ + ".tmp";
+      fs::copy_file(user_vocab, tmp, fs::copy_options::overwrite_existing, ec);
+      if (!ec) fs::rename(tmp, vocab_path_, ec);
+      if (ec) throw FileError(vocab_path_, 0, "cannot copy vocab.model " + user_vocab + " here: " + ec.message());
+    }
   }
   mesh_.world().barrier();
   tty_ = ::isatty(STDERR_FILENO) != 0;
@@ -361,12 +423,17 @@ void Run::resume_if_possible() {
   const std::int64_t E = r_.model.moe.num_experts;
   io::load_checkpoint_tensors(latest, "weights", io::weight_tensors(model_->weights(), E));
   io::load_checkpoint_tensors(latest, "optimizer", optimizer_tensors(*optimizer_, model_->weights(), E));
+  const std::string state_path = latest + "/trainer_state.json";
+  if (info.trainer_state_json.empty()) throw FileError(state_path, 0, "missing or empty: cannot resume without it");
   Json state;
   try {
     state = Json::parse(info.trainer_state_json);
-    step_ = state.at("step").get<std::int64_t>();
-    tokens_seen_ = state.at("tokens").get<std::int64_t>();
-    data_pos_ = {state.at("data_pool").get<std::int64_t>(), state.at("data_batch").get<std::int64_t>()};
+    step_ = state_counter(state, "step", state_path);
+    tokens_seen_ = state_counter(state, "tokens", state_path);
+    data_pos_ = {state_counter(state, "data_pool", state_path), state_counter(state, "data_batch", state_path)};
+    const std::string name = fs::path(latest).filename().string();
+    if (name.rfind("step-", 0) == 0 && name != io::step_checkpoint_name(step_))
+      throw FileError(state_path, 0, "step " + std::to_string(step_) + " does not match the checkpoint " + name);
     elapsed_before_ = state.value("elapsed_seconds", 0.0);
     best_metric_ = state.contains("best_metric") && state["best_metric"].is_number() ? state["best_metric"].get<double>() : NAN;
     best_step_ = state.value("best_step", static_cast<std::int64_t>(-1));

@@ -1,7 +1,11 @@
 // End-to-end tests of moe-train: a tiny corpus and vocabulary made here, a
 // tiny MoE model trained by the real binary.
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/file.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -141,6 +145,116 @@ TEST(MoeTrain, MismatchedModelOrVocabularyIsRefusedOnResume) {
   const auto v = run_app("moe-train", shell_quote(recipe) + " -q --set vocab.model=" + shell_quote(d + "/nope.model"));
   EXPECT_EQ(v.exit_code, 1);
   EXPECT_NE(v.err.find("nope.model"), std::string::npos) << v.err;
+}
+
+// One line on stderr: the project's rule for every input error.
+int line_count(const std::string& text) { return static_cast<int>(std::count(text.begin(), text.end(), '\n')); }
+
+TEST(MoeTrain, ABadVocabularyIsRefusedBeforeTheRunDirectoryCopiesIt) {
+  const std::string d = temp_dir();
+  const std::string recipe = write_recipe(d);
+  const std::string garbage = write_file(d, "garbage.model", "not a protobuf\n");
+  auto r = run_app("moe-train", shell_quote(recipe) + " -q --set vocab.model=" + shell_quote(garbage));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find(garbage + ": not a SentencePiece model"), std::string::npos) << r.err;
+  EXPECT_EQ(line_count(r.err), 1) << r.err;
+  EXPECT_FALSE(fs::exists(d + "/run/vocab.model"));
+  r = run_app("moe-train", shell_quote(recipe) + " -q --set vocab.model=" + shell_quote(d));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find(d + ": vocab.model: not a regular file"), std::string::npos) << r.err;
+  r = run_app("moe-train", shell_quote(recipe) + " -q --set train.max_steps=1");  // the right model still works
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+}
+
+TEST(MoeTrain, TheRecipeIsNotOverwrittenByTheRunDirectorysCopy) {
+  const std::string d = temp_dir();
+  const std::string recipe = write_recipe(d);
+  const std::string before = read_file(recipe);
+  const auto r = run_app("moe-train", shell_quote(recipe) + " -q --set train.max_steps=1 --set checkpoint.dir=" +
+                                          shell_quote(d));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("choose another checkpoint.dir"), std::string::npos) << r.err;
+  EXPECT_EQ(read_file(recipe), before);
+}
+
+TEST(MoeTrain, ASecondTrainerInTheSameRunDirectoryIsRefused) {
+  const std::string d = temp_dir();
+  const std::string recipe = write_recipe(d);
+  fs::create_directories(d + "/run");
+  const int fd = ::open((d + "/run/train.lock").c_str(), O_RDWR | O_CREAT, 0644);  // as a running moe-train holds it
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::flock(fd, LOCK_EX | LOCK_NB), 0);
+  auto r = run_app("moe-train", shell_quote(recipe) + " -q --set train.max_steps=1");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find(d + "/run: checkpoint.dir: another moe-train is training in this run directory"),
+            std::string::npos)
+      << r.err;
+  EXPECT_FALSE(fs::exists(d + "/run/metrics.jsonl"));
+  ::close(fd);
+  r = run_app("moe-train", shell_quote(recipe) + " -q --set train.max_steps=1");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+}
+
+TEST(MoeTrain, ADamagedTrainerStateOrLatestPointerIsAOneLineError) {
+  const std::string d = temp_dir();
+  const std::string recipe = write_recipe(d);
+  ASSERT_EQ(run_app("moe-train", shell_quote(recipe) + " -q --set train.max_steps=2").exit_code, 0);
+  const std::string checkpoint = d + "/run/checkpoints/step-00000002";
+  const std::string state_path = checkpoint + "/trainer_state.json";
+  const std::string state = read_file(state_path);
+  const auto resume_with_state = [&](const std::string& edited) {
+    write_file(checkpoint, "trainer_state.json", edited);
+    return run_app("moe-train", shell_quote(recipe) + " -q --set train.max_steps=4");
+  };
+  auto edit = [&](const std::string& key, const std::string& value) {
+    auto j = nlohmann::json::parse(state);
+    j[key] = nlohmann::json::parse(value);
+    return j.dump();
+  };
+  for (const auto& [key, value] : std::vector<std::pair<std::string, std::string>>{
+           {"step", "99999999999999999999"}, {"step", "-4"}, {"data_batch", "-100"}, {"tokens", "1.5"}}) {
+    const auto r = resume_with_state(edit(key, value));
+    EXPECT_EQ(r.exit_code, 1) << key << "=" << value;
+    EXPECT_NE(r.err.find(state_path + ": '" + key + "' must be a non-negative integer"), std::string::npos) << r.err;
+    EXPECT_EQ(line_count(r.err), 1) << r.err;
+  }
+  auto r = resume_with_state(edit("step", "3"));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("step 3 does not match the checkpoint step-00000002"), std::string::npos) << r.err;
+  fs::remove(state_path);
+  r = run_app("moe-train", shell_quote(recipe) + " -q --set train.max_steps=4");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find(state_path + ": missing or empty"), std::string::npos) << r.err;
+  write_file(checkpoint, "trainer_state.json", state);
+
+  write_file(d + "/run/checkpoints", "latest", std::string("\x01\xff/x\n", 5));
+  r = run_app("moe-train", shell_quote(recipe) + " -q --set train.max_steps=4");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("latest:1: does not name a checkpoint directory: '\\x01\\xff/x'"), std::string::npos) << r.err;
+  EXPECT_EQ(line_count(r.err), 1) << r.err;
+  write_file(d + "/run/checkpoints", "latest", "step-00000002\n");
+  r = run_app("moe-train", shell_quote(recipe) + " -q --set train.max_steps=3");  // intact again: resumes
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+}
+
+TEST(MoeTrain, InvalidUtf8InTheCorpusNamesFileAndLine) {
+  const std::string d = temp_dir();
+  const std::string corpus = d + "/corpus";
+  fs::create_directories(corpus);
+  fs::copy(tiny_corpus() + "/train", corpus + "/train", fs::copy_options::recursive);
+  fs::copy(tiny_corpus() + "/dev", corpus + "/dev", fs::copy_options::recursive);
+  std::string de = read_file(corpus + "/train/de.tsv");
+  const std::size_t line4 = [&] {
+    std::size_t pos = 0;
+    for (int i = 0; i < 4; ++i) pos = de.find('\n', pos) + 1;
+    return pos;
+  }();
+  de.insert(line4, "\xff");  // line 5 starts with a byte that UTF-8 never uses
+  write_file(corpus + "/train", "de.tsv", de);
+  const auto r = run_app("moe-train", shell_quote(write_recipe(d)) + " -q --set train.max_steps=1 --set data.corpus_dir=" +
+                                          shell_quote(corpus));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find(corpus + "/train/de.tsv:5: invalid UTF-8"), std::string::npos) << r.err;
 }
 
 }  // namespace
