@@ -9,6 +9,8 @@
 #                                                 tuned on dev, then its test scores
 #   bash scripts/experiments.sh longer STEPS NAME...  finished runs continued to
 #                                                 STEPS updates (NAME-STEPS), then scored
+#   bash scripts/experiments.sh copies [NAME...]  how many test hypotheses are
+#                                                 training targets, verbatim
 #   bash scripts/experiments.sh table             print every finished result
 #
 # Budgets are counted in updates, not minutes, so a run gives the same numbers
@@ -167,6 +169,48 @@ case ${1:-} in
       score "$name-$steps" "$testset"
     done
     ;;
+  copies)
+    # How often a run's test hypothesis is, verbatim, the English side of a
+    # training pair. The split goes by English sentence (docs/corpus.md), so no
+    # test reference is one (the last count checks it): such a hypothesis is
+    # never the reference, but a sentence that the decoder recalled whole.
+    # Every language translates the same ~78k English sentences, so the
+    # multilingual model meets each of them dozens of times, paired with
+    # sources that it mostly cannot read yet.
+    shift
+    names=("$@")
+    if ((${#names[@]} == 0)); then  # every run scored at the default length penalty
+      for f in "$OUT"/*/test-*.hyp; do
+        [[ $f == *.alpha*.hyp ]] || names+=("$(basename "$(dirname "$f")")")
+      done
+    fi
+    low=()  # the languages that have a bilingual run: the lowest-resource ones
+    for d in "$OUT"/bilingual-*/run; do
+      lang=$(basename "$(dirname "$d")"); lang=${lang#bilingual-}
+      [[ $lang =~ -[0-9]+$ ]] || low+=("$lang")
+    done
+    for name in "${names[@]}"; do
+      if [[ $name =~ ^bilingual-(.+)-[0-9]+$ || $name =~ ^bilingual-(.+)$ ]]; then
+        testset=$OUT/test-${BASH_REMATCH[1]}.tsv
+      else
+        testset=$OUT/test-all.tsv
+      fi
+      hyps=$OUT/$name/$(basename "$testset" .tsv).hyp
+      [[ -f $hyps && -f $testset ]] || die "no test hypotheses for '$name' in $OUT/$name"
+      printf '%-22s ' "$name"
+      awk -F'\t' -v langs="${low[*]}" '
+        BEGIN { n = split(langs, l, " "); for (i = 1; i <= n; i++) low[l[i]] = 1 }
+        FNR == NR { train[$0] = 1; next }
+        { all++; copy = $3 in train; copies += copy; refs += $2 in train
+          if ($1 in low) { low_all++; low_copies += copy } }
+        END {
+          printf "%d of %d hypotheses are training targets (%.0f %%)", copies, all, 100 * copies / all
+          if (low_all && low_all < all)
+            printf "; in the bilingual runs'\'' languages %d of %d (%.0f %%)", low_copies, low_all, 100 * low_copies / low_all
+          printf "; references: %d\n", refs
+        }' <(cut -f2 "$corpus"/train/*.tsv) <(paste <(cut -f1,3 "$testset") "$hyps")
+    done
+    ;;
   table)
     # moe-eval's text table: "lang segments BLEU chrF2" rows, then "macro-avg N langs BLEU chrF2"
     row() { awk -v l="$2" '$1 == l {print $(NF-1), $NF; exit}' "$1" 2>/dev/null; }
@@ -212,5 +256,5 @@ case ${1:-} in
       echo
     done
     ;;
-  *) die "usage: experiments.sh repeat SEED | bilingual LANG... | alpha NAME... | longer STEPS NAME... | table" ;;
+  *) die "usage: experiments.sh repeat SEED | bilingual LANG... | alpha NAME... | longer STEPS NAME... | copies [NAME...] | table" ;;
 esac
