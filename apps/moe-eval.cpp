@@ -4,10 +4,15 @@
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <iostream>
 #include <map>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -147,17 +152,21 @@ Inputs read_inputs(const Args& a) {
       if (a.refs.size() != 1) throw InputError("--num-refs needs exactly one reference file");
       in.references = ev::split_reference_fields(ev::read_lines(a.refs[0]), a.num_refs, a.refs[0]);
     } else {
-      for (const std::string& path : a.refs) in.references.push_back(ev::read_lines(path));
+      for (const std::string& path : a.refs) in.references.push_back(ev::read_segments(path));
     }
     if (!a.langs_file.empty()) in.languages = ev::read_language_codes(a.langs_file);
   }
   if (a.inputs.empty()) {
     in.system_names.push_back("<stdin>");
-    in.systems.push_back(ev::read_lines(std::cin, "<stdin>"));
+    in.systems.push_back(ev::read_segments(std::cin, "<stdin>"));
+    // std::cin reports a failed read (stdin is a directory, ...) only through ferror().
+    if (std::ferror(stdin)) {
+      throw moe::FileError("<stdin>", 0, std::string("read error: ") + std::strerror(errno));
+    }
   } else {
     for (const std::string& path : a.inputs) {
       in.system_names.push_back(path);
-      in.systems.push_back(ev::read_lines(path));
+      in.systems.push_back(ev::read_segments(path));
     }
   }
   const std::size_t n = in.systems.front().size();
@@ -218,7 +227,16 @@ Config make_config(const Args& a, bool smooth_value_given, bool format_given) {
   c.bleu.tokenizer = ev::parse_tokenizer(a.tokenize);
   c.bleu.lowercase = a.lowercase;
   c.bleu.smooth_method = ev::parse_smooth_method(a.smooth_method);
-  if (smooth_value_given) c.bleu.smooth_value = a.smooth_value;
+  if (smooth_value_given) {
+    // sacreBLEU takes any float; NaN, infinities and negative values only give
+    // nonsense scores (0 is meaningful: floor 0 and add-k 0 behave like none).
+    if (!std::isfinite(a.smooth_value) || a.smooth_value < 0) {
+      std::ostringstream value;
+      value << a.smooth_value;
+      throw InputError("--smooth-value must be a finite number >= 0, got " + value.str());
+    }
+    c.bleu.smooth_value = a.smooth_value;
+  }
   c.bleu.effective_order = a.sentence_level;
   c.chrf = a.chrf;
   if (c.chrf.char_order < 0 || c.chrf.word_order < 0 || c.chrf.char_order + c.chrf.word_order == 0) {
@@ -382,17 +400,21 @@ int run_corpus(const Config& c, const Args& a, const Inputs& in) {
   return 0;
 }
 
-}  // namespace
+// Scores lost to a full disk must not look like success: flush stdout and turn
+// a failed write into an error. Returns the exit status to use.
+int check_stdout(int status) {
+  errno = 0;
+  std::cout.flush();
+  const bool failed = !std::cout || std::fflush(stdout) != 0 || std::ferror(stdout);
+  if (!failed) return status;
+  std::cerr << "moe-eval: error: cannot write standard output"
+            << (errno != 0 ? std::string(": ") + std::strerror(errno) : std::string()) << "\n";
+  return status == 0 ? 1 : status;
+}
 
-int main(int argc, char** argv) {
-  CLI::App app{"moe-eval: BLEU, chrF and TER as sacreBLEU 2 computes them", "moe-eval"};
-  app.set_version_flag("-V,--version", std::string("moe-eval ") + moe::kVersion);
-  Args args;
-  define_options(app, args);
-  std::vector<std::string> arguments = normalize_arguments(argc, argv);
-  if (const auto status = moe::apps::parse_flags(app, "moe-eval", arguments)) return *status;
+int run(const Args& args, bool smooth_value_given, bool format_given) {
   try {
-    const Config config = make_config(args, app.count("--smooth-value") > 0, app.count("--format") > 0);
+    const Config config = make_config(args, smooth_value_given, format_given);
     const Inputs inputs = read_inputs(args);
     if (args.sentence_level) return run_sentence_level(config, args, inputs);
     if (args.paired_bs || args.paired_ar) return run_paired(config, args, inputs);
@@ -407,4 +429,18 @@ int main(int argc, char** argv) {
     std::cerr << "moe-eval: internal error: " << e.what() << "\n";
     return 2;
   }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"moe-eval: BLEU, chrF and TER as sacreBLEU 2 computes them", "moe-eval"};
+  app.set_version_flag("-V,--version", std::string("moe-eval ") + moe::kVersion);
+  Args args;
+  define_options(app, args);
+  std::vector<std::string> arguments = normalize_arguments(argc, argv);
+  if (const auto status = moe::apps::parse_flags(app, "moe-eval", arguments)) {
+    return check_stdout(*status);
+  }
+  return check_stdout(run(args, app.count("--smooth-value") > 0, app.count("--format") > 0));
 }

@@ -15,9 +15,11 @@ namespace {
 double bleu_log(double x) { return x == 0.0 ? -9999999999.0 : std::log(x); }
 
 std::string format_fixed(double value, int decimals) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.*f", decimals, value);
-  return buf;
+  // No fixed-size buffer: "%.2f" of a huge -sv value (1e70) prints every digit, as Python does.
+  const int size = std::snprintf(nullptr, 0, "%.*f", decimals, value);
+  std::string out(static_cast<std::size_t>(size), '\0');
+  std::snprintf(out.data(), out.size() + 1, "%.*f", decimals, value);
+  return out;
 }
 
 }  // namespace
@@ -101,7 +103,12 @@ BleuStats BleuScorer::segment_stats(std::string_view hypothesis,
 }
 
 double effective_smooth_value(const BleuOptions& options) {
-  if (options.smooth_value) return *options.smooth_value;
+  if (options.smooth_value) {
+    if (!std::isfinite(*options.smooth_value) || *options.smooth_value < 0) {
+      throw InputError("BLEU smooth value must be a finite number >= 0");
+    }
+    return *options.smooth_value;
+  }
   switch (options.smooth_method) {
     case SmoothMethod::kFloor: return 0.1;
     case SmoothMethod::kAddK: return 1.0;
@@ -189,7 +196,8 @@ std::vector<SignatureField> bleu_signature_fields(const BleuOptions& options) {
 std::size_t count_tokenized_period_lines(const std::vector<std::string>& hypotheses) {
   std::size_t count = 0;
   for (std::size_t i = 0; i < hypotheses.size(); ++i) {
-    const std::u32string text = decode_segment(hypotheses[i], "hypothesis", i);
+    const std::u32string decoded = decode_segment(hypotheses[i], "hypothesis", i);
+    const std::u32string_view text = python_rstrip(decoded);
     const std::size_t n = text.size();
     if (n >= 2 && text[n - 2] == U' ' && text[n - 1] == U'.') ++count;
   }

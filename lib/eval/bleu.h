@@ -85,7 +85,8 @@ BleuScore corpus_bleu(const std::vector<std::string>& hypotheses,
                       const std::vector<std::vector<std::string>>& reference_streams,
                       const BleuOptions& options = {});
 
-// smooth_value as used: the option or the method's default.
+// smooth_value as used: the option or the method's default. Throws InputError
+// for a NaN, infinite or negative option.
 double effective_smooth_value(const BleuOptions& options);
 // case, eff, tok, smooth (the keys between nrefs and version).
 std::vector<SignatureField> bleu_signature_fields(const BleuOptions& options);

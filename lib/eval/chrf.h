@@ -4,6 +4,8 @@
 // Shapes: hypotheses is N lines, reference_streams R streams of N lines. The
 // statistics of a segment are 3 integers per order (char orders 1..char_order,
 // then word orders 1..word_order): [hyp n-grams, ref n-grams, matches].
+// Lines are UTF-8 and used as given, like sacreBLEU's CHRF class (only its CLI
+// right-strips lines): with `whitespace` on, trailing spaces are characters.
 #include <cstdint>
 #include <span>
 #include <string>

@@ -2,9 +2,12 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
+#include <ios>
 #include <iterator>
 
+#include "eval/unicode.h"
 #include "util/error.h"
 #include "util/utf8.h"
 
@@ -26,6 +29,21 @@ std::vector<std::string> split_lines(const std::string& text, const std::string&
   return lines;
 }
 
+std::vector<std::string> rstrip_each(std::vector<std::string> lines) {
+  for (std::string& line : lines) line.resize(python_rstrip_utf8(line).size());
+  return lines;
+}
+
+std::vector<std::string> split_on_tabs(const std::string& line) {
+  std::vector<std::string> fields;
+  std::size_t start = 0;
+  for (std::size_t tab; (tab = line.find('\t', start)) != std::string::npos; start = tab + 1) {
+    fields.push_back(line.substr(start, tab - start));
+  }
+  fields.push_back(line.substr(start));
+  return fields;
+}
+
 std::string trim_ascii(const std::string& s) {
   const char* spaces = " \t\r\v\f";
   const std::size_t first = s.find_first_not_of(spaces);
@@ -36,34 +54,55 @@ std::string trim_ascii(const std::string& s) {
 }  // namespace
 
 std::vector<std::string> read_lines(std::istream& in, const std::string& name) {
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::string text;
+  try {
+    text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  } catch (const std::ios_base::failure&) {
+    // A file stream reports a failed read(2) by throwing from underflow().
+    throw FileError(name, 0, std::string("read error: ") + std::strerror(errno));
+  }
   if (in.bad()) throw FileError(name, 0, "read error");
   return split_lines(text, name);
 }
 
 std::vector<std::string> read_lines(const std::string& path) {
+  // A directory opens as a file stream on Linux and only fails on the first read.
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) throw FileError(path, 0, "is a directory");
   std::ifstream in(path, std::ios::binary);
   if (!in) throw FileError(path, 0, std::string("cannot open file: ") + std::strerror(errno));
   return read_lines(in, path);
+}
+
+std::vector<std::string> read_segments(const std::string& path) {
+  return rstrip_each(read_lines(path));
+}
+
+std::vector<std::string> read_segments(std::istream& in, const std::string& name) {
+  return rstrip_each(read_lines(in, name));
 }
 
 std::vector<std::vector<std::string>> split_reference_fields(const std::vector<std::string>& lines,
                                                              int count, const std::string& name) {
   std::vector<std::vector<std::string>> streams(static_cast<std::size_t>(count));
   for (std::size_t i = 0; i < lines.size(); ++i) {
+    // sacreBLEU: line.rstrip().split('\t', count - 1). The rstrip can remove a
+    // trailing tab, and with it a field.
+    const std::string_view line = python_rstrip_utf8(lines[i]);
     std::vector<std::string> fields;
     std::size_t start = 0;
     for (int k = 0; k + 1 < count; ++k) {
-      const std::size_t tab = lines[i].find('\t', start);
-      if (tab == std::string::npos) break;
-      fields.push_back(lines[i].substr(start, tab - start));
+      const std::size_t tab = line.find('\t', start);
+      if (tab == std::string_view::npos) break;
+      fields.emplace_back(line.substr(start, tab - start));
       start = tab + 1;
     }
-    fields.push_back(lines[i].substr(start));
+    fields.emplace_back(line.substr(start));
     if (static_cast<int>(fields.size()) != count) {
       throw ReferenceFieldCountError(name, static_cast<long>(i + 1),
-                                     "expected " + std::to_string(count) + " tab-separated references, found " +
-                          std::to_string(fields.size()));
+                                     "expected " + std::to_string(count) +
+                                         " tab-separated references, found " +
+                                         std::to_string(fields.size()));
     }
     for (int k = 0; k < count; ++k) streams[k].push_back(std::move(fields[k]));
   }
@@ -74,20 +113,19 @@ TsvTestSet read_tsv_test_set(const std::string& path) {
   TsvTestSet set;
   const std::vector<std::string> lines = read_lines(path);
   for (std::size_t i = 0; i < lines.size(); ++i) {
-    const std::string& line = lines[i];
-    const std::size_t first = line.find('\t');
-    const std::size_t second = first == std::string::npos ? first : line.find('\t', first + 1);
-    if (second == std::string::npos) {
-      throw FileError(path, static_cast<long>(i + 1),
-                      "expected lang<TAB>source<TAB>reference (3 tab-separated fields)");
+    const auto line_number = static_cast<long>(i + 1);
+    std::vector<std::string> fields = split_on_tabs(lines[i]);
+    if (fields.size() != 3) {
+      throw FileError(path, line_number,
+                      "expected lang<TAB>source<TAB>reference (3 tab-separated fields), found " +
+                          std::to_string(fields.size()));
     }
-    std::string language = trim_ascii(line.substr(0, first));
-    if (language.empty()) throw FileError(path, static_cast<long>(i + 1), "empty language code");
+    std::string language = trim_ascii(fields[0]);
+    if (language.empty()) throw FileError(path, line_number, "empty language code");
     set.languages.push_back(std::move(language));
-    set.sources.push_back(line.substr(first + 1, second - first - 1));
-    std::string reference = line.substr(second + 1);
-    if (!reference.empty() && reference.back() == '\r') reference.pop_back();
-    set.references.push_back(std::move(reference));
+    set.sources.push_back(std::move(fields[1]));
+    fields[2].resize(python_rstrip_utf8(fields[2]).size());
+    set.references.push_back(std::move(fields[2]));
   }
   return set;
 }

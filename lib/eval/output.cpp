@@ -17,9 +17,11 @@ std::string indent_of(int n) { return std::string(static_cast<std::size_t>(n), '
 }  // namespace
 
 std::string format_fixed(double value, int decimals) {
-  char buf[512];
-  std::snprintf(buf, sizeof buf, "%.*f", decimals, value);
-  return buf;
+  // No fixed-size buffer: "%.2f" of a huge -sv value (1e70) prints every digit, as Python does.
+  const int size = std::snprintf(nullptr, 0, "%.*f", decimals, value);
+  std::string out(static_cast<std::size_t>(size), '\0');
+  std::snprintf(out.data(), out.size() + 1, "%.*f", decimals, value);
+  return out;
 }
 
 double round_to_width(double value, int decimals) {

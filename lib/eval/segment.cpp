@@ -2,7 +2,6 @@
 
 #include <stdexcept>
 
-#include "eval/unicode.h"
 #include "util/error.h"
 #include "util/utf8.h"
 
@@ -10,9 +9,7 @@ namespace moe::eval {
 
 std::u32string decode_segment(std::string_view utf8_line, const char* role, std::size_t index) {
   try {
-    std::u32string text = utf8::decode(utf8_line);
-    text.resize(python_rstrip(text).size());
-    return text;
+    return utf8::decode(utf8_line);
   } catch (const std::invalid_argument&) {
     throw InputError(std::string(role) + " line " + std::to_string(index + 1) +
                      ": invalid UTF-8");

@@ -1,6 +1,9 @@
 #pragma once
-// Segment text as every metric first sees it: UTF-8 decoded to code points and
-// right-stripped of Python whitespace (METRICS.md §1.1).
+// Segment text as every metric first sees it: UTF-8 decoded to code points, as
+// given. sacreBLEU's CLI right-strips every line it reads (METRICS.md §1.1; here
+// corpus_io.h's read_segments), but its metrics differ on a segment that still
+// ends in whitespace (an inner -nr field, a library caller's string): BLEU and TER
+// strip it again (§2.1 step 3, §4.1), chrF keeps it (visible with whitespace on).
 #include <cstddef>
 #include <span>
 #include <string>
@@ -9,7 +12,8 @@
 
 namespace moe::eval {
 
-// Throws moe::InputError "<role> line <index+1>: invalid UTF-8" on malformed input.
+// Not stripped. Throws moe::InputError "<role> line <index+1>: invalid UTF-8" on
+// malformed input.
 std::u32string decode_segment(std::string_view utf8_line, const char* role, std::size_t index);
 
 // Checks that every reference stream has as many lines as the hypotheses;

@@ -221,7 +221,8 @@ int ter_pair_edits(std::span<const std::uint32_t> hyp, std::span<const std::uint
 
 void TerScorer::words_of(std::string_view line, const char* role, std::size_t index,
                          std::vector<std::uint32_t>& ids) {
-  const std::u32string tokenized = tokenize_tercom(decode_segment(line, role, index), options_);
+  const std::u32string text = decode_segment(line, role, index);
+  const std::u32string tokenized = tokenize_tercom(python_rstrip(text), options_);
   ids.clear();
   for_each_python_word(tokenized, [&](std::u32string_view w) { ids.push_back(vocab_.id(w)); });
 }

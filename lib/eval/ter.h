@@ -2,7 +2,8 @@
 // Translation Edit Rate as sacreBLEU 2.6 computes it (tercom's greedy shift
 // search over a beam-limited Levenshtein distance, METRICS.md §4).
 //
-// Shapes: hypotheses is N lines, reference_streams R streams of N lines.
+// Shapes: hypotheses is N lines, reference_streams R streams of N lines. Lines
+// are UTF-8; each is right-stripped.
 #include <cstdint>
 #include <span>
 #include <string>

@@ -1,6 +1,9 @@
 #include "eval/unicode.h"
 
 #include <algorithm>
+#include <stdexcept>
+
+#include "util/utf8.h"
 
 namespace moe::eval {
 namespace {
@@ -82,6 +85,28 @@ std::u32string_view python_rstrip(std::u32string_view text) {
   std::size_t n = text.size();
   while (n > 0 && is_python_space(text[n - 1])) --n;
   return text.substr(0, n);
+}
+
+std::string_view python_rstrip_utf8(std::string_view utf8) {
+  std::size_t n = utf8.size();
+  while (n > 0) {
+    // The last code point starts at the last byte that is not a continuation byte.
+    std::size_t start = n - 1;
+    while (start > 0 && n - start < 4 && (static_cast<unsigned char>(utf8[start]) & 0xC0) == 0x80) {
+      --start;
+    }
+    char32_t cp = 0;
+    try {
+      const std::u32string decoded = utf8::decode(utf8.substr(start, n - start));
+      if (decoded.size() != 1) break;
+      cp = decoded[0];
+    } catch (const std::invalid_argument&) {
+      break;
+    }
+    if (!is_python_space(cp)) break;
+    n = start;
+  }
+  return utf8.substr(0, n);
 }
 
 std::u32string collapse_python_whitespace(std::u32string_view text) {

@@ -22,6 +22,8 @@ std::u32string python_lower(std::u32string_view text);
 
 // str.rstrip() with no arguments: a view of `text` without trailing whitespace.
 std::u32string_view python_rstrip(std::u32string_view text);
+// The same on UTF-8 text (a view of `utf8`); stops at a malformed trailing sequence.
+std::string_view python_rstrip_utf8(std::string_view utf8);
 
 // str.split() with no arguments: views into `text` (which must outlive them).
 template <typename Fn>

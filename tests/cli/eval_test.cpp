@@ -15,6 +15,8 @@
 //   TER (lowercased words, punctuation kept): 1 substitution in segment 1, 0 in
 //   segment 2; reference words 6 + 4 = 10 -> 100 * 1/10 = 10.0000
 #include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -43,6 +45,19 @@ void expect_one_line_error(const CommandResult& r, const std::string& needle, in
   EXPECT_TRUE(r.out.empty()) << r.out;
   EXPECT_NE(r.err.find(needle), std::string::npos) << r.err;
   EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+}
+
+// moe-eval with its own stdin/stdout redirections (run_app always uses files);
+// stdout is not captured.
+CommandResult eval_redirected(const std::string& args_and_redirections) {
+  const std::string err = temp_dir() + "/stderr";
+  const std::string cmd = shell_quote(std::string(MOE_BIN_DIR) + "/moe-eval") + " " +
+                          args_and_redirections + " 2>" + shell_quote(err);
+  const int status = std::system(cmd.c_str());
+  CommandResult r;
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  r.err = read_file(err);
+  return r;
 }
 
 TEST(MoeEvalCli, BleuTextLineMatchesHandDerivation) {
@@ -130,6 +145,53 @@ TEST(MoeEvalCli, TabSeparatedReferencesWithNumRefs) {
   EXPECT_EQ(r.out, "84.6840\n");
   const CommandResult sig = eval(data("refs2.tsv") + " -nr 2 -i " + data("hyp.en") + " -f text");
   EXPECT_EQ(sig.out.substr(0, 13), "BLEU|nrefs:2|");
+}
+
+TEST(MoeEvalCli, NumRefsStripsTheLineButNotItsFields) {
+  // sacreBLEU: line.rstrip().split('\t', 1), and chrF does not strip a segment, so
+  // "a b \tzz" gives the references "a b " (trailing space kept) and "zz". With
+  // --chrf-whitespace, "a b" against "a b " is 115/167 (tests/eval/chrf_test.cpp's
+  // derivation); "zz" scores 0, so the first reference is kept.
+  const std::string dir = temp_dir();
+  const std::string refs = shell_quote(write_file(dir, "refs", "a b \tzz\n"));
+  const CommandResult r = eval(refs + " -nr 2 -m chrf --chrf-whitespace -b -w 6", "a b\n");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "68.862275\n");
+  // The rstrip removes a trailing tab, and with it the second field: exit 17.
+  expect_one_line_error(eval(shell_quote(write_file(dir, "tab", "a b\t\n")) + " -nr 2", "a b\n"),
+                        "tab:1: expected 2 tab-separated references, found 1", 17);
+}
+
+TEST(MoeEvalCli, HypothesisAndReferenceLinesAreRightStripped) {
+  // Trailing spaces, CR and U+3000 go when a line is read, so chrF with whitespace
+  // sees "a b" on both sides: 100.
+  const std::string dir = temp_dir();
+  const std::string ref = shell_quote(write_file(dir, "ref", "a b \r\n"));
+  const CommandResult r = eval(ref + " -m chrf --chrf-whitespace -b", "a b\u3000 \n");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "100.0\n");
+  const std::string tsv = shell_quote(write_file(dir, "set.tsv", "de\tsrc\ta b \r\n"));
+  const CommandResult t = eval("--tsv " + tsv + " -m chrf --chrf-whitespace -b", "a b \n");
+  ASSERT_EQ(t.exit_code, 0) << t.err;
+  EXPECT_EQ(t.out, "100.0\n");
+}
+
+TEST(MoeEvalCli, ChrfIsBitExactAtFullPrecision) {
+  // hyp "baaaa" vs ref "b", beta 3: 100 * (2 / (9 * 0.2 + 1)) in Python is
+  // 71.42857142857143060 at 17 decimals; a fused 9 * 0.2 + 1 gives ...41639.
+  const std::string ref = shell_quote(write_file(temp_dir(), "ref", "b\n"));
+  const CommandResult r = eval(ref + " -m chrf --chrf-beta 3 -sl -b -w 17", "baaaa\n");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "71.42857142857143060\n");
+}
+
+TEST(MoeEvalCli, HugeSmoothingValueInTheSignatureHasAllItsDigits) {
+  // Python's '%.2f' % 1e70.
+  const CommandResult r = eval(data("ref.en") + " -i " + data("hyp.en") + " -s floor -sv 1e70 -f text");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("|smooth:floor[10000000000000000725314363815292351261583744096465219555182101554790400.00]|"),
+            std::string::npos)
+      << r.out;
 }
 
 TEST(MoeEvalCli, PerLanguageTableFromLangsFile) {
@@ -265,9 +327,50 @@ TEST(MoeEvalCliErrors, InvalidCombinations) {
 TEST(MoeEvalCliErrors, MalformedTsvAndReferenceFields) {
   expect_one_line_error(eval("--tsv " + data("bad.tsv") + " -i " + data("one_line.en")),
                         "bad.tsv:1: expected lang<TAB>source<TAB>reference");
+  // A fourth field is not glued onto the reference.
+  const std::string four = shell_quote(write_file(temp_dir(), "four.tsv", "de\ts\tr\nfr\ts\tr\tx\n"));
+  expect_one_line_error(eval("--tsv " + four + " -i " + data("hyp.en")),
+                        "four.tsv:2: expected lang<TAB>source<TAB>reference (3 tab-separated fields), "
+                        "found 4");
   // sacreBLEU exits with 17 when a -nr line has the wrong number of fields.
   expect_one_line_error(eval(data("ref.en") + " -nr 2 -i " + data("hyp.en")),
                         "ref.en:1: expected 2 tab-separated references", 17);
+}
+
+TEST(MoeEvalCliErrors, SmoothingValueMustBeFiniteAndNotNegative) {
+  const std::string base = data("ref.en") + " -i " + data("hyp.en");
+  expect_one_line_error(eval(base + " -s add-k --smooth-value nan"),
+                        "--smooth-value must be a finite number >= 0, got nan");
+  expect_one_line_error(eval(base + " -s add-k --smooth-value -1"), "got -1");
+  expect_one_line_error(eval(base + " -s floor --smooth-value -100 --sentence-level"), "got -100");
+  expect_one_line_error(eval(base + " -s floor -sv inf"), "got inf");
+  // 0 is a valid value: floor 0 leaves a zero-match order at precision 0, like none.
+  const CommandResult zero = eval(base + " -s floor -sv 0 -f text");
+  ASSERT_EQ(zero.exit_code, 0) << zero.err;
+  EXPECT_NE(zero.out.find("|smooth:floor[0.00]|"), std::string::npos) << zero.out;
+}
+
+TEST(MoeEvalCliErrors, DirectoryInsteadOfAFile) {
+  const std::string dir = temp_dir();
+  expect_one_line_error(eval(shell_quote(dir) + " -i " + data("hyp.en")), dir + ": is a directory");
+  expect_one_line_error(eval(data("ref.en") + " -i " + shell_quote(dir)), dir + ": is a directory");
+  expect_one_line_error(eval("--tsv " + shell_quote(dir) + " -i " + data("hyp.en")),
+                        dir + ": is a directory");
+  const CommandResult in = eval_redirected(data("ref.en") + " <" + shell_quote(dir) + " >/dev/null");
+  EXPECT_EQ(in.exit_code, 1);
+  EXPECT_EQ(in.err, "moe-eval: error: <stdin>: read error: Is a directory\n");
+}
+
+TEST(MoeEvalCliErrors, FailedWriteToStdoutIsAnError) {
+  if (access("/dev/full", W_OK) != 0) GTEST_SKIP() << "no /dev/full";
+  const CommandResult r = eval_redirected(data("ref.en") + " -i " + data("hyp.en") + " >/dev/full");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.err, "moe-eval: error: cannot write standard output: No space left on device\n");
+  // --version writes (and fails) before the final check, which then only knows it failed.
+  const CommandResult version = eval_redirected("--version >/dev/full");
+  EXPECT_EQ(version.exit_code, 1);
+  EXPECT_EQ(version.err.rfind("moe-eval: error: cannot write standard output", 0), 0u) << version.err;
+  EXPECT_EQ(std::count(version.err.begin(), version.err.end(), '\n'), 1) << version.err;
 }
 
 TEST(MoeEvalCli, EnvironmentSelectsFormatAndSeedAsInSacrebleu) {

@@ -177,7 +177,25 @@ TEST(BleuSignature, KeysAndSmoothingValueFormat) {
             std::string("#:2|c:mixed|e:no|tok:13a|s:exp|v:") + kVersion);
 }
 
+TEST(BleuSignature, HugeSmoothingValuePrintsEveryDigit) {
+  // Python's '%.2f' % 1e70.
+  EXPECT_EQ(bleu_signature_fields(with_smoothing(SmoothMethod::kFloor, 1e70))[3].value,
+            "floor[10000000000000000725314363815292351261583744096465219555182101554790400.00]");
+}
+
+TEST(BleuSmoothing, RejectsNonFiniteAndNegativeValues) {
+  for (double bad : {std::nan(""), HUGE_VAL, -1.0}) {
+    EXPECT_THROW(effective_smooth_value(with_smoothing(SmoothMethod::kFloor, bad)), InputError) << bad;
+    EXPECT_THROW(bleu_from_stats(make_stats(2, 2, {1, 0, 0, 0}, {2, 1, 0, 0}),
+                                 with_smoothing(SmoothMethod::kAddK, bad)),
+                 InputError)
+        << bad;
+  }
+  EXPECT_EQ(effective_smooth_value(with_smoothing(SmoothMethod::kFloor, 0.0)), 0.0);
+}
+
 TEST(BleuWarning, CountsLinesEndingInATokenizedPeriod) {
+  // Counted after rstrip, also for a library caller's unstripped lines.
   EXPECT_EQ(count_tokenized_period_lines({"a .", "a.", "b . \t", "c .\u00A0", " ."}), 4u);
 }
 

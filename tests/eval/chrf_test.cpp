@@ -37,6 +37,28 @@ TEST(Chrf, WhitespaceOptionKeepsSpaces) {
   EXPECT_EQ(s, (ChrfStats{3, 3, 3, 2, 2, 2}));
 }
 
+TEST(Chrf, SegmentsAreNotRightStripped) {
+  // sacreBLEU's CHRF uses a segment as given (only its CLI strips lines), so with
+  // whitespace on, the reference "a b " has 4 characters: order 1 [3,4,3], order 2
+  // [2,3,2] ("b " unmatched), order 3 [1,2,1], order 4 [0,1,0], orders 5-6 empty.
+  // P = 1, R = (3/4 + 2/3 + 1/2) / 3 = 23/36: F2 = 5PR / (4P + R) = 115/167 = 68.8623.
+  const ChrfOptions spaces{.whitespace = true};
+  const ChrfStats s = stats_of("a b", {"a b "}, spaces);
+  EXPECT_EQ(s, (ChrfStats{3, 4, 3, 2, 3, 2, 1, 2, 1, 0, 1, 0, 0, 0, 0, 0, 0, 0}));
+  EXPECT_NEAR(chrf_from_stats(s, spaces), 100.0 * 115.0 / 167.0, 1e-12);
+}
+
+TEST(Chrf, ScoreArithmeticIsBitExact) {
+  // hyp "baaaa" vs ref "b", beta 3: order 1 [5,1,1], orders 2-6 have no reference
+  // n-grams. P = 0.2, R = 1, f = 9: t = 10 * 0.2 * 1 = 2, t / (9 * 0.2 + 1) * 100.
+  // Python gives 71.42857142857143 (0x1.1db6db6db6db7p+6); a fused multiply-add
+  // for 9 * 0.2 + 1 gives 71.42857142857141639 instead (METRICS.md §3.5).
+  const ChrfOptions beta3{.beta = 3};
+  const ChrfStats s = stats_of("baaaa", {"b"}, beta3);
+  EXPECT_EQ(s, (ChrfStats{5, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}));
+  EXPECT_EQ(chrf_from_stats(s, beta3), 0x1.1db6db6db6db7p+6);
+}
+
 TEST(Chrf, ReferenceWithoutNgramsZeroesTheHypothesisCount) {
   // Empty reference: all stats 0, score 0.
   EXPECT_EQ(stats_of("Thank you.", {""}), ChrfStats(18, 0));

@@ -3,7 +3,13 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <functional>
+#include <fstream>
 #include <sstream>
+#include <stdexcept>
+
+#include <stdlib.h>
 
 #include "util/error.h"
 
@@ -32,11 +38,73 @@ TEST(ReadLines, InvalidUtf8NamesFileAndLine) {
   EXPECT_THROW(read_lines("/nonexistent/moe-eval/file.txt"), FileError);
 }
 
+// A file in a fresh temporary directory, removed with it at the end of the test.
+class TempFile {
+ public:
+  explicit TempFile(const std::string& text) {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "moe-eval-io-XXXXXX").string();
+    if (!mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
+    dir_ = tmpl;
+    path_ = dir_ + "/file.tsv";
+    std::ofstream(path_, std::ios::binary) << text;
+  }
+  ~TempFile() { std::filesystem::remove_all(dir_); }
+  const std::string& path() const { return path_; }
+  const std::string& dir() const { return dir_; }
+
+ private:
+  std::string dir_, path_;
+};
+
+std::string message_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const FileError& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
+TEST(ReadLines, DirectoryIsAFileError) {
+  const TempFile file("");
+  EXPECT_EQ(message_of([&] { read_lines(file.dir()); }), file.dir() + ": is a directory");
+}
+
+TEST(ReadSegments, RightStripsPythonWhitespaceOnly) {
+  std::istringstream in("a b \r\n  lead\u00A0\u3000\nz\u200B\n\t\n");
+  EXPECT_EQ(read_segments(in, "mem"),
+            (std::vector<std::string>{"a b", "  lead", "z\u200B", ""}));
+}
+
 TEST(ReferenceFields, SplitsAtMostCountMinusOneTabs) {
   const auto streams = split_reference_fields({"a\tb", "c\td\te"}, 2, "refs");
   EXPECT_EQ(streams[0], (std::vector<std::string>{"a", "c"}));
   EXPECT_EQ(streams[1], (std::vector<std::string>{"b", "d\te"}));
   EXPECT_THROW(split_reference_fields({"a\tb", "c"}, 2, "refs"), ReferenceFieldCountError);
+}
+
+TEST(ReferenceFields, RightStripTheLineBeforeSplittingAsSacrebleu) {
+  // line.rstrip().split('\t', 1): the trailing tab goes, and with it the second field.
+  EXPECT_THROW(split_reference_fields({"a b\t"}, 2, "refs"), ReferenceFieldCountError);
+  EXPECT_THROW(split_reference_fields({"a b\t \u3000"}, 2, "refs"), ReferenceFieldCountError);
+  // Inner fields keep their trailing whitespace (chrF with whitespace on sees it).
+  const auto streams = split_reference_fields({"a b \tzz \r", "\t\u00A0x\u00A0"}, 2, "refs");
+  EXPECT_EQ(streams[0], (std::vector<std::string>{"a b ", ""}));
+  EXPECT_EQ(streams[1], (std::vector<std::string>{"zz", "\u00A0x"}));
+}
+
+TEST(TsvTestSet, ExactlyThreeFieldsAndAStrippedReference) {
+  const TempFile good("de\tQuelle \tthe ref \u3000\r\nfr\tsrc\t\n");
+  const TsvTestSet set = read_tsv_test_set(good.path());
+  EXPECT_EQ(set.languages, (std::vector<std::string>{"de", "fr"}));
+  EXPECT_EQ(set.sources, (std::vector<std::string>{"Quelle ", "src"}));
+  EXPECT_EQ(set.references, (std::vector<std::string>{"the ref", ""}));
+  const TempFile four("de\ts\tr\nfr\ts\tr\textra\n");
+  EXPECT_EQ(message_of([&] { read_tsv_test_set(four.path()); }),
+            four.path() + ":2: expected lang<TAB>source<TAB>reference (3 tab-separated fields), found 4");
+  const TempFile two("de\ts\n");
+  EXPECT_EQ(message_of([&] { read_tsv_test_set(two.path()); }),
+            two.path() + ":1: expected lang<TAB>source<TAB>reference (3 tab-separated fields), found 2");
 }
 
 }  // namespace

@@ -31,6 +31,7 @@ TEST(Rounding, ScoreIsRoundedDecimallyThenReparsed) {
   EXPECT_EQ(format_fixed(57.84, 1), "57.8");
   EXPECT_EQ(format_fixed(0.125, 2), "0.12");  // exactly representable: half to even
   EXPECT_EQ(format_fixed(2.675, 2), "2.67");  // 2.67499999... in binary
+  EXPECT_EQ(format_fixed(1e300, 300).size(), 602u);  // no buffer limit, as in Python
   EXPECT_EQ(python_float_repr(round_to_width(57.8347, 4)), "57.8347");
   EXPECT_EQ(python_float_repr(round_to_width(57.8300, 4)), "57.83");
 }

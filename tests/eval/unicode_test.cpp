@@ -39,6 +39,14 @@ TEST(PythonWhitespace, SeparatorsAndNonSeparators) {
   EXPECT_EQ(python_rstrip(U"ab \r\u3000").size(), 2u);
 }
 
+TEST(PythonWhitespace, RstripOnUtf8KeepsWholeCodePoints) {
+  EXPECT_EQ(python_rstrip_utf8("a b \r\u00A0\u3000\u0085"), "a b");
+  EXPECT_EQ(python_rstrip_utf8(" \u00E9\u200B "), " \u00E9\u200B");  // U+200B is no space
+  EXPECT_EQ(python_rstrip_utf8("\u4E00\t"), "\u4E00");
+  EXPECT_EQ(python_rstrip_utf8(" \t "), "");
+  EXPECT_EQ(python_rstrip_utf8("ok\xC3"), "ok\xC3");  // malformed tail: left alone
+}
+
 TEST(UnicodeClass, GeneralCategories) {
   EXPECT_EQ(unicode_class(U'5'), UnicodeClass::kNumber);
   EXPECT_EQ(unicode_class(U'\u2167'), UnicodeClass::kNumber);  // Ⅷ Nl
