@@ -2,7 +2,6 @@
 // recipe says (see lib/train/trainer.h). Under mpirun each rank is one device
 // of the recipe's mesh.
 #include <CLI/CLI.hpp>
-#include <iomanip>
 #include <iostream>
 
 #include "config/dump.h"
@@ -51,9 +50,7 @@ int main(int argc, char** argv) {
     moe::config::Recipe defaults;
     moe::config::KeyLister lister;
     visit(lister, defaults);
-    for (const auto& row : lister.rows)
-      std::cout << std::left << std::setw(40) << row.key << std::setw(30) << row.type << std::setw(14)
-                << row.value << row.doc << "\n";
+    std::cout << lister.table();
     return 0;
   }
   if (recipe_path.empty()) {

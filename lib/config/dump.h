@@ -72,6 +72,10 @@ class KeyLister {
   };
   std::vector<Row> rows;
 
+  // The rows as aligned columns (key, type, default, meaning), each as wide as
+  // its widest entry so long enum choices do not run into the next column.
+  std::string table() const;
+
   template <typename T>
   void field(const char* name, const T& value, const char* doc, Range = {}) {
     rows.push_back({qualified(name), type_name(value), text(value), doc});

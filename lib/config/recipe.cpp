@@ -1,28 +1,64 @@
 #include "config/recipe.h"
 
+#include <map>
+#include <string>
+#include <vector>
+
 #include "config/dump.h"
 #include "config/reader.h"
 #include "config/source.h"
+#include "moe/moe_config.h"
 #include "util/error.h"
 
 namespace moe::config {
 namespace {
 
-// Re-throws an error about `key` at the place the key was set.
+// The keys a rule weighs a key against. When the key at fault kept its
+// default (or is derived, like the token ids), the error points at the first
+// of these that the recipe sets instead of at a line that has nothing to do
+// with it.
+const std::vector<std::string>& related_keys(const std::string& key) {
+  static const std::map<std::string, std::vector<std::string>> related = {
+      {"model.d_kv", {"model.d_model", "model.heads"}},
+      {"model.moe_offset", {"model.moe_every"}},
+      {"model.pad_id/bos_id/eos_id", {"model.vocab"}},
+      {"model.moe.top_k", {"model.moe.num_experts"}},
+      {"model.moe.second_expert_threshold", {"model.moe.second_expert_policy"}},
+      {"mesh.expert", {"model.moe.num_experts"}},
+  };
+  static const std::vector<std::string> none;
+  const auto it = related.find(key);
+  return it == related.end() ? none : it->second;
+}
+
+// Throws an error about `key` at the place the key was set, else at the
+// place a related key was set, else naming the recipe without a line.
 [[noreturn]] void fail_at(const Source* source, const std::string& key, const std::string& what) {
-  if (source) {
-    const auto it = source->entries().find(key);
-    if (it != source->entries().end())
-      throw FileError(it->second.file, it->second.line, "key '" + key + "': " + what);
-    // The key kept its default: point at the first key set in its section,
-    // the values the rule weighed it against.
-    const std::string section = key.substr(0, key.find('.') + 1);
-    const Entry* first = nullptr;
-    for (const auto& [k, e] : source->entries())
-      if (k.rfind(section, 0) == 0 && (!first || e.line < first->line)) first = &e;
-    if (first) throw FileError(first->file, first->line, "key '" + key + "': " + what);
+  if (!source) throw InputError("key '" + key + "': " + what);
+  const auto& entries = source->entries();
+  if (const auto it = entries.find(key); it != entries.end())
+    throw FileError(it->second.file, it->second.line, "key '" + key + "': " + what);
+  for (const auto& other : related_keys(key)) {
+    if (const auto it = entries.find(other); it != entries.end())
+      throw FileError(it->second.file, it->second.line,
+                      "key '" + key + "' (default) conflicts with '" + other + "': " + what);
   }
-  throw InputError("key '" + key + "': " + what);
+  if (source->origin().empty()) throw InputError("key '" + key + "' (default): " + what);
+  throw FileError(source->origin(), 0, "key '" + key + "' (default): " + what);
+}
+
+// Runs a check that throws InputError("<key>: <what>") (ModelConfig::validate,
+// moe::validate) and re-throws its error at that key.
+template <typename Check>
+void check_at_key(const Source* source, Check check) {
+  try {
+    check();
+  } catch (const InputError& e) {
+    const std::string msg = e.what();
+    const auto colon = msg.find(": ");
+    if (colon == std::string::npos) throw;
+    fail_at(source, msg.substr(0, colon), msg.substr(colon + 2));
+  }
 }
 
 }  // namespace
@@ -42,24 +78,19 @@ Recipe load_recipe(const Source& source) {
 }
 
 void validate_recipe(const Recipe& r, const Source* source) {
-  try {
-    r.model.validate();
-  } catch (const InputError& e) {
-    // ModelConfig::validate says "model.<key>: <what>"; point at that key.
-    const std::string msg = e.what();
-    const auto colon = msg.find(": ");
-    if (colon == std::string::npos) throw;
-    fail_at(source, msg.substr(0, colon), msg.substr(colon + 2));
-  }
+  check_at_key(source, [&] { r.model.validate(); });
   const int experts = r.model.moe.num_experts;
+  // The MoE layers check these again when built, too late to say where they were set.
+  if (experts > 0) check_at_key(source, [&] { moe::validate(r.model.moe, "model.moe."); });
   if (experts > 0 && experts % r.mesh.expert != 0)
     fail_at(source, "mesh.expert",
             "the expert axis has " + std::to_string(r.mesh.expert) + " ranks, which cannot split " +
                 std::to_string(experts) + " experts evenly");
   if (experts == 0 && r.mesh.expert > 1)
     fail_at(source, "mesh.expert", "a dense model (model.moe.num_experts: 0) has no experts to shard");
-  if (r.model.moe.top_k == 2 && experts == 1)
-    fail_at(source, "model.moe.top_k", "top-2 routing needs at least 2 experts");
+  if (r.vocab.model_type != "unigram" && r.vocab.model_type != "bpe")
+    fail_at(source, "vocab.model_type",
+            "expected unigram or bpe, got '" + r.vocab.model_type + "'");
 }
 
 std::string recipe_to_yaml(const Recipe& recipe) {

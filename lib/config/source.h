@@ -22,24 +22,30 @@ class Source {
   // Loads a recipe file; its `include:` files (a path or a list, relative to
   // the including file) are applied first, in order, then its own keys.
   // Later keys override earlier ones. Throws FileError on syntax errors, a
-  // non-mapping document, or an include cycle.
+  // non-mapping document, an include cycle, a key set twice in one file, or
+  // aliases that refer to their own mapping or expand past a sane size.
   void add_file(const std::string& path);
   // Applies "key.path=value"; value is parsed as YAML (so lists work: [a, b]).
   void add_override(const std::string& assignment);
-  // Merges a YAML mapping (e.g. the recipe stored in a checkpoint).
+  // Merges a YAML mapping (e.g. the recipe stored in a checkpoint), with the
+  // same checks as add_file.
   void add_node(const YAML::Node& root, const std::string& origin, const std::string& base_dir);
 
   const std::map<std::string, Entry>& entries() const { return entries_; }
   // Where `key` was set, as "FILE:LINE" (or "--set").
   std::string where(const std::string& key) const;
+  // The first file (or origin of add_node) added: errors about a key that no
+  // file sets name it, without a line.
+  const std::string& origin() const { return origin_; }
 
  private:
+  struct Walk;
   void add_file_guarded(const std::string& path, std::vector<std::string>& stack);
-  void flatten(const YAML::Node& node, const std::string& prefix, const std::string& file,
-               const std::string& base_dir);
-  void flatten_pair(const YAML::Node& key_node, const YAML::Node& value, const std::string& prefix,
-                    const std::string& file, const std::string& base_dir);
+  void flatten_map(const YAML::Node& map, const std::string& prefix, Walk& walk);
+  // Removes every entry below `key` ("key.*"), which a value at `key` replaces.
+  void erase_below(const std::string& key);
   std::map<std::string, Entry> entries_;
+  std::string origin_;
 };
 
 }  // namespace moe::config

@@ -2,6 +2,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
 #include "config/dump.h"
 #include "config/reader.h"
@@ -173,6 +174,102 @@ TEST_F(RecipeReaderTest, SetOverridesWinAndAreCheckedToo) {
   EXPECT_NE(error_of(path, {"noequals"}).find("expected key.path=value"), std::string::npos);
 }
 
+TEST_F(RecipeReaderTest, SelfReferencingAliasIsAnErrorNotACrash) {
+  const std::string text = "train:\n  seed: 1\nmodel: &m\n  m: *m\n";
+  const auto path = write("r.yaml", text);
+  EXPECT_NE(error_of(path).find(path + ":4: key 'model.m': a YAML alias refers to a mapping that "
+                                       "contains it"),
+            std::string::npos)
+      << error_of(path);
+  // the same text as the recipe stored in a checkpoint, and as a --set value
+  try {
+    Source s;
+    s.add_node(YAML::Load(text), "ckpt (stored recipe)", dir_.string());
+    FAIL();
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("ckpt (stored recipe):4: key 'model.m': a YAML alias"),
+              std::string::npos)
+        << e.what();
+  }
+  EXPECT_NE(error_of(write("ok.yaml", ""), {"train=&t {t: *t}"})
+                .find("--set: key 'train.t': a YAML alias"),
+            std::string::npos);
+}
+
+TEST_F(RecipeReaderTest, AliasesThatExpandTooFarAreAnError) {
+  // Each level repeats the previous one 12 times: 12^4 keys ("billion laughs").
+  std::string text = "l0: &l0 {a: 1, b: 2}\n";
+  for (int level = 1; level <= 4; ++level) {
+    text += "l" + std::to_string(level) + ": &l" + std::to_string(level) + " {";
+    for (int i = 0; i < 12; ++i)
+      text += (i ? ", k" : "k") + std::to_string(i) + ": *l" + std::to_string(level - 1);
+    text += "}\n";
+  }
+  const auto wide = write("wide.yaml", text);
+  EXPECT_NE(error_of(wide).find(wide + ":5: key 'l4' expands the recipe to more than 10000 keys"),
+            std::string::npos)
+      << error_of(wide);
+  // A chain of aliases nests deeper than the parser's own limit would allow.
+  std::string chain = "c0: &c0 {x: 1}\n";
+  for (int i = 1; i <= 20; ++i)
+    chain += "c" + std::to_string(i) + ": &c" + std::to_string(i) + " {n: *c" +
+             std::to_string(i - 1) + "}\n";
+  const auto deep = write("deep.yaml", chain);
+  EXPECT_NE(error_of(deep).find(deep + ":16: key 'c15.n.n."), std::string::npos) << error_of(deep);
+  EXPECT_NE(error_of(deep).find("mappings nested more than 16 deep"), std::string::npos);
+}
+
+TEST_F(RecipeReaderTest, DeeplyNestedYamlIsASyntaxError) {
+  const auto path =
+      write("r.yaml", "train: " + std::string(5000, '[') + std::string(5000, ']') + "\n");
+  EXPECT_NE(error_of(path).find(path + ":1: YAML syntax error: nested too deeply"),
+            std::string::npos)
+      << error_of(path);
+}
+
+TEST_F(RecipeReaderTest, KeyTwiceInOneFileIsAnError) {
+  const auto path = write("r.yaml", "train:\n  seed: 1\n  log_every: 5\n  seed: 2\n");
+  EXPECT_NE(error_of(path).find(path + ":4: key 'train.seed' appears twice (first at line 2)"),
+            std::string::npos)
+      << error_of(path);
+  // a whole section written twice would merge silently
+  const auto section =
+      write("s.yaml", "train:\n  seed: 1\noptimizer:\n  lr: 1\ntrain:\n  log_every: 2\n");
+  EXPECT_NE(error_of(section).find(section + ":5: key 'train' appears twice (first at line 1)"),
+            std::string::npos)
+      << error_of(section);
+  const auto flow = write("f.yaml", "train: {seed: 1, seed: 2}\n");
+  EXPECT_NE(error_of(flow).find("key 'train.seed' appears twice"), std::string::npos);
+  const auto dotted = write("d.yaml", "train.seed: 1\ntrain:\n  seed: 2\n");
+  EXPECT_NE(error_of(dotted).find(dotted + ":3: key 'train.seed' is set twice (first at line 1)"),
+            std::string::npos)
+      << error_of(dotted);
+  write("inc.yaml", "train:\n  seed: 1\n");
+  const auto includes =
+      write("i.yaml", "include: inc.yaml\ntrain:\n  seed: 2\ninclude: inc.yaml\n");
+  EXPECT_NE(error_of(includes).find(includes + ":4: key 'include' appears twice"),
+            std::string::npos)
+      << error_of(includes);
+  EXPECT_NE(error_of(write("ok.yaml", ""), {"train={seed: 1, seed: 2}"})
+                .find("--set: key 'train.seed' appears twice"),
+            std::string::npos);
+}
+
+TEST_F(RecipeReaderTest, OverridingAcrossFilesAndSetsIsNotADuplicate) {
+  write("inc.yaml", "train:\n  seed: 1\n  log_every: 7\n");
+  const auto path = write("r.yaml", "include: inc.yaml\ntrain:\n  seed: 2\n");
+  Source s;
+  s.add_file(path);
+  s.add_override("train.seed=3");
+  s.add_override("train.seed=4");
+  s.add_override("train={log_every: 9}");  // a map replaces the whole section
+  TestRecipe r;
+  read_config(s, r);
+  EXPECT_EQ(r.train.seed, 1);  // back to the default: the --set map replaced the section
+  EXPECT_EQ(r.train.log_every, 9);
+  EXPECT_EQ(error_of(path, {"train.seed=3", "train.seed=4"}), "");
+}
+
 TEST_F(RecipeReaderTest, DumpRoundTrips) {
   TestRecipe r;
   r.train.seed = 42;
@@ -226,6 +323,87 @@ TEST_F(RecipeReaderTest, FullRecipeValidatesAcrossSections) {
               std::string::npos)
         << e.what();
   }
+}
+
+std::string load_error(const std::string& path, const std::vector<std::string>& sets = {}) {
+  try {
+    load_recipe(path, sets);
+  } catch (const InputError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST_F(RecipeReaderTest, RuleOnADefaultKeyPointsAtTheKeyItWasCheckedAgainst) {
+  // Neither model.d_kv nor model.moe.top_k is in the file; blame the line that is.
+  const auto d17 =
+      write("d.yaml", "model:\n  heads: 2\n  ffn_dim: 32\n  vocab: 64\n  d_model: 17\n");
+  EXPECT_NE(
+      load_error(d17).find(d17 + ":5: key 'model.d_kv' (default) conflicts with 'model.d_model': "
+                                 "is 0 but d_model 17 is not divisible by heads 2"),
+      std::string::npos)
+      << load_error(d17);
+  const auto one = write(
+      "e.yaml", "model:\n  d_model: 16\n  heads: 2\n  vocab: 64\n  moe:\n    num_experts: 1\n");
+  EXPECT_NE(load_error(one).find(one + ":6: key 'model.moe.top_k' (default) conflicts with "
+                                       "'model.moe.num_experts'"),
+            std::string::npos)
+      << load_error(one);
+  // written in the file: its own line
+  const auto top2 = write("t.yaml", "model:\n  moe:\n    top_k: 2\n    num_experts: 1\n");
+  EXPECT_NE(load_error(top2).find(top2 + ":3: key 'model.moe.top_k': "), std::string::npos)
+      << load_error(top2);
+  // set on the command line: no line of the file
+  const auto plain = write("p.yaml", "model:\n  vocab: 64\n");
+  EXPECT_NE(
+      load_error(plain, {"model.moe.num_experts=1"})
+          .find("--set: key 'model.moe.top_k' (default) conflicts with 'model.moe.num_experts'"),
+      std::string::npos)
+      << load_error(plain, {"model.moe.num_experts=1"});
+}
+
+TEST_F(RecipeReaderTest, MoeAndVocabRulesNameFileLineAndFullKey) {
+  const auto cf = write("c.yaml", "model:\n  moe:\n    num_experts: 4\n    capacity_factor: 0\n");
+  EXPECT_NE(load_error(cf).find(cf + ":4: key 'model.moe.capacity_factor': must be > 0"),
+            std::string::npos)
+      << load_error(cf);
+  const auto ecf =
+      write("e.yaml", "model:\n  moe:\n    num_experts: 4\n    eval_capacity_factor: 0\n");
+  EXPECT_NE(load_error(ecf).find(ecf + ":4: key 'model.moe.eval_capacity_factor': must be > 0"),
+            std::string::npos)
+      << load_error(ecf);
+  // a dense model does not use its MoE settings
+  EXPECT_EQ(
+      load_error(write("d.yaml", "model:\n  moe:\n    num_experts: 0\n    capacity_factor: 0\n")),
+      "");
+  const auto type = write("v.yaml", "vocab:\n  model_type: word\n");
+  EXPECT_NE(load_error(type).find(
+                type + ":2: key 'vocab.model_type': expected unigram or bpe, got 'word'"),
+            std::string::npos)
+      << load_error(type);
+}
+
+TEST_F(RecipeReaderTest, KeyTableKeepsColumnsApart) {
+  Recipe defaults;
+  KeyLister lister;
+  visit(lister, defaults);
+  const std::string table = lister.table();
+  EXPECT_NE(
+      table.find("rsqrt_plateau|inverse_sqrt|constant  rsqrt_plateau  learning-rate schedule\n"),
+      std::string::npos)
+      << table;
+  // every row's type starts in the same column
+  std::istringstream lines(table);
+  std::string line;
+  std::size_t type_column = std::string::npos, rows = 0;
+  while (std::getline(lines, line)) {
+    const auto& row = lister.rows.at(rows++);
+    const std::size_t at = line.find(row.type, row.key.size());
+    if (type_column == std::string::npos) type_column = at;
+    EXPECT_EQ(at, type_column) << line;
+    EXPECT_GE(at, row.key.size() + 2) << line;
+  }
+  EXPECT_EQ(rows, lister.rows.size());
 }
 
 TEST_F(RecipeReaderTest, FullRecipeDumpRoundTrips) {
