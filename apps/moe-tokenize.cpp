@@ -1,9 +1,11 @@
 // moe-tokenize: builds the Debian X->English corpus, trains SentencePiece
 // models on it, and encodes/decodes text. The work lives in lib/data; this
 // file maps options to its structs and errors to exit codes.
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <chrono>
 #include <iostream>
 #include <memory>
@@ -93,6 +95,17 @@ int run_train(const TrainArgs& args) {
   for (const auto& language : moe::data::list_corpus_languages(args.corpus_dir)) codes.push_back(language.code);
   if (codes.empty()) throw moe::FileError(args.corpus_dir, 0, "the corpus has no languages");
   const std::vector<std::string>& extra = args.vocab.user_defined_symbols;
+  // Checked before the (slow) sampling, and with the flag's name: SentencePiece
+  // itself would fail only after it, with a log line of its own.
+  const std::vector<std::string> corpus_tags =
+      args.language_tags ? moe::data::language_tags(codes) : std::vector<std::string>{};
+  for (auto symbol = extra.begin(); symbol != extra.end(); ++symbol) {
+    if (std::find(corpus_tags.begin(), corpus_tags.end(), *symbol) != corpus_tags.end())
+      throw moe::InputError("--user-symbols: '" + *symbol +
+                            "' is already a language tag of the corpus (added unless --no-language-tags)");
+    if (std::find(extra.begin(), symbol, *symbol) != symbol)
+      throw moe::InputError("--user-symbols: '" + *symbol + "' is given twice");
+  }
   auto with_symbols = [&](std::vector<std::string> tags) {
     moe::data::VocabTrainOptions options = args.vocab;
     options.user_defined_symbols = args.language_tags ? std::move(tags) : std::vector<std::string>{};
@@ -132,12 +145,16 @@ int run_codec(const CodecArgs& args, bool encode) {
   codec.last_vocab = target.get();
   codec.columns = args.columns;
   codec.format = args.ids ? moe::data::TokenFormat::kIds : moe::data::TokenFormat::kPieces;
+  struct stat input;
+  if (fstat(STDIN_FILENO, &input) == 0 && S_ISDIR(input.st_mode))
+    throw moe::FileError("<stdin>", 0, "cannot read input: is a directory");
   std::ios::sync_with_stdio(false);
   moe::data::transform_lines(std::cin, std::cout, args.threads, "<stdin>", [&](std::string_view line) {
     return encode ? moe::data::encode_line(line, codec) : moe::data::decode_line(line, codec);
   });
   std::cout.flush();
-  return std::cout ? 0 : 1;
+  if (!std::cout) throw moe::FileError("<stdout>", 0, "write failed");
+  return 0;
 }
 
 }  // namespace
@@ -207,7 +224,7 @@ int main(int argc, char** argv) {
         ->check(CLI::ExistingFile);
     cmd->add_option("--columns", codec.columns, "1-based TSV columns to transform (default: all)")
         ->delimiter(',')
-        ->check(CLI::PositiveNumber);
+        ->check(CLI::Range(1, 1 << 20));
     cmd->add_flag("--ids", codec.ids, "ids instead of pieces");
     cmd->add_option("-j,--threads", codec.threads, "threads")->capture_default_str()->check(CLI::Range(1, 256));
   }

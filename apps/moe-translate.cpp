@@ -8,12 +8,14 @@
 // each rank loads E/N experts, rank 0 reads the input and sends every chunk
 // to all ranks, every rank decodes the same batches (the MoE all-to-alls keep
 // them in lockstep), and rank 0 alone writes the output.
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <memory>
@@ -26,6 +28,7 @@
 #include "mesh/run_on_mesh.h"
 #include "parse_flags.h"
 #include "tensor/gemm.h"
+#include "util/atomic_file.h"
 #include "util/error.h"
 #include "util/utf8.h"
 #include "util/version.h"
@@ -36,6 +39,10 @@ using moe::FileError;
 using moe::InputError;
 namespace dec = moe::decode;
 using Clock = std::chrono::steady_clock;
+namespace fs = std::filesystem;
+
+// Cut sources named one by one on stderr before they are only counted.
+constexpr std::size_t kTruncationLinesShown = 5;
 
 struct Args {
   std::string model;
@@ -82,7 +89,9 @@ void define_options(CLI::App& app, Args& a) {
   app.add_option("--output-format", a.output_format, "text or json (one object per input line)")->capture_default_str();
   app.add_flag("--report-routing", a.report_routing,
                "json: each hypothesis's expert ids per target token and decoder MoE layer, and the source's");
-  app.add_option("--threads", a.threads, "compute threads (0 = OpenMP's default)")->capture_default_str();
+  app.add_option("--threads", a.threads, "compute threads (0 = OpenMP's default)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 1024));
   app.add_flag("-q,--quiet", a.quiet, "no progress line on stderr");
 }
 
@@ -237,57 +246,18 @@ void share_texts(moe::Collectives& group, std::vector<std::string>& texts) {
   }
 }
 
-int run(Args& a, moe::MpiRuntime& runtime) {
-  if (a.output_format != "text" && a.output_format != "json")
-    throw InputError("--output-format: expected text or json, got '" + a.output_format + "'");
-  if (a.report_routing && a.output_format != "json")
-    throw InputError("--report-routing: needs --output-format json (text output has no room for routes)");
-  a.translator.search.report_routing = a.report_routing;
-  if (a.threads < 0) throw InputError("--threads: must be >= 0, got " + std::to_string(a.threads));
-  if (a.translator.max_input_length < 2)
-    throw InputError("--max-input-length: must be >= 2, got " + std::to_string(a.translator.max_input_length));
-  if (!(a.translator.moe_capacity_factor >= 0))
-    throw InputError("--moe-capacity-factor: must be >= 0 (0 = no dropping)");
-  if (!a.sampling.empty()) a.translator.search.sampling = dec::parse_sampling(a.sampling);
-  try {
-    dec::validate(a.translator.search);
-  } catch (const InputError& e) {  // name the flag, not the struct field
-    std::string msg = e.what();
-    for (const auto& [field, flag] : std::vector<std::pair<std::string, std::string>>{
-             {"beam_size", "--beam-size"}, {"alpha", "--alpha"}, {"max_length_a", "--max-length-a"},
-             {"max_length_b", "--max-length-b"}, {"min_length", "--min-length"}, {"n_best", "--n-best"}, {"mini_batch", "--mini-batch"},
-             {"max_batch_tokens", "--max-batch-tokens"}, {"sampling ", "--sampling "}})
-      if (msg.rfind(field, 0) == 0) msg = flag + msg.substr(field.size());
-    throw InputError(msg);
-  }
-  if (a.threads > 0) moe::set_num_threads(a.threads);
-
-  // Experts sharded over every rank of the job (one rank: all local).
-  moe::MeshSpec spec;
-  spec.axes = {{"expert", runtime.world_size()}};
-  moe::Mesh mesh(runtime, spec);
-  moe::Collectives& experts = mesh.axis("expert");
-  const bool leader = mesh.rank() == 0;  // reads the input, writes the output
-  if (experts.size() > 1) a.translator.expert_axis = &experts;
-
-  std::ifstream file;
-  std::istream* in = &std::cin;
-  const std::string input_name = a.input == "-" ? "<stdin>" : a.input;
-  if (leader && a.input != "-") {
-    file.open(a.input, std::ios::binary);
-    if (!file) throw FileError(a.input, 0, "cannot open input");
-    in = &file;
-  }
-  std::ofstream out_file;
-  std::ostream* out = &std::cout;
-  if (leader && a.output != "-") {
-    out_file.open(a.output, std::ios::binary);
-    if (!out_file) throw FileError(a.output, 0, "cannot open output for writing");
-    out = &out_file;
-  }
-  a.translator.model_path = a.model;
+// Reads `in` (leader; other ranks receive its chunks), translates chunk by
+// chunk and writes to `out` (leader only; nullptr on other ranks), flushing
+// each chunk so output streams. Throws FileError naming `output_name` when a
+// write fails.
+void translate_stream(const Args& a, moe::Collectives& experts, bool leader, std::istream* in,
+                      const std::string& input_name, std::ostream* out, const std::string& output_name) {
   dec::Translator translator(a.translator);
-
+  // Known only now (the checkpoint's shape): a minimum no output can reach.
+  const int longest_output = translator.model().config().max_positions - 1;
+  if (a.translator.search.min_length > longest_output)
+    throw InputError("--min-length: must be at most the model's longest output (max_positions - 1 = " +
+                     std::to_string(longest_output) + "), got " + std::to_string(a.translator.search.min_length));
   const bool show_progress =
       leader && !a.quiet && a.input != "-" && (a.output != "-" || isatty(STDOUT_FILENO) == 0);
   Progress progress(show_progress, show_progress ? count_lines(a.input) : 0);
@@ -295,7 +265,6 @@ int run(Args& a, moe::MpiRuntime& runtime) {
   std::vector<std::string> texts;
   std::string line;
   std::size_t done = 0, target_tokens = 0, truncated = 0;
-  constexpr std::size_t kTruncationLinesShown = 5;
   bool more = true;  // the leader's input has not ended
   for (;;) {          // every rank leaves at the same (empty) chunk
     texts.clear();
@@ -319,15 +288,97 @@ int run(Args& a, moe::MpiRuntime& runtime) {
       target_tokens += translated[i].hypotheses.front().pieces.size() + 1;
     }
     out->flush();
-    if (!*out) throw FileError(a.output == "-" ? "<stdout>" : a.output, 0, "write failed");
+    if (!*out) throw FileError(output_name, 0, "write failed");
     done += texts.size();
     progress.update(done, target_tokens, false);
+  }
+  if (leader) {
+    out->flush();
+    if (!*out) throw FileError(output_name, 0, "write failed");
   }
   progress.update(done, target_tokens, true);
   if (truncated > kTruncationLinesShown)
     std::cerr << "moe-translate: warning: " << truncated << " of " << done << " sources cut to "
               << translator.max_input_length() << " tokens (the first " << kTruncationLinesShown
               << " named above)\n";
+}
+
+int run(Args& a, moe::MpiRuntime& runtime) {
+  if (a.output_format != "text" && a.output_format != "json")
+    throw InputError("--output-format: expected text or json, got '" + a.output_format + "'");
+  if (a.report_routing && a.output_format != "json")
+    throw InputError("--report-routing: needs --output-format json (text output has no room for routes)");
+  a.translator.search.report_routing = a.report_routing;
+  if (a.translator.max_input_length < 2)
+    throw InputError("--max-input-length: must be >= 2, got " + std::to_string(a.translator.max_input_length));
+  if (!(a.translator.moe_capacity_factor >= 0))
+    throw InputError("--moe-capacity-factor: must be >= 0 (0 = no dropping)");
+  if (!a.sampling.empty()) a.translator.search.sampling = dec::parse_sampling(a.sampling);
+  try {
+    dec::validate(a.translator.search);
+  } catch (const InputError& e) {  // name the flag, not the struct field
+    std::string msg = e.what();
+    for (const auto& [field, flag] : std::vector<std::pair<std::string, std::string>>{
+             {"beam_size", "--beam-size"}, {"alpha", "--alpha"}, {"max_length_a", "--max-length-a"},
+             {"max_length_b", "--max-length-b"}, {"min_length", "--min-length"}, {"n_best", "--n-best"}, {"mini_batch", "--mini-batch"},
+             {"max_batch_tokens", "--max-batch-tokens"}, {"sampling ", "--sampling "}})
+      if (msg.rfind(field, 0) == 0) msg = flag + msg.substr(field.size());
+    throw InputError(msg);
+  }
+  const dec::SearchOptions& search = a.translator.search;
+  if (search.max_length_a == 0 && search.min_length > search.max_length_b)
+    throw InputError("--min-length: must be at most --max-length-b (" + std::to_string(search.max_length_b) +
+                     ") when --max-length-a is 0, got " + std::to_string(search.min_length));
+  if (a.threads > 0) moe::set_num_threads(a.threads);
+
+  // Experts sharded over every rank of the job (one rank: all local).
+  moe::MeshSpec spec;
+  spec.axes = {{"expert", runtime.world_size()}};
+  moe::Mesh mesh(runtime, spec);
+  moe::Collectives& experts = mesh.axis("expert");
+  const bool leader = mesh.rank() == 0;  // reads the input, writes the output
+  if (experts.size() > 1) a.translator.expert_axis = &experts;
+  a.translator.model_path = a.model;
+
+  std::ifstream file;
+  std::istream* in = &std::cin;
+  const std::string input_name = a.input == "-" ? "<stdin>" : a.input;
+  if (leader) {
+    // A directory opens as a stream that simply has no lines.
+    std::error_code ec;
+    struct stat input;
+    if (a.input == "-" ? fstat(STDIN_FILENO, &input) == 0 && S_ISDIR(input.st_mode) : fs::is_directory(a.input, ec))
+      throw FileError(input_name, 0, "cannot open input: is a directory");
+    if (a.input != "-") {
+      file.open(a.input, std::ios::binary);
+      if (!file) throw FileError(a.input, 0, "cannot open input");
+      in = &file;
+    }
+    if (a.output != "-" && fs::is_directory(a.output, ec))
+      throw FileError(a.output, 0, "cannot open output for writing: is a directory");
+  }
+  std::error_code ec;
+  const fs::file_type output_type = a.output == "-" ? fs::file_type::none : fs::status(a.output, ec).type();
+  // /dev/stdout and the like name another stream, however they resolve.
+  const bool stream_path = a.output.rfind("/dev/", 0) == 0 || a.output.rfind("/proc/", 0) == 0;
+  if (leader && !stream_path &&
+      (output_type == fs::file_type::regular || output_type == fs::file_type::not_found)) {
+    // Into a temporary file renamed over the output only at the end: a
+    // failure (a bad model, a bad input line) leaves an existing file as it
+    // was, and -o may name the input, which is read through its own handle.
+    // A symbolic link stays one: the file it points to is replaced.
+    const std::string target = output_type == fs::file_type::regular ? fs::canonical(a.output).string() : a.output;
+    moe::write_file_atomically(target, [&](std::ostream& out) {
+      translate_stream(a, experts, leader, in, input_name, &out, a.output);
+    });
+  } else if (leader && a.output != "-") {
+    // A device, a pipe or /dev/stdout: written in place, never replaced.
+    std::ofstream out(a.output, std::ios::binary);
+    if (!out) throw FileError(a.output, 0, "cannot open output for writing");
+    translate_stream(a, experts, leader, in, input_name, &out, a.output);
+  } else {
+    translate_stream(a, experts, leader, in, input_name, leader ? &std::cout : nullptr, "<stdout>");
+  }
   return 0;
 }
 

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "util/error.h"
+#include "util/utf8.h"
 
 namespace moe::data {
 namespace {
@@ -40,7 +41,12 @@ std::vector<std::string_view> split_spaces(std::string_view text) {
 
 template <typename ColumnFn>
 std::string map_columns(std::string_view line, const LineCodec& codec, ColumnFn fn) {
+  if (!utf8::is_valid(line)) throw InputError("invalid UTF-8");
   const std::vector<std::string_view> columns = split_columns(line);
+  for (int c : codec.columns)
+    if (c > static_cast<int>(columns.size()))
+      throw InputError("column " + std::to_string(c) + " is asked for, but the line has only " +
+                       std::to_string(columns.size()) + (columns.size() == 1 ? " column" : " columns"));
   int last_chosen = 0;
   for (int c = 1; c <= static_cast<int>(columns.size()); ++c)
     if (codec.columns.empty() || std::find(codec.columns.begin(), codec.columns.end(), c) != codec.columns.end())
@@ -127,6 +133,7 @@ void transform_lines(std::istream& in, std::ostream& out, int threads, const std
       }
       out << results[i] << '\n';
     }
+    if (!out) return;  // nowhere to write: the caller reports it, reading on is wasted work
     first_line_number += static_cast<long>(lines.size());
   }
 }

@@ -22,13 +22,16 @@ struct LineCodec {
   TokenFormat format = TokenFormat::kPieces;
 };
 
+// Both throw InputError when the line is not valid UTF-8 or has fewer
+// columns than codec.columns asks for.
 std::string encode_line(std::string_view line, const LineCodec& codec);
-// Throws InputError on an id outside the vocabulary or a non-numeric id.
+// Also throws InputError on an id outside the vocabulary or a non-numeric id.
 std::string decode_line(std::string_view line, const LineCodec& codec);
 
 // Applies `transform` to every line of `in` on `threads` threads, writing
 // results to `out` in input order. An InputError from `transform` becomes a
-// FileError naming `origin` and the line number.
+// FileError naming `origin` and the line number. Stops after a chunk once
+// `out` has failed (the caller checks `out`).
 void transform_lines(std::istream& in, std::ostream& out, int threads, const std::string& origin,
                      const std::function<std::string(std::string_view)>& transform);
 

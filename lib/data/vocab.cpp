@@ -2,11 +2,20 @@
 
 #include <sentencepiece_processor.h>
 
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <iterator>
+
+#include "util/crc32.h"
 #include "util/error.h"
 
 namespace moe::data {
 
-Vocab::Vocab(std::unique_ptr<sentencepiece::SentencePieceProcessor> processor) : processor_(std::move(processor)) {}
+Vocab::Vocab(std::unique_ptr<sentencepiece::SentencePieceProcessor> processor) : processor_(std::move(processor)) {
+  for (int id = 0; id < processor_->GetPieceSize(); ++id)
+    longest_piece_bytes_ = std::max(longest_piece_bytes_, processor_->IdToPiece(id).size());
+}
 Vocab::Vocab(Vocab&&) noexcept = default;
 Vocab& Vocab::operator=(Vocab&&) noexcept = default;
 Vocab::~Vocab() = default;
@@ -77,5 +86,15 @@ std::string Vocab::decode_pieces(const std::vector<std::string>& pieces) const {
 
 int Vocab::piece_to_id(std::string_view piece) const { return processor_->PieceToId(piece); }
 const std::string& Vocab::id_to_piece(int id) const { return processor_->IdToPiece(id); }
+bool Vocab::is_control(int id) const { return processor_->IsControl(id); }
+
+std::string vocab_fingerprint(const std::string& model_path) {
+  std::ifstream in(model_path, std::ios::binary);
+  if (!in) throw FileError(model_path, 0, "cannot read the vocabulary model");
+  const std::string bytes((std::istreambuf_iterator<char>(in)), {});
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%08x-%zu", crc32(bytes.data(), bytes.size()), bytes.size());
+  return buf;
+}
 
 }  // namespace moe::data

@@ -36,10 +36,22 @@ class Vocab {
   std::string decode_pieces(const std::vector<std::string>& pieces) const;
   int piece_to_id(std::string_view piece) const;  // unk id if absent
   const std::string& id_to_piece(int id) const;
+  // SentencePiece control pieces: pad, bos and eos (never text).
+  bool is_control(int id) const;
+  // Bytes of the longest piece (its normalized form, "▁" counted as 3 bytes).
+  // Every piece but a run of unknown characters covers at least one
+  // character, so N pieces of text never span more than about N times this.
+  std::size_t longest_piece_bytes() const { return longest_piece_bytes_; }
 
  private:
   explicit Vocab(std::unique_ptr<sentencepiece::SentencePieceProcessor> processor);
   std::unique_ptr<sentencepiece::SentencePieceProcessor> processor_;
+  std::size_t longest_piece_bytes_ = 0;
 };
+
+// "CRC32-SIZE" of the model file's bytes: what a checkpoint records of the
+// vocabulary it was trained with (moe-train writes it, moe-translate checks
+// it). Throws FileError when `model_path` cannot be read.
+std::string vocab_fingerprint(const std::string& model_path);
 
 }  // namespace moe::data

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <numeric>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "data/corpus_reader.h"
 #include "util/error.h"
@@ -42,6 +43,13 @@ std::vector<std::string> language_tags(const std::vector<std::string>& codes) {
   for (const auto& code : codes)
     if (code != "en") tags.push_back("<2" + code + ">");
   return tags;
+}
+
+bool is_language_tag(std::string_view piece) {
+  if (piece.size() < 4 || piece.substr(0, 2) != "<2" || piece.back() != '>') return false;
+  return std::all_of(piece.begin() + 2, piece.end() - 1, [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-';
+  });
 }
 
 std::vector<std::string> sample_vocab_sentences(const std::string& corpus_dir, VocabSide side,
@@ -80,6 +88,10 @@ void train_vocab(const std::vector<std::string>& sentences, const VocabTrainOpti
   for (const auto& symbol : options.user_defined_symbols)
     if (symbol.find(',') != std::string::npos || symbol.empty())
       throw InputError("user-defined symbol '" + symbol + "' must be non-empty and contain no comma");
+  // SentencePiece would log its own error line before failing: say it once, here.
+  std::unordered_set<std::string> seen;
+  for (const auto& symbol : options.user_defined_symbols)
+    if (!seen.insert(symbol).second) throw InputError("user-defined symbol '" + symbol + "' is listed twice");
   if (options.model_type != "unigram" && options.model_type != "bpe")
     throw InputError("model type must be 'unigram' or 'bpe', got '" + options.model_type + "'");
   static const std::vector<std::string> kRules = {"nmt_nfkc", "nfkc", "nmt_nfkc_cf", "nfkc_cf", "identity"};

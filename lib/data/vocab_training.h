@@ -6,6 +6,7 @@
 // always gives the same .model.
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace moe::data {
@@ -36,6 +37,9 @@ enum class VocabSide { kShared, kSource, kTarget };
 // "<2en>" (the target tag) and "<2xx>" for each source code: the tags the
 // model's inputs carry, so each must be one piece.
 std::vector<std::string> language_tags(const std::vector<std::string>& codes);
+// True for a piece of language_tags()'s form, "<2" + code + ">" (code: ASCII
+// letters, digits and '-'): an instruction to the model, never text.
+bool is_language_tag(std::string_view piece);
 
 // The sentences of one model: for each language l, round(p_l * sentences)
 // pairs of the train split (drawn without replacement while they last, whole
@@ -45,8 +49,9 @@ std::vector<std::string> sample_vocab_sentences(const std::string& corpus_dir, V
                                                 const VocabTrainOptions& options);
 
 // Trains on `sentences` and writes `model_prefix`.model and .vocab with
-// pad=0 bos=1 eos=2 unk=3. Throws InputError with SentencePiece's message
-// on bad options (for example a vocabulary larger than the data allows).
+// pad=0 bos=1 eos=2 unk=3. Throws InputError for a user-defined symbol that
+// is empty, has a comma or is listed twice, and with SentencePiece's message
+// on other bad options (for example a vocabulary larger than the data allows).
 void train_vocab(const std::vector<std::string>& sentences, const VocabTrainOptions& options,
                  const std::string& model_prefix);
 

@@ -36,6 +36,8 @@ void validate(const SearchOptions& o) {
   if (o.sampling.top_k < 0) fail("sampling top_k: must be >= 0, got " + std::to_string(o.sampling.top_k));
   if (!(o.sampling.temperature > 0) || !std::isfinite(o.sampling.temperature))
     fail("sampling temperature: must be > 0, got " + fmt(o.sampling.temperature));
+  for (std::int32_t id : o.never_generate)
+    if (id < 0) fail("never_generate: token ids must be >= 0, got " + std::to_string(id));
   if (o.mini_batch < 1) fail("mini_batch: must be >= 1, got " + std::to_string(o.mini_batch));
   if (o.max_batch_tokens < 0)
     fail("max_batch_tokens: must be >= 0, got " + std::to_string(o.max_batch_tokens));
@@ -237,6 +239,9 @@ void Searcher::select_samples(SentenceState& s, std::int64_t step, Rng& rng) {
         double u = rng.uniform_double() * sum;
         int j = 0;
         while (j + 1 < k && (u -= weights_[j]) >= 0) ++j;
+        // Rounding can run u past the end; the last tokens may have weight 0
+        // (never_generate): never settle on one of those.
+        while (j > 0 && weights_[j] == 0) --j;
         token = best[j].token;
       } else {
         const float top = *std::max_element(row, row + vocab_);
@@ -246,6 +251,7 @@ void Searcher::select_samples(SentenceState& s, std::int64_t step, Rng& rng) {
         double u = rng.uniform_double() * sum;
         int v = 0;
         while (v + 1 < vocab_ && (u -= weights_[v]) >= 0) ++v;
+        while (v > 0 && weights_[v] == 0) --v;  // as above
         token = v;
       }
       if (token == eos_)
@@ -270,6 +276,9 @@ std::vector<std::vector<Hypothesis>> Searcher::run(StepModel& model,
   vocab_ = model.vocab_size();
   eos_ = model.eos_id();
   MOE_CHECK(vocab_ > 0 && eos_ >= 0 && eos_ < vocab_, "model vocabulary / eos id");
+  for (std::int32_t id : options_.never_generate)
+    MOE_CHECK(id < vocab_ && id != eos_,
+              "never_generate: id " + std::to_string(id) + " is EOS or outside the vocabulary");
 
   std::vector<SentenceState> sentences(static_cast<std::size_t>(B));
   std::vector<Rng> rngs;
@@ -312,6 +321,9 @@ std::vector<std::vector<Hypothesis>> Searcher::run(StepModel& model,
       step_routes_.resize(static_cast<std::size_t>(rows * route_width_));
       model.step_routes(step_routes_);
     }
+    constexpr float kNever = -std::numeric_limits<float>::infinity();
+    for (std::int32_t id : options_.never_generate)
+      for (std::int64_t r = 0; r < rows; ++r) log_probs_.data()[r * vocab_ + id] = kNever;
     if (step < options_.min_length) {
       // Too short to end: EOS is out of the running, except where the length
       // limit forces every row to end at this step.
@@ -319,7 +331,7 @@ std::vector<std::vector<Hypothesis>> Searcher::run(StepModel& model,
         const SentenceState& s = sentences[i];
         if (s.done || step >= s.max_length) continue;
         for (std::int32_t r = s.row_begin; r < s.row_begin + s.row_count; ++r)
-          log_probs_.data()[static_cast<std::int64_t>(r) * vocab_ + eos_] = -std::numeric_limits<float>::infinity();
+          log_probs_.data()[static_cast<std::int64_t>(r) * vocab_ + eos_] = kNever;
       }
     }
     const int per_row = sampling ? std::min(options_.sampling.top_k, vocab_) : std::min(2 * K, vocab_);

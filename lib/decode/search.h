@@ -50,6 +50,10 @@ struct SearchOptions {
   double max_length_a = 1.5;    // max target tokens (EOS excluded) = a * source tokens + b,
   int max_length_b = 10;        //   capped by the model's positions
   int min_length = 0;           // EOS is not allowed before this many target tokens (fairseq --min-len)
+  // Tokens the search never produces, in any mode: their log-probability is
+  // set to -inf before selection (the Translator bans pad, BOS and language
+  // tags, which are instructions to the model, not text). Must not hold EOS.
+  std::vector<std::int32_t> never_generate;
   int n_best = 1;               // hypotheses returned per source (<= beam_size)
   SamplingOptions sampling;
   std::uint64_t seed = 1;       // sampling streams: Rng(seed, "decode.sampling", stream index)

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "data/vocab_training.h"
 #include "decode/translate.h"
 #include "io/tensor_set.h"
 #include "util/error.h"
@@ -21,14 +22,40 @@ EncodedSource encode_source(const data::Vocab& vocab, std::string_view text, con
   if (room < 1)
     throw InputError("max input length " + std::to_string(format.max_input_length) +
                      " leaves no room for a source token");
+  // SentencePiece's cost grows with the whole text (quadratically over a run
+  // of characters it does not know), so a huge line would take minutes before
+  // the cut below. `room` pieces of text span at most about room x the
+  // longest piece's bytes (a piece covers at least one character); twice that
+  // leaves slack for whitespace and characters that normalize to nothing. So
+  // cut the raw text there first, at a UTF-8 boundary: only sources that are
+  // cut anyway lose text (or, rarely, one with a run of unknown characters
+  // longer than the budget, which is a single <unk> piece); all are reported
+  // as truncated.
+  const std::size_t budget =
+      2 * (static_cast<std::size_t>(room) + 1) * std::max<std::size_t>(vocab.longest_piece_bytes(), 4);
+  bool cut_bytes = false;
+  if (text.size() > budget) {
+    std::size_t end = budget;
+    while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;  // not inside a character
+    text = text.substr(0, end);
+    cut_bytes = true;
+  }
   const std::vector<int> pieces = vocab.encode_ids(text);
   const std::size_t kept = std::min(pieces.size(), static_cast<std::size_t>(room));
-  out.truncated = kept < pieces.size();
+  out.truncated = cut_bytes || kept < pieces.size();
   out.ids.reserve(kept + 2);
   if (tag >= 0) out.ids.push_back(tag);
   out.ids.insert(out.ids.end(), pieces.begin(), pieces.begin() + static_cast<std::ptrdiff_t>(kept));
   out.ids.push_back(data::Vocab::kEosId);
   return out;
+}
+
+std::vector<std::int32_t> never_generated_ids(const data::Vocab& vocab) {
+  std::vector<std::int32_t> ids;
+  for (int id = 0; id < vocab.size(); ++id)
+    if (id != data::Vocab::kEosId && (vocab.is_control(id) || data::is_language_tag(vocab.id_to_piece(id))))
+      ids.push_back(id);
+  return ids;
 }
 
 namespace {
@@ -41,6 +68,15 @@ io::CheckpointInfo read_info(const std::string& path) {
 
 Translator::Translator(const TranslatorOptions& options)
     : options_(options), info_(read_info(options.model_path)), vocab_(data::Vocab::load(info_.vocab_path)) {
+  // An empty fingerprint: a checkpoint written without one (nothing to check).
+  if (!info_.vocab_fingerprint.empty()) {
+    const std::string fingerprint = data::vocab_fingerprint(info_.vocab_path);
+    if (fingerprint != info_.vocab_fingerprint)
+      throw FileError(info_.vocab_path, 0,
+                      "not the vocabulary this checkpoint was trained with (fingerprint " + fingerprint +
+                          ", the checkpoint records " + info_.vocab_fingerprint + ")");
+  }
+  for (std::int32_t id : never_generated_ids(vocab_)) options_.search.never_generate.push_back(id);
   validate(options_.search);
   const ModelConfig cfg = inference_config(info_.recipe.model, options_.moe_capacity_factor);
   if (vocab_.size() != cfg.vocab)

@@ -28,10 +28,17 @@ struct EncodedSource {
   bool truncated = false;         // pieces were cut to fit max_input_length
 };
 
-// The training-time source format. Throws InputError when the tag is asked
-// for but the vocabulary has no "<2en>" piece, or max_input_length leaves no
-// room for a piece.
+// The training-time source format. Text far longer than max_input_length
+// pieces can span is cut (at a character boundary) before it is encoded, so
+// a huge line costs no more than a long one; truncated then says so. Throws
+// InputError when the tag is asked for but the vocabulary has no "<2en>"
+// piece, or max_input_length leaves no room for a piece.
 EncodedSource encode_source(const data::Vocab& vocab, std::string_view text, const SourceFormat& format);
+
+// The ids a translation never contains: control pieces but EOS (pad, BOS)
+// and language tags ("<2en>"), instructions to the model rather than text.
+// The Translator puts them in SearchOptions::never_generate.
+std::vector<std::int32_t> never_generated_ids(const data::Vocab& vocab);
 
 struct TranslatorOptions {
   std::string model_path;            // run directory (its best, else latest checkpoint) or checkpoint
@@ -67,8 +74,10 @@ struct TextTranslation {
 
 class Translator {
  public:
-  // Throws FileError (missing or foreign checkpoint, unreadable vocabulary)
-  // or InputError (bad options).
+  // Throws FileError (missing or foreign checkpoint, unreadable vocabulary, a
+  // vocabulary whose fingerprint is not the one the checkpoint records) or
+  // InputError (bad options). never_generated_ids() are added to the
+  // search's never_generate.
   explicit Translator(const TranslatorOptions& options);
   ~Translator();
 

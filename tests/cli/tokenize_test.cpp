@@ -8,6 +8,8 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <stdexcept>
+#include <sys/wait.h>
 
 #include "cli/run_command.h"
 
@@ -152,6 +154,88 @@ TEST(TokenizeCli, SeparateSourceAndEnglishModels) {
   EXPECT_NE(target.find("<2en>"), std::string::npos);
   EXPECT_EQ(target.find("<2de>"), std::string::npos);  // the English model needs no source tags
   EXPECT_EQ(target.find("ö"), std::string::npos);      // and sees no German
+}
+
+// A small corpus and a model trained on it, made once per test binary.
+struct SmallModel {
+  std::string corpus, model;
+};
+const SmallModel& small_model() {
+  static const SmallModel m = [] {
+    SmallModel s;
+    const std::string dir = temp_dir();
+    s.corpus = dir + "/corpus";
+    fs::create_directories(s.corpus + "/train");
+    std::string de;
+    for (int i = 0; i < 100; ++i) de += "Datei Nummer " + std::to_string(i) + " öffnen\tOpen file number " + std::to_string(i) + "\n";
+    write_file(s.corpus + "/train", "de.tsv", de);
+    const CommandResult r = run_app("moe-tokenize", "train -q --corpus " + shell_quote(s.corpus) + " -o " +
+                                                        shell_quote(dir + "/spm") + " --vocab-size 40 --sentences 100");
+    if (r.exit_code != 0) throw std::runtime_error("moe-tokenize train failed: " + r.err);
+    s.model = dir + "/spm.model";
+    return s;
+  }();
+  return m;
+}
+
+// A failed run: exit status 1 and one "moe-tokenize: error: " line holding `what`.
+void expect_one_line_error(const CommandResult& r, const std::string& what) {
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_EQ(count_lines(r.err), 1) << r.err;
+  EXPECT_EQ(r.err.rfind("moe-tokenize: error: ", 0), 0u) << r.err;
+  EXPECT_NE(r.err.find(what), std::string::npos) << r.err;
+}
+
+// `moe-tokenize ARGS < stdin_path > stdout_path`, for inputs and outputs that
+// run_app cannot give (a directory, /dev/full).
+CommandResult run_redirected(const std::string& args, const std::string& stdin_path, const std::string& stdout_path) {
+  const std::string err = temp_dir() + "/err";
+  const std::string cmd = shell_quote(std::string(MOE_BIN_DIR) + "/moe-tokenize") + " " + args + " < " +
+                          shell_quote(stdin_path) + " > " + shell_quote(stdout_path) + " 2> " + shell_quote(err);
+  const int status = std::system(cmd.c_str());
+  CommandResult r;
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  r.err = read_file(err);
+  return r;
+}
+
+TEST(TokenizeCli, EncodeRejectsInvalidUtf8NamingTheLine) {
+  const std::string m = "-m " + shell_quote(small_model().model);
+  const CommandResult r = run_app("moe-tokenize", "encode " + m, "Datei\nab\xff" "cd\n");
+  expect_one_line_error(r, "<stdin>:2: invalid UTF-8");
+  EXPECT_EQ(r.out.find("cd"), std::string::npos) << r.out;
+}
+
+TEST(TokenizeCli, ColumnErrorsAreShortAndNameTheLine) {
+  const std::string m = "-m " + shell_quote(small_model().model);
+  const CommandResult zero = run_app("moe-tokenize", "encode --columns 0 " + m, "a\tb\n");
+  expect_one_line_error(zero, "--columns");
+  EXPECT_LT(zero.err.size(), 100u) << zero.err;
+  expect_one_line_error(run_app("moe-tokenize", "encode --columns 5 " + m, "a\tb\n"),
+                        "<stdin>:1: column 5 is asked for, but the line has only 2 columns");
+}
+
+TEST(TokenizeCli, WriteErrorsAndDirectoriesAreOneLine) {
+  const std::string dir = temp_dir();
+  const std::string m = "-m " + shell_quote(small_model().model);
+  const std::string in = write_file(dir, "in.txt", "Datei öffnen\n");
+  const CommandResult full = run_redirected("encode " + m, in, "/dev/full");
+  EXPECT_EQ(full.exit_code, 1);
+  EXPECT_EQ(full.err, "moe-tokenize: error: <stdout>: write failed\n");
+  const CommandResult directory = run_redirected("encode " + m, dir, dir + "/out");
+  EXPECT_EQ(directory.exit_code, 1);
+  EXPECT_EQ(directory.err, "moe-tokenize: error: <stdin>: cannot read input: is a directory\n");
+}
+
+TEST(TokenizeCli, DuplicateUserSymbolsAreOneLineBeforeTraining) {
+  const std::string dir = temp_dir();
+  const std::string args = "train -q --corpus " + shell_quote(small_model().corpus) + " -o " + shell_quote(dir + "/spm") +
+                           " --vocab-size 40 --sentences 100 --user-symbols ";
+  expect_one_line_error(run_app("moe-tokenize", args + "'<x>' '<y>' '<x>'"), "--user-symbols: '<x>' is given twice");
+  expect_one_line_error(run_app("moe-tokenize", args + "'<2en>'"), "--user-symbols: '<2en>' is already a language tag");
+  EXPECT_FALSE(fs::exists(dir + "/spm.model"));
+  // Without the automatic tags the same symbol is fine.
+  EXPECT_EQ(run_app("moe-tokenize", args + "'<2en>' --no-language-tags").exit_code, 0);
 }
 
 TEST(TokenizeCli, CodecErrorsAreOneLineAndNonZero) {

@@ -2,6 +2,7 @@
 // model trained here by the real moe-train translating files.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -54,12 +55,41 @@ TEST(MoeTranslateErrors, BadFlagValuesNameTheFlag) {
   expect_one_line_error(run_app("moe-translate", m + "--max-input-length 1"), "--max-input-length");
   expect_one_line_error(run_app("moe-translate", m + "--beam-size four"), "--beam-size");
   expect_one_line_error(run_app("moe-translate", m + "--no-such-flag"), "--no-such-flag");
+  expect_one_line_error(run_app("moe-translate", m + "--threads 100000"), "--threads");
+  // No output could ever be that long.
+  expect_one_line_error(run_app("moe-translate", m + "--max-length-a 0 --max-length-b 5 --min-length 6"),
+                        "--min-length");
 }
 
 TEST(MoeTranslateErrors, MissingInputFileIsNamed) {
   const std::string dir = temp_dir();
   expect_one_line_error(run_app("moe-translate", "-m " + shell_quote(dir) + " -i " + shell_quote(dir + "/in.txt")),
                         dir + "/in.txt");
+}
+
+TEST(MoeTranslateErrors, DirectoriesAreNoInputOrOutput) {
+  const std::string dir = temp_dir();
+  const std::string m = "-m " + shell_quote(dir + "/no-run");
+  expect_one_line_error(run_app("moe-translate", m + " -i " + shell_quote(dir)), dir + ": cannot open input: is a directory");
+  expect_one_line_error(run_app("moe-translate", m + " -o " + shell_quote(dir), "x\n"),
+                        dir + ": cannot open output for writing: is a directory");
+  const std::string cmd = shell_quote(std::string(MOE_BIN_DIR) + "/moe-translate") + " " + m + " < " +
+                          shell_quote(dir) + " 2> " + shell_quote(dir + "/err");
+  const int status = std::system(cmd.c_str());
+  EXPECT_EQ(WIFEXITED(status) ? WEXITSTATUS(status) : -1, 1);
+  EXPECT_EQ(read_file(dir + "/err"), "moe-translate: error: <stdin>: cannot open input: is a directory\n");
+}
+
+// A failure before the end leaves an existing output file as it was (no
+// truncated file, no temporary file left beside it).
+TEST(MoeTranslateErrors, FailuresLeaveTheOutputFileUntouched) {
+  const std::string dir = temp_dir();
+  const std::string precious = write_file(dir, "precious.txt", "keep me\n");
+  const std::string o = " -o " + shell_quote(precious);
+  expect_one_line_error(run_app("moe-translate", "-m /nonexistent" + o, "hello\n"), "/nonexistent");
+  expect_one_line_error(run_app("moe-translate", "-m /nonexistent --beam-size 0" + o, "hello\n"), "--beam-size");
+  EXPECT_EQ(read_file(precious), "keep me\n");
+  EXPECT_EQ(std::distance(fs::directory_iterator(dir), fs::directory_iterator{}), 1);
 }
 
 // A toy two-language corpus (German-like words reversed + "en"), its
@@ -327,6 +357,122 @@ TEST(MoeTranslate, RoutingReportJsonShape) {
   for (const auto& [name, layer] : empty["routing"].items()) EXPECT_TRUE(layer["experts"].empty()) << name;
   // Text output has no room for routes.
   expect_one_line_error(run_app("moe-translate", translate_args("--report-routing"), "x\n"), "--report-routing");
+}
+
+TEST(MoeTranslate, OutputFileIsReplacedOnlyOnSuccessAndMayBeTheInput) {
+  const TinyRun& t = tiny_run();
+  const std::string dir = temp_dir();
+  const std::string precious = write_file(dir, "precious.txt", "keep me\n");
+  const std::string bad = write_file(dir, "bad.txt", t.pairs[0].first + "\nbad \xC3\x28 byte\n");
+  expect_one_line_error(run_app("moe-translate", translate_args("-i " + shell_quote(bad) + " -o " + shell_quote(precious))),
+                        bad + ":2: invalid UTF-8");
+  EXPECT_EQ(read_file(precious), "keep me\n");
+  // -o naming the input: the input is read whole, then replaced by its translation.
+  const std::string same = write_file(dir, "same.txt", t.pairs[0].first + "\n" + t.pairs[1].first + "\n");
+  const auto r = run_app("moe-translate", translate_args("-i " + shell_quote(same) + " -o " + shell_quote(same)));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto expected = run_app("moe-translate", translate_args(""), t.pairs[0].first + "\n" + t.pairs[1].first + "\n");
+  EXPECT_EQ(read_file(same), expected.out);
+  EXPECT_EQ(lines_of(expected.out).size(), 2u);
+  EXPECT_EQ(std::distance(fs::directory_iterator(dir), fs::directory_iterator{}), 3);  // no temporary file left
+}
+
+// The temporary file is renamed over regular files only: a symbolic link
+// keeps pointing at its (replaced) file, a FIFO is written, not replaced.
+TEST(MoeTranslate, SymlinksAndPipesAreWrittenThrough) {
+  const TinyRun& t = tiny_run();
+  const std::string dir = temp_dir();
+  const std::string in = write_file(dir, "in.txt", t.pairs[0].first + "\n");
+  const std::string expected = run_app("moe-translate", translate_args("-i " + shell_quote(in))).out;
+  ASSERT_FALSE(expected.empty());
+  write_file(dir, "target.txt", "old\n");
+  fs::create_symlink("target.txt", dir + "/link.txt");
+  const auto r = run_app("moe-translate", translate_args("-i " + shell_quote(in) + " -o " + shell_quote(dir + "/link.txt")));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(fs::is_symlink(dir + "/link.txt"));
+  EXPECT_EQ(read_file(dir + "/target.txt"), expected);
+  const std::string fifo = dir + "/fifo";
+  ASSERT_EQ(std::system(("mkfifo " + shell_quote(fifo)).c_str()), 0);
+  const std::string script = "timeout 20 cat " + shell_quote(fifo) + " > " + shell_quote(dir + "/got") + " & " +
+                             shell_quote(std::string(MOE_BIN_DIR) + "/moe-translate") + " " +
+                             translate_args("-i " + shell_quote(in) + " -o " + shell_quote(fifo)) + " && wait";
+  ASSERT_EQ(std::system(("sh -c " + shell_quote(script)).c_str()), 0);
+  EXPECT_EQ(fs::status(fifo).type(), fs::file_type::fifo);
+  EXPECT_EQ(read_file(dir + "/got"), expected);
+}
+
+TEST(MoeTranslate, MinLengthBeyondTheModelsLongestOutputIsAnError) {
+  // The tiny model has max_positions 64: at most 63 target tokens.
+  expect_one_line_error(run_app("moe-translate", translate_args("--min-length 64"), "x\n"),
+                        "--min-length: must be at most the model's longest output (max_positions - 1 = 63), got 64");
+  EXPECT_EQ(run_app("moe-translate", translate_args("--min-length 63 --max-length-a 0 --max-length-b 63"),
+                    tiny_run().pairs[0].first + "\n")
+                .exit_code,
+            0);
+}
+
+TEST(MoeTranslate, AnotherVocabularyInTheCheckpointIsRefused) {
+  const TinyRun& t = tiny_run();
+  const std::string dir = temp_dir();
+  auto res = run_app("moe-tokenize", "-q train --corpus " + shell_quote(t.dir) + " -o " + shell_quote(dir + "/other") +
+                                         " --vocab-size 48 --sentences 2000 --normalization identity");
+  ASSERT_EQ(res.exit_code, 0) << res.err;
+  fs::copy(t.run, dir + "/run", fs::copy_options::recursive);
+  std::string vocab;
+  for (const auto& f : fs::recursive_directory_iterator(dir + "/run"))
+    if (f.path().filename() == "vocab.model" && f.path().parent_path().filename().string().rfind("step-", 0) == 0)
+      vocab = f.path().string();
+  ASSERT_FALSE(vocab.empty());
+  fs::copy_file(dir + "/other.model", vocab, fs::copy_options::overwrite_existing);
+  expect_one_line_error(run_app("moe-translate", "-m " + shell_quote(dir + "/run") + " -q", t.pairs[0].first + "\n"),
+                        vocab + ": not the vocabulary this checkpoint was trained with");
+}
+
+// Language tags and control pieces are instructions, never text: sampling
+// from the whole vocabulary at a high temperature would otherwise draw them.
+TEST(MoeTranslate, TagsAndControlPiecesAreNeverGenerated) {
+  const TinyRun& t = tiny_run();
+  std::string input;
+  for (std::size_t i = 0; i < 20; ++i) input += t.pairs[i].first + "\n";
+  const auto r = run_app("moe-translate",
+                         translate_args("--sampling topk:0,temperature:50 --beam-size 4 --n-best 4 --output-format json"),
+                         input);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::size_t tokens = 0;
+  for (const std::string& line : lines_of(r.out)) {
+    const nlohmann::json j = nlohmann::json::parse(line);
+    for (const auto& h : j["n_best"]) {
+      EXPECT_EQ(h["hypothesis"].get<std::string>().find("<2"), std::string::npos) << h["hypothesis"];
+      for (const auto& piece : h["tokens"]) {
+        const std::string p = piece.get<std::string>();
+        EXPECT_TRUE(p != "<2en>" && p != "<2de>" && p != "<2fr>" && p != "<s>" && p != "<pad>") << p;
+        ++tokens;
+      }
+    }
+  }
+  EXPECT_GT(tokens, 1000u);  // enough draws that 5 of 48 pieces would show
+}
+
+// SentencePiece's time grows quadratically over a run of unknown characters
+// (1M took 23 s); the source is cut to a byte budget first.
+TEST(MoeTranslate, AHugeLineIsCutBeforeItIsEncoded) {
+  const auto start = std::chrono::steady_clock::now();
+  const auto r = run_app("moe-translate", translate_args(""), std::string(1 << 20, 'x') + "\n");
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_LT(seconds, 5.0);
+  EXPECT_EQ(lines_of(r.out).size(), 1u);
+  EXPECT_NE(r.err.find("<stdin>:1: source cut to"), std::string::npos) << r.err;
+}
+
+TEST(MoeTranslate, WriteErrorsOnStdoutAreOneLine) {
+  const std::string dir = temp_dir();
+  const std::string cmd = "printf '" + tiny_run().pairs[0].first + "\\n' | " +
+                          shell_quote(std::string(MOE_BIN_DIR) + "/moe-translate") + " " + translate_args("") +
+                          " > /dev/full 2> " + shell_quote(dir + "/err");
+  const int status = std::system(cmd.c_str());
+  EXPECT_EQ(WIFEXITED(status) ? WEXITSTATUS(status) : -1, 1);
+  EXPECT_EQ(read_file(dir + "/err"), "moe-translate: error: <stdout>: write failed\n");
 }
 
 // mpirun as CI runs it: as root, possibly in a container.

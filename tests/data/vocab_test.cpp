@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -150,6 +151,65 @@ TEST_F(VocabTest, NormalizationRuleDecidesWhetherDecodingIsExact) {
   EXPECT_EQ(folded.decode_ids(folded.encode_ids("Wait… ＡＢＣ")), "Wait... ABC");
   identity.normalization = "lowercase";
   EXPECT_THROW(train_vocab(sentences, identity, (*dir_ / "bad").string()), InputError);
+}
+
+TEST_F(VocabTest, ControlPiecesTagsLongestPieceAndFingerprint) {
+  const Vocab vocab = Vocab::load((*dir_ / "a.model").string());
+  EXPECT_TRUE(vocab.is_control(Vocab::kPadId));
+  EXPECT_TRUE(vocab.is_control(Vocab::kBosId));
+  EXPECT_TRUE(vocab.is_control(Vocab::kEosId));
+  EXPECT_FALSE(vocab.is_control(Vocab::kUnkId));
+  EXPECT_FALSE(vocab.is_control(vocab.piece_to_id("<2en>")));
+  std::size_t longest = 0;
+  for (int id = 0; id < vocab.size(); ++id) longest = std::max(longest, vocab.id_to_piece(id).size());
+  EXPECT_EQ(vocab.longest_piece_bytes(), longest);
+
+  for (const std::string& tag : language_tags({"de", "zh-Hans", "pt-BR"})) EXPECT_TRUE(is_language_tag(tag)) << tag;
+  for (const char* piece : {"<s>", "</s>", "<2>", "2en", "<2en", "<2e n>", "▁<2en>", "<unk>"})
+    EXPECT_FALSE(is_language_tag(piece)) << piece;
+
+  const std::string a = (*dir_ / "a.model").string();
+  EXPECT_EQ(vocab_fingerprint(a), vocab_fingerprint(a));
+  EXPECT_NE(vocab_fingerprint(a).find('-' + std::to_string(fs::file_size(a))), std::string::npos);
+  fs::copy_file(a, *dir_ / "changed.model", fs::copy_options::overwrite_existing);
+  std::fstream(*dir_ / "changed.model", std::ios::in | std::ios::out | std::ios::binary).put('\x7f');
+  EXPECT_NE(vocab_fingerprint((*dir_ / "changed.model").string()), vocab_fingerprint(a));
+  EXPECT_THROW(vocab_fingerprint((*dir_ / "missing.model").string()), FileError);
+}
+
+TEST_F(VocabTest, DuplicateUserSymbolsAreOneError) {
+  VocabTrainOptions options = tiny_options();
+  options.user_defined_symbols.push_back("<2de>");  // language_tags() has it already
+  try {
+    train_vocab({"Datei öffnen", "Open the file"}, options, (*dir_ / "dup").string());
+    FAIL() << "a duplicate symbol was accepted";
+  } catch (const InputError& e) {
+    EXPECT_EQ(std::string(e.what()), "user-defined symbol '<2de>' is listed twice");
+  }
+  EXPECT_FALSE(fs::exists(*dir_ / "dup.model"));
+}
+
+TEST_F(VocabTest, LineCodecRejectsInvalidUtf8AndMissingColumnsByLine) {
+  const Vocab vocab = Vocab::load((*dir_ / "a.model").string());
+  LineCodec codec;
+  codec.vocab = &vocab;
+  auto error_of = [&](const std::string& input, bool encode) -> std::string {
+    std::istringstream in(input);
+    std::ostringstream out;
+    try {
+      transform_lines(in, out, 2, "<stdin>", [&](std::string_view line) {
+        return encode ? encode_line(line, codec) : decode_line(line, codec);
+      });
+    } catch (const FileError& e) {
+      return e.what();
+    }
+    return "no error";
+  };
+  EXPECT_EQ(error_of("fine\nab\xff" "cd\n", true), "<stdin>:2: invalid UTF-8");
+  EXPECT_EQ(error_of("\xc3\n", false), "<stdin>:1: invalid UTF-8");
+  codec.columns = {1, 3};
+  EXPECT_EQ(error_of("a\tb\tc\na\tb\n", true), "<stdin>:2: column 3 is asked for, but the line has only 2 columns");
+  EXPECT_EQ(error_of("a\n", false), "<stdin>:1: column 3 is asked for, but the line has only 1 column");
 }
 
 TEST_F(VocabTest, LineCodecTransformsOnlyTheChosenColumnsInOrder) {

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 
@@ -126,7 +127,7 @@ class EndToEndTest : public ::testing::Test {
     cw.trainer_state_json = "{}";
     cw.recipe_yaml = config::recipe_to_yaml(recipe);
     cw.vocab_path = run_ + "/vocab.model";
-    cw.vocab_fingerprint = "test";
+    cw.vocab_fingerprint = data::vocab_fingerprint(cw.vocab_path);
     return io::save_checkpoint(cw);
   }
 
@@ -162,6 +163,28 @@ TEST_F(EndToEndTest, CheckpointTranslatesItsTrainingSentencesBack) {
       EXPECT_EQ(std::string(e.what()), "input 42: invalid UTF-8");
     }
   }
+  // Another SentencePiece model in the checkpoint's place: refused by name,
+  // though it has as many pieces.
+  std::vector<std::string> lines;
+  for (const auto& [src, tgt] : kPairs) lines.insert(lines.end(), {src, tgt});
+  data::VocabTrainOptions vo;
+  vo.vocab_size = 40;
+  vo.character_coverage = 1.0;
+  vo.user_defined_symbols = {"<2en>"};
+  vo.normalization = "identity";
+  data::train_vocab(lines, vo, run_ + "/other");
+  ASSERT_EQ(data::Vocab::load(run_ + "/other.model").size(), 40);
+  fs::copy_file(run_ + "/other.model", checkpoint + "/vocab.model", fs::copy_options::overwrite_existing);
+  TranslatorOptions o;
+  o.model_path = checkpoint;
+  try {
+    Translator translator(o);
+    ADD_FAILURE() << "a foreign vocabulary was accepted";
+  } catch (const FileError& e) {
+    EXPECT_EQ(e.path(), checkpoint + "/vocab.model");
+    EXPECT_NE(std::string(e.what()).find("not the vocabulary this checkpoint was trained with"), std::string::npos)
+        << e.what();
+  }
 }
 
 TEST_F(EndToEndTest, MissingCheckpointIsAFileError) {
@@ -181,6 +204,9 @@ TEST(EncodeSource, MirrorsTrainingFormatAndTruncates) {
   const data::Vocab vocab = data::Vocab::load(dir + "/v.model");
   fs::remove_all(dir);
   const std::vector<int> pieces = vocab.encode_ids("a b c d e");
+  // Pad, BOS and the tag are never generated; EOS and unk may be.
+  EXPECT_EQ(never_generated_ids(vocab),
+            (std::vector<std::int32_t>{data::Vocab::kPadId, data::Vocab::kBosId, vocab.piece_to_id("<2en>")}));
   SourceFormat f;
   EncodedSource plain = encode_source(vocab, "a b c d e", f);
   ASSERT_EQ(plain.ids.size(), pieces.size() + 1);
@@ -196,6 +222,21 @@ TEST(EncodeSource, MirrorsTrainingFormatAndTruncates) {
   EXPECT_TRUE(cut.truncated);
   f.max_input_length = 2;  // no room for a piece
   EXPECT_THROW(encode_source(vocab, "a", f), InputError);
+
+  // A long line is cut before SentencePiece sees all of it (a megabyte of
+  // characters the model does not know takes SentencePiece ~20 s whole): the
+  // kept pieces are still those of the whole line.
+  f = SourceFormat{};
+  std::string words;
+  for (int i = 0; i < 20000; ++i) words += "a b c d e ";
+  const std::vector<int> all = vocab.encode_ids(words);
+  const EncodedSource long_words = encode_source(vocab, words, f);
+  ASSERT_EQ(long_words.ids.size(), static_cast<std::size_t>(f.max_input_length));
+  EXPECT_TRUE(long_words.truncated);
+  EXPECT_TRUE(std::equal(long_words.ids.begin(), long_words.ids.end() - 1, all.begin()));
+  const EncodedSource unknown = encode_source(vocab, std::string(1 << 20, 'z') + " a", f);
+  EXPECT_TRUE(unknown.truncated);
+  EXPECT_NE(std::find(unknown.ids.begin(), unknown.ids.end(), data::Vocab::kUnkId), unknown.ids.end());
 }
 
 }  // namespace

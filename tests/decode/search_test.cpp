@@ -320,6 +320,35 @@ TEST(Sampling, TopKAndTemperatureShapeTheDraws) {
   for (std::size_t i = 1; i < 4; ++i) EXPECT_GE(out[0][i - 1].score, out[0][i].score);
 }
 
+// Banned tokens (pad, BOS, language tags in the Translator) never come out,
+// whatever the mode: here A, the likeliest first token, and X; temperature
+// 100 makes every other token about as likely as the scripted ones.
+TEST(NeverGenerate, BannedTokensAreNeverChosenInAnyMode) {
+  std::vector<Prefix> sources(200, Prefix{0, kEos});
+  const std::set<std::int32_t> banned = {0, kBos, A, X};
+  for (const char* mode : {"greedy", "beam", "temperature:100", "topk:0,temperature:100", "topk:4,temperature:100"}) {
+    SearchOptions o = std::string(mode) == "beam" ? options(4, 0.0, 4) : options(1);
+    if (std::string(mode).find(':') != std::string::npos) {
+      o.sampling = parse_sampling(mode);
+      o.beam_size = o.n_best = 4;
+    }
+    o.never_generate.assign(banned.begin(), banned.end());
+    ScriptedModel model(seventy_thirty);
+    const auto out = search(model, o, sources);
+    for (const auto& hypotheses : out) {
+      ASSERT_FALSE(hypotheses.empty()) << mode;
+      for (const Hypothesis& h : hypotheses)
+        for (std::int32_t t : h.tokens) ASSERT_EQ(banned.count(t), 0u) << mode << ": token " << t;
+    }
+    if (std::string(mode) == "greedy") {
+      EXPECT_EQ(out[0][0].tokens, Prefix{B});  // the best allowed token
+    }
+  }
+  SearchOptions bad;
+  bad.never_generate = {-1};
+  EXPECT_THROW(validate(bad), InputError);
+}
+
 // Routes of hypothesis h of `sentence`, as the scripted model produced them
 // along h's own prefixes: [|h|+1, W].
 std::vector<ExpertRoute> expected_routes(std::int32_t sentence, const Hypothesis& h, int W) {
