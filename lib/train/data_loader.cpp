@@ -142,15 +142,6 @@ std::int64_t padded_len(const EncodedLanguage& l, std::size_t i) {
 
 }  // namespace
 
-std::string vocab_fingerprint(const std::string& model_path) {
-  std::ifstream in(model_path, std::ios::binary);
-  if (!in) throw FileError(model_path, 0, "cannot read the vocabulary model");
-  const std::string bytes((std::istreambuf_iterator<char>(in)), {});
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%08x-%zu", crc32(bytes.data(), bytes.size()), bytes.size());
-  return buf;
-}
-
 std::vector<EncodedLanguage> encode_corpus(const std::string& corpus_dir, data::Split split,
                                            const std::vector<std::string>& langs,
                                            const data::Vocab& vocab, const EncodeOptions& options) {

@@ -52,10 +52,6 @@ std::vector<EncodedLanguage> encode_corpus(const std::string& corpus_dir, data::
                                            const std::vector<std::string>& langs,
                                            const data::Vocab& vocab, const EncodeOptions& options);
 
-// A stable identifier of a vocabulary model file's contents (for caches and
-// checkpoint metadata): hex CRC-32 of the serialised model plus its size.
-std::string vocab_fingerprint(const std::string& model_path);
-
 struct SentenceRef {
   std::uint32_t lang = 0, index = 0;
 };

@@ -25,6 +25,7 @@
 #include "data/corpus_reader.h"
 #include "data/vocab.h"
 #include "decode/translate.h"
+#include "decode/translator.h"
 #include "eval/bleu.h"
 #include "eval/chrf.h"
 #include "io/checkpoint.h"
@@ -307,7 +308,7 @@ void Run::prepare_run_dir() {
                      "yet (its embedding is shared); leave it empty");
   if (r_.data.corpus_dir.empty()) throw InputError("data.corpus_dir: the recipe must name a corpus directory");
   vocab_path_ = (fs::path(run_dir_) / "vocab.model").string();
-  vocab_fp_ = vocab_fingerprint(r_.vocab.model.value);
+  vocab_fp_ = data::vocab_fingerprint(r_.vocab.model.value);
   if (leader_) {
     std::error_code ec;
     fs::create_directories(run_dir_, ec);
@@ -318,7 +319,7 @@ void Run::prepare_run_dir() {
       throw FileError(opt_.recipe_path, 0,
                       "checkpoint.dir is this recipe's folder, where moe-train writes its own recipe.yaml over "
                       "this file: choose another checkpoint.dir");
-    if (fs::exists(vocab_path_) && vocab_fingerprint(vocab_path_) != vocab_fp_)
+    if (fs::exists(vocab_path_) && data::vocab_fingerprint(vocab_path_) != vocab_fp_)
       throw FileError(vocab_path_, 0,
                       "the run directory was started with another vocabulary than " + user_vocab +
                           " (use a new checkpoint.dir, or the same model)");
@@ -598,6 +599,7 @@ void Run::validate() {
     if (leader_) {
       decode::SearchOptions search;
       search.beam_size = r_.eval.beam_size;
+      search.never_generate = decode::never_generated_ids(*vocab_);  // as moe-translate decodes
       double bleu_sum = 0, chrf_sum = 0;
       int scored = 0;
       for (std::size_t l = 0; l < dev_.size(); ++l) {
