@@ -1,6 +1,9 @@
 # A from-spec Python model of BLEU / chrF / TER (docs METRICS.md), written
 # independently of lib/eval for cross-checking moe-eval; not run by CTest (it needs
-# the `regex` module for the intl tokenizer). The tokenizers are written as the
+# the `regex` module for the intl tokenizer, and one with the Unicode 15.0 tables that
+# METRICS.md prescribes, e.g. Debian 12's python3-regex: a newer regex knows code
+# points that 15.0 leaves unassigned and reports false mismatches on them). The
+# tokenizers are written as the
 # regular-expression substitutions METRICS.md describes, so they also check the
 # C++ pair-scanning rules against Python's own `re` semantics.
 #
@@ -196,8 +199,9 @@ def ter_stats(hyp, refs, cs=False):
         R = prep(r); es.append(ter_pair(H, R)); ls.append(len(R))
     return [min(es), sum(ls) / len(refs)]
 
-def read(p): 
-    t = open(p, encoding='utf-8').read().split('\n')
+def read(p):
+    # newline='': lines end at '\n' only; a lone '\r' stays in its line (METRICS.md §1.1)
+    t = open(p, encoding='utf-8', newline='').read().split('\n')
     if t and t[-1] == '': t.pop()
     return t
 
