@@ -4,6 +4,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <cstdint>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -38,7 +39,12 @@ class Dumper {
   void emit(std::int64_t v) { out_ << v; }
   void emit(double v) { out_ << format_double(v); }
   void emit(const std::string& v) { out_ << YAML::DoubleQuoted << v; }
-  void emit(const Path& v) { out_ << YAML::DoubleQuoted << v.value; }
+  // Absolute: a dump is read back from wherever it is saved (RUN/recipe.yaml,
+  // a checkpoint), and a relative path would then resolve against that folder.
+  void emit(const Path& v) {
+    out_ << YAML::DoubleQuoted
+         << (v.value.empty() ? v.value : std::filesystem::absolute(v.value).lexically_normal().string());
+  }
   void emit(const std::vector<std::string>& v) {
     out_ << YAML::Flow << YAML::BeginSeq;
     for (const auto& s : v) out_ << YAML::DoubleQuoted << s;

@@ -95,7 +95,7 @@ void validate_recipe(const Recipe& r, const Source* source) {
 
 std::string recipe_to_yaml(const Recipe& recipe) {
   Recipe copy = recipe;
-  return dump_config(copy);
+  return std::string(kRecipeDumpHeader) + "\n" + dump_config(copy);
 }
 
 }  // namespace moe::config

@@ -107,7 +107,10 @@ Recipe load_recipe(const std::string& path, const std::vector<std::string>& over
 Recipe load_recipe(const Source& source);
 // Checks cross-field rules; `source` (may be null) locates the keys in errors.
 void validate_recipe(const Recipe& recipe, const Source* source);
-// The recipe as YAML, every field with its effective value.
+// The first line of recipe_to_yaml(): marks a file as moe-train's own dump.
+inline constexpr const char* kRecipeDumpHeader = "# moe-nmt recipe, every key with its effective value (moe-train --dump-config)";
+// The recipe as YAML, every field with its effective value and paths absolute,
+// so the text reads back to the same recipe from any folder.
 std::string recipe_to_yaml(const Recipe& recipe);
 
 }  // namespace moe::config

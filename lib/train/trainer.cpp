@@ -314,11 +314,19 @@ void Run::prepare_run_dir() {
     fs::create_directories(run_dir_, ec);
     if (ec) throw FileError(run_dir_, 0, "checkpoint.dir: cannot create the run directory: " + ec.message());
     run_dir_lock_ = std::make_unique<RunDirLock>(run_dir_);
+    // RUN/recipe.yaml is rewritten at every start. Running moe-train's own
+    // dump from there is fine (it gets the same keys back); a recipe of the
+    // user's that happens to sit there would lose its comments and includes.
     const fs::path saved_recipe = fs::path(run_dir_) / "recipe.yaml";
-    if (!opt_.recipe_path.empty() && fs::exists(saved_recipe) && fs::equivalent(opt_.recipe_path, saved_recipe, ec))
-      throw FileError(opt_.recipe_path, 0,
-                      "checkpoint.dir is this recipe's folder, where moe-train writes its own recipe.yaml over "
-                      "this file: choose another checkpoint.dir");
+    if (!opt_.recipe_path.empty() && fs::exists(saved_recipe) && fs::equivalent(opt_.recipe_path, saved_recipe, ec)) {
+      std::ifstream in(saved_recipe);
+      std::string first_line;
+      std::getline(in, first_line);
+      if (first_line != config::kRecipeDumpHeader)
+        throw FileError(opt_.recipe_path, 0,
+                        "checkpoint.dir is this recipe's folder, where moe-train writes its own recipe.yaml over "
+                        "this file: choose another checkpoint.dir");
+    }
     if (fs::exists(vocab_path_) && data::vocab_fingerprint(vocab_path_) != vocab_fp_)
       throw FileError(vocab_path_, 0,
                       "the run directory was started with another vocabulary than " + user_vocab +

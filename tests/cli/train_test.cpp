@@ -126,13 +126,27 @@ TEST(MoeTrain, RecipeErrorsNameFileLineAndKey) {
 
 TEST(MoeTrain, DumpConfigRoundTrips) {
   const std::string d = temp_dir();
-  const auto first = run_app("moe-train", shell_quote(write_recipe(d)) + " --dump-config --set train.seed=9");
+  // A recipe named by a relative path, whose relative paths resolve to relative ones.
+  const std::string recipe = fs::relative(write_recipe(d)).string();
+  ASSERT_FALSE(fs::path(recipe).is_absolute());
+  const auto first = run_app("moe-train", shell_quote(recipe) + " --dump-config --set train.seed=9");
   ASSERT_EQ(first.exit_code, 0) << first.err;
   EXPECT_NE(first.out.find("seed: 9"), std::string::npos);
-  const std::string dumped = write_file(d, "dumped.yaml", first.out);
+  // Read back from another folder: paths are dumped absolute, so they do not
+  // move with the file.
+  fs::create_directories(d + "/elsewhere");
+  const std::string dumped = write_file(d + "/elsewhere", "dumped.yaml", first.out);
   const auto second = run_app("moe-train", shell_quote(dumped) + " --dump-config");
   ASSERT_EQ(second.exit_code, 0) << second.err;
   EXPECT_EQ(second.out, first.out);
+}
+
+TEST(MoeTrain, TheRunsOwnRecipeTrainsOnFromTheRunDirectory) {
+  const std::string d = temp_dir();
+  ASSERT_EQ(run_app("moe-train", shell_quote(write_recipe(d)) + " -q --set train.max_steps=1").exit_code, 0);
+  const auto r = run_app("moe-train", shell_quote(d + "/run/recipe.yaml") + " -q --set train.max_steps=2");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(losses(d + "/run").size(), 2u);  // resumed in the same run directory
 }
 
 TEST(MoeTrain, MismatchedModelOrVocabularyIsRefusedOnResume) {
