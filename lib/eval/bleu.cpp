@@ -1,9 +1,9 @@
 #include "eval/bleu.h"
 
 #include <cmath>
-#include <cstdio>
 #include <cstdlib>
 
+#include "eval/output.h"  // format_fixed
 #include "eval/segment.h"
 #include "eval/unicode.h"
 #include "util/error.h"
@@ -13,14 +13,6 @@ namespace {
 
 // sacreBLEU's my_log: log(0) would be -inf; it uses a huge negative instead.
 double bleu_log(double x) { return x == 0.0 ? -9999999999.0 : std::log(x); }
-
-std::string format_fixed(double value, int decimals) {
-  // No fixed-size buffer: "%.2f" of a huge -sv value (1e70) prints every digit, as Python does.
-  const int size = std::snprintf(nullptr, 0, "%.*f", decimals, value);
-  std::string out(static_cast<std::size_t>(size), '\0');
-  std::snprintf(out.data(), out.size() + 1, "%.*f", decimals, value);
-  return out;
-}
 
 }  // namespace
 
