@@ -11,6 +11,12 @@
 #                                                 STEPS updates (NAME-STEPS), then scored
 #   bash scripts/experiments.sh copies [NAME...]  how many test hypotheses are
 #                                                 training targets, verbatim
+#   bash scripts/experiments.sh pooled LANG...   their test sets as one: bilingual against
+#                                                 multilingual, with paired bootstrap
+#   bash scripts/experiments.sh near LANG...     how close each test reference is to the
+#                                                 language's own training English
+#   bash scripts/experiments.sh lowest MIN_TEST   the 10 lowest-resource languages with at
+#                                                 least MIN_TEST test pairs
 #   bash scripts/experiments.sh table             print every finished result
 #
 # Budgets are counted in updates, not minutes, so a run gives the same numbers
@@ -57,6 +63,13 @@ refresh() {
 }
 # Every language's first 100 test pairs: the multilingual runs' test set.
 test_all() { test_set $(ls $corpus/test | sed 's/\.tsv$//') | first_per_lang 100 | refresh "$OUT/test-all.tsv"; }
+
+# lowest MIN_TEST: the 10 languages with the fewest training pairs among those
+# with at least MIN_TEST test pairs (ties by code)
+lowest() {
+  awk -F'\t' -v m="$1" 'NR > 1 && $4 >= m {print $2 "\t" $1}' "$corpus/stats.tsv" |
+    sort -k1,1n -k2,2 | head -n 10 | cut -f2
+}
 
 # train NAME RECIPE STEPS SEED [--set ...]: a step-budgeted run in $OUT/NAME/run
 train() {
@@ -184,11 +197,7 @@ case ${1:-} in
         [[ $f == *.alpha*.hyp ]] || names+=("$(basename "$(dirname "$f")")")
       done
     fi
-    low=()  # the languages that have a bilingual run: the lowest-resource ones
-    for d in "$OUT"/bilingual-*/run; do
-      lang=$(basename "$(dirname "$d")"); lang=${lang#bilingual-}
-      [[ $lang =~ -[0-9]+$ ]] || low+=("$lang")
-    done
+    mapfile -t low < <(lowest 50)  # the README's 10 lowest-resource languages
     for name in "${names[@]}"; do
       if [[ $name =~ ^bilingual-(.+)-[0-9]+$ || $name =~ ^bilingual-(.+)$ ]]; then
         testset=$OUT/test-${BASH_REMATCH[1]}.tsv
@@ -206,10 +215,91 @@ case ${1:-} in
         END {
           printf "%d of %d hypotheses are training targets (%.0f %%)", copies, all, 100 * copies / all
           if (low_all && low_all < all)
-            printf "; in the bilingual runs'\'' languages %d of %d (%.0f %%)", low_copies, low_all, 100 * low_copies / low_all
+            printf "; in the languages of lowest 50 %d of %d (%.0f %%)", low_copies, low_all, 100 * low_copies / low_all
           printf "; references: %d\n", refs
         }' <(cut -f2 "$corpus"/train/*.tsv) <(paste <(cut -f1,3 "$testset") "$hyps")
     done
+    ;;
+  pooled)
+    # The given languages' test sets as one, bilingual against every
+    # multilingual run: the lowest-resource languages have 1-20 test pairs
+    # each, too few for a per-language verdict, so moe-eval's paired bootstrap
+    # resampling judges the pooled sentences (CI and p-value per system).
+    # Each language counts with the test pairs that test-all has of it (its
+    # first 100); the bilingual run was scored on the same pairs first.
+    shift
+    (($# > 0)) || die "usage: experiments.sh pooled LANG... (languages with a bilingual run)"
+    test_all
+    lines() { wc -l <"$1"; }
+    multi=()
+    for f in "$OUT"/moe-8e-seed*/test-all.hyp "$OUT"/dense-seed*/test-all.hyp; do
+      [[ -f $f ]] && (($(lines "$f") == $(lines "$OUT/test-all.tsv"))) && multi+=("$(basename "$(dirname "$f")")")
+    done
+    mapfile -t multi < <(printf '%s\n' "${multi[@]}" | sort -V)  # seed3 before seed3-1230
+    ((${#multi[@]} > 0)) || die "no multilingual run scored on $OUT/test-all.tsv (experiments.sh repeat SEED)"
+    pool=$(mktemp -d)
+    trap 'rm -rf "$pool"' EXIT
+    for lang in "$@"; do
+      bi=$OUT/bilingual-$lang/test-$lang.hyp
+      if [[ ! -f $bi ]] || (($(lines "$bi") != $(lines "$OUT/test-$lang.tsv"))); then
+        die "no test hypotheses for '$lang' in $OUT/bilingual-$lang (experiments.sh bilingual $lang)"
+      fi
+      awk -F'\t' -v l="$lang" '$1 == l' "$OUT/test-all.tsv" >"$pool/rows"
+      n=$(lines "$pool/rows")
+      ((n > 0)) || die "'$lang' has no test pairs in $OUT/test-all.tsv"
+      head -n "$n" "$OUT/test-$lang.tsv" | cmp -s - "$pool/rows" ||
+        die "$OUT/test-$lang.tsv does not start with the '$lang' rows of $OUT/test-all.tsv"
+      cut -f3 "$pool/rows" >>"$pool/references"
+      head -n "$n" "$bi" >>"$pool/bilingual-$MOE_STEPS"
+      for name in "${multi[@]}"; do
+        paste <(cut -f1 "$OUT/test-all.tsv") "$OUT/$name/test-all.hyp" |
+          awk -F'\t' -v l="$lang" '$1 == l {print $2}' >>"$pool/$name"
+      done
+    done
+    echo "Pooled test sets of $*: $(lines "$pool/references") sentences;" \
+      "bilingual runs of $MOE_STEPS updates (the baseline) against each multilingual run"
+    (cd "$pool" && "$OLDPWD/$BIN/moe-eval" references -i "bilingual-$MOE_STEPS" "${multi[@]}" \
+      -m bleu chrf --paired-bs -f text)
+    ;;
+  near)
+    # Why a bilingual model does so well on a few thousand pairs: Debian's
+    # catalogs repeat themselves (the same message with another file name,
+    # number or word), so many test references have a near twin among the
+    # English sides of their own language's training pairs, and a model that
+    # spends every update on that language learns those pairs by heart.
+    # Similarity: Python's difflib ratio (2 * matching characters / total).
+    shift
+    (($# > 0)) || die "usage: experiments.sh near LANG..."
+    for lang in "$@"; do
+      [[ -f $corpus/test/$lang.tsv ]] || die "no test set for '$lang' in $corpus/test"
+    done
+    python3 - "$corpus" "$@" <<'PY'
+import difflib, statistics, sys
+corpus, langs = sys.argv[1], sys.argv[2:]
+def english(path):
+    with open(path, encoding="utf-8", newline="") as f:
+        return [line.rstrip("\n").split("\t")[1] for line in f]
+print("lang   train-en  test  median nearest  >= 0.8  >= 0.9  (references against their language's training English)")
+for lang in langs:
+    train = sorted(set(english(f"{corpus}/train/{lang}.tsv")))
+    nearest = []
+    for ref in english(f"{corpus}/test/{lang}.tsv"):
+        matcher, best = difflib.SequenceMatcher(None, b=ref, autojunk=False), 0.0
+        for t in train:
+            matcher.set_seq1(t)
+            if matcher.real_quick_ratio() > best and matcher.quick_ratio() > best:
+                best = max(best, matcher.ratio())
+        nearest.append(best)
+    n = len(nearest)
+    print(f"{lang:<6} {len(train):>8} {n:>5}  {statistics.median(nearest):>14.2f}"
+          f"  {sum(r >= 0.8 for r in nearest) / n:>6.0%}  {sum(r >= 0.9 for r in nearest) / n:>6.0%}")
+PY
+    ;;
+  lowest)
+    # for bilingual and pooled: bash scripts/experiments.sh bilingual $(bash scripts/experiments.sh lowest 50)
+    min_test=${2:-}
+    [[ $min_test =~ ^[0-9]+$ ]] || die "usage: experiments.sh lowest MIN_TEST_PAIRS"
+    lowest "$min_test"
     ;;
   table)
     # moe-eval's text table: "lang segments BLEU chrF2" rows, then "macro-avg N langs BLEU chrF2"
@@ -256,5 +346,5 @@ case ${1:-} in
       echo
     done
     ;;
-  *) die "usage: experiments.sh repeat SEED | bilingual LANG... | alpha NAME... | longer STEPS NAME... | copies [NAME...] | table" ;;
+  *) die "usage: experiments.sh repeat SEED | bilingual LANG... | alpha NAME... | longer STEPS NAME... | copies [NAME...] | pooled LANG... | near LANG... | lowest MIN_TEST | table" ;;
 esac
