@@ -207,10 +207,12 @@ case ${1:-} in
       hyps=$OUT/$name/$(basename "$testset" .tsv).hyp
       [[ -f $hyps && -f $testset ]] || die "no test hypotheses for '$name' in $OUT/$name"
       printf '%-22s ' "$name"
-      awk -F'\t' -v langs="${low[*]}" '
-        BEGIN { n = split(langs, l, " "); for (i = 1; i <= n; i++) low[l[i]] = 1 }
+      pairs=$OUT/$name/copies.tsv  # reference<TAB>hypothesis of each copy
+      awk -F'\t' -v langs="${low[*]}" -v pairs="$pairs" '
+        BEGIN { n = split(langs, l, " "); for (i = 1; i <= n; i++) low[l[i]] = 1; printf "" >pairs }
         FNR == NR { train[$0] = 1; next }
         { all++; copy = $3 in train; copies += copy; refs += $2 in train
+          if (copy) print $2 "\t" $3 >pairs
           if ($1 in low) { low_all++; low_copies += copy } }
         END {
           printf "%d of %d hypotheses are training targets (%.0f %%)", copies, all, 100 * copies / all
@@ -218,6 +220,16 @@ case ${1:-} in
             printf "; in the languages of lowest 50 %d of %d (%.0f %%)", low_copies, low_all, 100 * low_copies / low_all
           printf "; references: %d\n", refs
         }' <(cut -f2 "$corpus"/train/*.tsv) <(paste <(cut -f1,3 "$testset") "$hyps")
+      # A bilingual model's copy can be a near twin of the reference (the
+      # catalogs repeat themselves: see near); a recalled sentence is not.
+      python3 - "$pairs" <<'PY'
+import difflib, statistics, sys
+with open(sys.argv[1], encoding="utf-8", newline="") as f:
+    sims = [difflib.SequenceMatcher(None, *line.rstrip("\n").split("\t")).ratio() for line in f]
+if sims:
+    print(f"{'':22s} a copy against its reference: median similarity {statistics.median(sims):.2f},"
+          f" {sum(x >= 0.8 for x in sims)} of {len(sims)} at 0.8 or more (difflib)")
+PY
     done
     ;;
   pooled)
