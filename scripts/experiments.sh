@@ -225,7 +225,7 @@ case ${1:-} in
       python3 - "$pairs" <<'PY'
 import difflib, statistics, sys
 with open(sys.argv[1], encoding="utf-8", newline="") as f:
-    sims = [difflib.SequenceMatcher(None, *line.rstrip("\n").split("\t")).ratio() for line in f]
+    sims = [difflib.SequenceMatcher(None, *line.rstrip("\n").split("\t", 1)).ratio() for line in f]
 if sims:
     print(f"{'':22s} a copy against its reference: median similarity {statistics.median(sims):.2f},"
           f" {sum(x >= 0.8 for x in sims)} of {len(sims)} at 0.8 or more (difflib)")
@@ -275,8 +275,8 @@ PY
     ;;
   near)
     # Why a bilingual model does so well on a few thousand pairs: Debian's
-    # catalogs repeat themselves (the same message with another file name,
-    # number or word), so many test references have a near twin among the
+    # catalogs repeat themselves (the same message with a word or two
+    # changed), so many test references have a near twin among the
     # English sides of their own language's training pairs, and a model that
     # spends every update on that language learns those pairs by heart.
     # Similarity: Python's difflib ratio (2 * matching characters / total).
