@@ -194,8 +194,9 @@ case ${1:-} in
     names=("$@")
     if ((${#names[@]} == 0)); then  # every run scored at the default length penalty
       for f in "$OUT"/*/test-*.hyp; do
-        [[ $f == *.alpha*.hyp ]] || names+=("$(basename "$(dirname "$f")")")
+        [[ -f $f && $f != *.alpha*.hyp ]] && names+=("$(basename "$(dirname "$f")")")
       done
+      ((${#names[@]} > 0)) || die "no scored run in $OUT yet (experiments.sh repeat SEED, bilingual LANG...)"
     fi
     mapfile -t low < <(lowest 50)  # the README's 10 lowest-resource languages
     for name in "${names[@]}"; do
@@ -247,8 +248,8 @@ PY
     for f in "$OUT"/moe-8e-seed*/test-all.hyp "$OUT"/dense-seed*/test-all.hyp; do
       [[ -f $f ]] && (($(lines "$f") == $(lines "$OUT/test-all.tsv"))) && multi+=("$(basename "$(dirname "$f")")")
     done
-    mapfile -t multi < <(printf '%s\n' "${multi[@]}" | sort -V)  # seed3 before seed3-1230
     ((${#multi[@]} > 0)) || die "no multilingual run scored on $OUT/test-all.tsv (experiments.sh repeat SEED)"
+    mapfile -t multi < <(printf '%s\n' "${multi[@]}" | sort -V)  # seed3 before seed3-1230
     pool=$(mktemp -d)
     trap 'rm -rf "$pool"' EXIT
     for lang in "$@"; do
