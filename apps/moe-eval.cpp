@@ -11,6 +11,7 @@
 #include <cstring>
 #include <iostream>
 #include <map>
+#include <new>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -26,6 +27,7 @@
 #include "eval/ter.h"
 #include "parse_flags.h"
 #include "util/error.h"
+#include "util/utf8.h"
 #include "util/version.h"
 
 namespace {
@@ -242,6 +244,13 @@ Config make_config(const Args& a, bool smooth_value_given, bool format_given) {
   if (c.chrf.char_order < 0 || c.chrf.word_order < 0 || c.chrf.char_order + c.chrf.word_order == 0) {
     throw InputError("--chrf-char-order and --chrf-word-order must be >= 0, not both 0");
   }
+  // n-gram tables are kept per order: an order in the millions would exhaust
+  // memory before the first sentence, and no chrF variant goes near 100.
+  constexpr int kMaxChrfOrder = 100;
+  if (c.chrf.char_order > kMaxChrfOrder || c.chrf.word_order > kMaxChrfOrder) {
+    throw InputError("--chrf-char-order and --chrf-word-order must be <= " +
+                     std::to_string(kMaxChrfOrder));
+  }
   if (c.chrf.beta < 0) throw InputError("--chrf-beta must be >= 0");
   c.ter = a.ter;
   if (a.width < 0 || a.width > 50) throw InputError("--width must be between 0 and 50");
@@ -420,13 +429,21 @@ int run(const Args& args, bool smooth_value_given, bool format_given) {
     if (args.paired_bs || args.paired_ar) return run_paired(config, args, inputs);
     return run_corpus(config, args, inputs);
   } catch (const ev::ReferenceFieldCountError& e) {
-    std::cerr << "moe-eval: error: " << e.what() << "\n";
+    std::cerr << "moe-eval: error: " << moe::utf8::printable(e.what()) << "\n";
     return kExitBadReferenceFields;
   } catch (const InputError& e) {
-    std::cerr << "moe-eval: error: " << e.what() << "\n";
+    std::cerr << "moe-eval: error: " << moe::utf8::printable(e.what()) << "\n";
     return 1;
+  } catch (const std::bad_alloc&) {
+    const bool ter = std::find(args.metrics.begin(), args.metrics.end(), "ter") != args.metrics.end();
+    std::cerr << "moe-eval: error: out of memory"
+              << (ter ? " (TER keeps a hypothesis x reference words table per line, as sacreBLEU "
+                        "does: are some lines very long?)"
+                      : "")
+              << "\n";
+    return 2;
   } catch (const std::exception& e) {
-    std::cerr << "moe-eval: internal error: " << e.what() << "\n";
+    std::cerr << "moe-eval: internal error: " << moe::utf8::printable(e.what()) << "\n";
     return 2;
   }
 }
@@ -440,7 +457,7 @@ int main(int argc, char** argv) {
   define_options(app, args);
   std::vector<std::string> arguments = normalize_arguments(argc, argv);
   if (const auto status = moe::apps::parse_flags(app, "moe-eval", arguments)) {
-    return check_stdout(*status);
+    return *status;  // parse_flags has checked stdout after --help / --version
   }
   return check_stdout(run(args, app.count("--smooth-value") > 0, app.count("--format") > 0));
 }

@@ -14,6 +14,7 @@
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdio>
+#include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -271,6 +272,7 @@ void translate_stream(const Args& a, moe::Collectives& experts, bool leader, std
     if (leader)
       while (more && texts.size() < chunk && (more = static_cast<bool>(std::getline(*in, line))))
         texts.push_back(source_text(line, a.tsv, input_name, done + texts.size() + 1));
+    if (leader && !more && in->bad()) throw FileError(input_name, 0, "read error");
     if (experts.size() > 1) share_texts(experts, texts);
     if (texts.empty()) break;
     const std::vector<dec::TextTranslation> translated = translator.translate(texts, done);
@@ -304,6 +306,8 @@ void translate_stream(const Args& a, moe::Collectives& experts, bool leader, std
 }
 
 int run(Args& a, moe::MpiRuntime& runtime) {
+  if (a.input.empty()) throw InputError("--input: empty file name (- is stdin)");
+  if (a.output.empty()) throw InputError("--output: empty file name (- is stdout)");
   if (a.output_format != "text" && a.output_format != "json")
     throw InputError("--output-format: expected text or json, got '" + a.output_format + "'");
   if (a.report_routing && a.output_format != "json")
@@ -347,7 +351,10 @@ int run(Args& a, moe::MpiRuntime& runtime) {
     // A directory opens as a stream that simply has no lines.
     std::error_code ec;
     struct stat input;
-    if (a.input == "-" ? fstat(STDIN_FILENO, &input) == 0 && S_ISDIR(input.st_mode) : fs::is_directory(a.input, ec))
+    // A closed stdin would read as an empty input and "succeed" with no output.
+    if (a.input == "-" && fstat(STDIN_FILENO, &input) != 0)
+      throw FileError(input_name, 0, std::string("read error: ") + std::strerror(errno));
+    if (a.input == "-" ? S_ISDIR(input.st_mode) : fs::is_directory(a.input, ec))
       throw FileError(input_name, 0, "cannot open input: is a directory");
     if (a.input != "-") {
       file.open(a.input, std::ios::binary);

@@ -1,12 +1,16 @@
 #pragma once
 // The flag parsing every moe-* executable shares, with the toolkit's error
-// convention: --help and --version print and end with 0; any other CLI11 error
-// is one "TOOL: error: ..." line on stderr and exit status 1.
+// convention: --help and --version print and end with 0 (1 if stdout cannot
+// take them); any other CLI11 error is one "TOOL: error: ..." line on stderr
+// and exit status 1.
 #include <CLI/CLI.hpp>
 
+#include <cstdio>
 #include <iostream>
 #include <optional>
 #include <utility>
+
+#include "util/utf8.h"
 
 namespace moe::apps {
 
@@ -17,8 +21,16 @@ std::optional<int> parse_flags(CLI::App& app, const char* tool, Args&&... args) 
   try {
     app.parse(std::forward<Args>(args)...);
   } catch (const CLI::ParseError& e) {
-    if (e.get_exit_code() == 0) return app.exit(e);
-    std::cerr << tool << ": error: " << e.what() << "\n";
+    if (e.get_exit_code() == 0) {  // --help or --version, printed on stdout
+      const int status = app.exit(e);
+      std::cout.flush();
+      if (!std::cout || std::fflush(stdout) != 0 || std::ferror(stdout)) {
+        std::cerr << tool << ": error: <stdout>: write failed\n";
+        return 1;
+      }
+      return status;
+    }
+    std::cerr << tool << ": error: " << utf8::printable(e.what()) << "\n";
     return 1;
   }
   return std::nullopt;

@@ -51,6 +51,16 @@ std::string trim_ascii(const std::string& s) {
   return s.substr(first, s.find_last_not_of(spaces) - first + 1);
 }
 
+// Our own formats (the --tsv test set, the --langs file) may come from an
+// editor that starts the file with a byte-order mark; it is not part of the
+// first language code. Hypotheses and references keep theirs, as in sacreBLEU.
+void drop_byte_order_mark(std::vector<std::string>& lines) {
+  constexpr std::string_view kBom = "\xEF\xBB\xBF";
+  if (!lines.empty() && std::string_view(lines.front()).substr(0, kBom.size()) == kBom) {
+    lines.front().erase(0, kBom.size());
+  }
+}
+
 }  // namespace
 
 std::vector<std::string> read_lines(std::istream& in, const std::string& name) {
@@ -111,7 +121,8 @@ std::vector<std::vector<std::string>> split_reference_fields(const std::vector<s
 
 TsvTestSet read_tsv_test_set(const std::string& path) {
   TsvTestSet set;
-  const std::vector<std::string> lines = read_lines(path);
+  std::vector<std::string> lines = read_lines(path);
+  drop_byte_order_mark(lines);
   for (std::size_t i = 0; i < lines.size(); ++i) {
     const auto line_number = static_cast<long>(i + 1);
     std::vector<std::string> fields = split_on_tabs(lines[i]);
@@ -132,6 +143,7 @@ TsvTestSet read_tsv_test_set(const std::string& path) {
 
 std::vector<std::string> read_language_codes(const std::string& path) {
   std::vector<std::string> codes = read_lines(path);
+  drop_byte_order_mark(codes);
   for (std::size_t i = 0; i < codes.size(); ++i) {
     codes[i] = trim_ascii(codes[i]);
     if (codes[i].empty()) throw FileError(path, static_cast<long>(i + 1), "empty language code");

@@ -2,12 +2,15 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <filesystem>
 #include <iostream>
+#include <new>
 #include <optional>
 #include <string>
 #include <thread>
 
 #include "util/error.h"
+#include "util/utf8.h"
 
 namespace moe {
 namespace {
@@ -50,6 +53,15 @@ int run_on_mesh(std::string_view program, const std::function<int(MpiRuntime&)>&
   } catch (const InputError& e) {
     code = kInputErrorExit;
     error = e.what();
+  } catch (const std::filesystem::filesystem_error& e) {
+    // A path the user gave that cannot be created, read or written: name it
+    // like every other input error, without the library's "filesystem error:".
+    code = kInputErrorExit;
+    error = e.path1().string() + ": " + e.code().message();
+    if (!e.path2().empty()) error = *error + " (" + e.path2().string() + ")";
+  } catch (const std::bad_alloc&) {
+    code = kOtherErrorExit;
+    error = "out of memory";
   } catch (const std::exception& e) {
     code = kOtherErrorExit;
     error = e.what();
@@ -58,7 +70,8 @@ int run_on_mesh(std::string_view program, const std::function<int(MpiRuntime&)>&
     error = "unknown exception";
   }
   // One write per line, so that lines of different ranks do not interleave.
-  if (error) std::cerr << rank_prefix(program, runtime) + ": error: " + *error + '\n';
+  // Messages may quote user bytes (a NUL, a newline, invalid UTF-8): always one line.
+  if (error) std::cerr << rank_prefix(program, runtime) + ": error: " + utf8::printable(*error) + '\n';
   if (code != 0 && in_multi_rank_job(runtime)) {
     if (!error)
       std::cerr << rank_prefix(program, runtime) + ": exited with code " + std::to_string(code) +

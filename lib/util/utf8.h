@@ -20,4 +20,10 @@ void append(std::string& out, char32_t cp);
 // Number of code points in well-formed UTF-8.
 std::size_t length(std::string_view s);
 
+// `s` as one printable line, for error messages that quote user bytes: ASCII
+// control characters (newline, NUL, ESC, ...) and bytes that are not
+// well-formed UTF-8 become \xNN, and trailing spaces go. Valid non-ASCII
+// text is kept as it is.
+std::string printable(std::string_view s);
+
 }  // namespace moe::utf8

@@ -68,4 +68,15 @@ CommandResult run_app(const std::string& app, const std::string& args,
   return r;
 }
 
+CommandResult run_app_redirected(const std::string& app, const std::string& args_and_redirections) {
+  const std::string err = temp_dir() + "/stderr";
+  const std::string cmd = shell_quote(std::string(MOE_BIN_DIR) + "/" + app) + " " + args_and_redirections +
+                          " 2>" + shell_quote(err);
+  const int status = std::system(cmd.c_str());
+  CommandResult r;
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  r.err = read_file(err);
+  return r;
+}
+
 }  // namespace moe::test

@@ -15,6 +15,10 @@ struct CommandResult {
 CommandResult run_app(const std::string& app, const std::string& args,
                       const std::string& stdin_text = "");
 
+// Runs `bin/<app> <args_and_redirections>` with the caller's own stdin/stdout
+// redirections (a closed stdin, /dev/full); only stderr is captured.
+CommandResult run_app_redirected(const std::string& app, const std::string& args_and_redirections);
+
 // A fresh temporary directory, removed at process exit.
 std::string temp_dir();
 // Writes `text` to `dir/name` and returns the path.

@@ -11,6 +11,7 @@
 #include <regex>
 #include <sstream>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "cli/run_command.h"
 
@@ -78,6 +79,24 @@ TEST(MoeTranslateErrors, DirectoriesAreNoInputOrOutput) {
   const int status = std::system(cmd.c_str());
   EXPECT_EQ(WIFEXITED(status) ? WEXITSTATUS(status) : -1, 1);
   EXPECT_EQ(read_file(dir + "/err"), "moe-translate: error: <stdin>: cannot open input: is a directory\n");
+}
+
+TEST(MoeTranslateErrors, EmptyFileNamesAndAClosedStdin) {
+  const std::string dir = temp_dir();
+  const std::string m = "-m " + shell_quote(dir + "/no-run");
+  expect_one_line_error(run_app("moe-translate", m + " -o ''", "x\n"), "--output: empty file name");
+  expect_one_line_error(run_app("moe-translate", m + " -i ''"), "--input: empty file name");
+  // A closed stdin is not an empty input: no output and exit 0 would hide it.
+  const CommandResult closed = run_app_redirected("moe-translate", m + " 0<&-");
+  EXPECT_EQ(closed.exit_code, 1);
+  EXPECT_EQ(closed.err, "moe-translate: error: <stdin>: read error: Bad file descriptor\n");
+}
+
+TEST(MoeTranslateErrors, HelpThatCannotBeWrittenIsAnError) {
+  if (access("/dev/full", W_OK) != 0) GTEST_SKIP() << "no /dev/full";
+  const CommandResult r = run_app_redirected("moe-translate", "--help > /dev/full");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.err, "moe-translate: error: <stdout>: write failed\n");
 }
 
 // A failure before the end leaves an existing output file as it was (no

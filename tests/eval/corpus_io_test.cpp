@@ -107,5 +107,14 @@ TEST(TsvTestSet, ExactlyThreeFieldsAndAStrippedReference) {
             two.path() + ":1: expected lang<TAB>source<TAB>reference (3 tab-separated fields), found 2");
 }
 
+TEST(TsvTestSet, AByteOrderMarkIsNotPartOfTheFirstLanguageCode) {
+  const TempFile tsv("\xEF\xBB\xBF" "de\tQuelle\tref\nfr\tsrc\tref2\n");
+  EXPECT_EQ(read_tsv_test_set(tsv.path()).languages, (std::vector<std::string>{"de", "fr"}));
+  const TempFile codes("\xEF\xBB\xBF" "de\nfr\n");
+  EXPECT_EQ(read_language_codes(codes.path()), (std::vector<std::string>{"de", "fr"}));
+  // Hypotheses and references keep it, as sacreBLEU reads them.
+  EXPECT_EQ(lines_of("\xEF\xBB\xBF" "a\n"), (std::vector<std::string>{"\xEF\xBB\xBF" "a"}));
+}
+
 }  // namespace
 }  // namespace moe::eval

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <filesystem>
 #include <limits>
 #include <memory>
 #include <numeric>
@@ -277,6 +278,33 @@ TEST(RunOnMesh, OtherExceptionsExitTwo) {
       MeshBackend::kSingleProcess);
   EXPECT_EQ(code, 2);
   EXPECT_EQ(testing::internal::GetCapturedStderr(), "moe-test: error: out of memory\n");
+}
+
+TEST(RunOnMesh, MessagesWithControlBytesStayOneLine) {
+  testing::internal::CaptureStderr();
+  const int code = run_on_mesh(
+      "moe-test",
+      [](MpiRuntime&) -> int {
+        throw InputError("r.yaml:2: unknown escape character: \x1f\n\xff");
+      },
+      MeshBackend::kSingleProcess);
+  EXPECT_EQ(code, 1);
+  EXPECT_EQ(testing::internal::GetCapturedStderr(),
+            "moe-test: error: r.yaml:2: unknown escape character: \\x1F\\x0A\\xFF\n");
+}
+
+TEST(RunOnMesh, FilesystemErrorsAreInputErrorsNamingThePath) {
+  testing::internal::CaptureStderr();
+  const int code = run_on_mesh(
+      "moe-test",
+      [](MpiRuntime&) -> int {
+        std::filesystem::create_directories("/proc/self/status/x");  // under a regular file
+        return 0;
+      },
+      MeshBackend::kSingleProcess);
+  EXPECT_EQ(code, 1);
+  EXPECT_EQ(testing::internal::GetCapturedStderr(),
+            "moe-test: error: /proc/self/status/x: Not a directory\n");
 }
 
 }  // namespace

@@ -25,5 +25,13 @@ TEST(Utf8, RejectsMalformedSequences) {
   EXPECT_THROW(utf8::decode("a\x80"), std::invalid_argument);
 }
 
+TEST(Utf8, PrintableKeepsTextAndEscapesControlAndInvalidBytes) {
+  EXPECT_EQ(utf8::printable("Grüße, 世界"), "Grüße, 世界");
+  EXPECT_EQ(utf8::printable(std::string("a\nb\0c\x1b", 6)), "a\\x0Ab\\x00c\\x1B");
+  EXPECT_EQ(utf8::printable("got '\xff' \xc3("), "got '\\xFF' \\xC3(");
+  EXPECT_EQ(utf8::printable("trailing space  "), "trailing space");
+  EXPECT_EQ(utf8::printable("\x7f"), "\\x7F");
+}
+
 }  // namespace
 }  // namespace moe
