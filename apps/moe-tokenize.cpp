@@ -6,9 +6,16 @@
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
 #include <iostream>
+#include <limits>
 #include <memory>
+#include <sstream>
 
 #include "data/corpus_builder.h"
 #include "data/corpus_reader.h"
@@ -18,8 +25,24 @@
 #include "parse_flags.h"
 #include "util/error.h"
 #include "util/log.h"
+#include "util/utf8.h"
 
 namespace {
+
+// CLI::Range passes NaN (every comparison with it is false): floats get this.
+CLI::Validator finite_range(double min, double max) {
+  std::ostringstream bounds;
+  bounds << min << " to " << max;
+  return CLI::Validator(
+      [min, max, range = bounds.str()](std::string& input) -> std::string {
+        char* end = nullptr;
+        const double value = std::strtod(input.c_str(), &end);
+        if (input.empty() || *end != '\0' || !(value >= min && value <= max))
+          return "Value " + input + " not in range " + range;
+        return {};
+      },
+      "FLOAT in [" + bounds.str() + "]");
+}
 
 // One progress line: redrawn in place on a terminal; in a log, plain lines,
 // at most one every few seconds per phase ("download", "extract", "split").
@@ -78,7 +101,7 @@ int run_corpus(CorpusArgs& args) {
               << train << " training pairs in " << args.build.out_dir << " ("
               << static_cast<int>(report.total_seconds + 0.5) << " s)\n";
   }
-  return report.languages.empty() ? 1 : 0;
+  return 0;
 }
 
 struct TrainArgs {
@@ -94,6 +117,7 @@ int run_train(const TrainArgs& args) {
   std::vector<std::string> codes;
   for (const auto& language : moe::data::list_corpus_languages(args.corpus_dir)) codes.push_back(language.code);
   if (codes.empty()) throw moe::FileError(args.corpus_dir, 0, "the corpus has no languages");
+  moe::data::check_model_prefix(args.separate ? args.model_prefix + ".source" : args.model_prefix);
   const std::vector<std::string>& extra = args.vocab.user_defined_symbols;
   // Checked before the (slow) sampling, and with the flag's name: SentencePiece
   // itself would fail only after it, with a log line of its own.
@@ -146,8 +170,9 @@ int run_codec(const CodecArgs& args, bool encode) {
   codec.columns = args.columns;
   codec.format = args.ids ? moe::data::TokenFormat::kIds : moe::data::TokenFormat::kPieces;
   struct stat input;
-  if (fstat(STDIN_FILENO, &input) == 0 && S_ISDIR(input.st_mode))
-    throw moe::FileError("<stdin>", 0, "cannot read input: is a directory");
+  if (fstat(STDIN_FILENO, &input) != 0)  // closed (0<&-): reading it would look like empty input
+    throw moe::FileError("<stdin>", 0, std::string("read error: ") + std::strerror(errno));
+  if (S_ISDIR(input.st_mode)) throw moe::FileError("<stdin>", 0, "cannot read input: is a directory");
   std::ios::sync_with_stdio(false);
   moe::data::transform_lines(std::cin, std::cout, args.threads, "<stdin>", [&](std::string_view line) {
     return encode ? moe::data::encode_line(line, codec) : moe::data::decode_line(line, codec);
@@ -178,8 +203,13 @@ int main(int argc, char** argv) {
       ->check(CLI::ExistingFile);
   corpus_cmd->add_option("-c,--cache", corpus.build.cache_dir, "download and parse cache")->capture_default_str();
   corpus_cmd->add_option("-j,--threads", corpus.build.threads, "extraction threads")->capture_default_str()->check(CLI::Range(1, 256));
-  corpus_cmd->add_option("--max-dev", corpus.build.split.max_dev_pairs, "dev pairs per language at most")->capture_default_str();
-  corpus_cmd->add_option("--max-test", corpus.build.split.max_test_pairs, "test pairs per language at most")->capture_default_str();
+  // Unsigned fields: without a range CLI11 would read -1 as 2^64 - 1.
+  corpus_cmd->add_option("--max-dev", corpus.build.split.max_dev_pairs, "dev pairs per language at most")
+      ->capture_default_str()
+      ->check(CLI::Range(0, std::numeric_limits<int>::max()));
+  corpus_cmd->add_option("--max-test", corpus.build.split.max_test_pairs, "test pairs per language at most")
+      ->capture_default_str()
+      ->check(CLI::Range(0, std::numeric_limits<int>::max()));
   corpus_cmd->add_flag("--offline", corpus.offline, "use only .debs already in the cache");
   corpus_cmd->add_flag("--stats", corpus.stats, "print the per-language table on stdout");
 
@@ -198,7 +228,7 @@ int main(int argc, char** argv) {
   train_cmd->add_option("--vocab-size", train.vocab.vocab_size, "pieces (V)")->capture_default_str()->check(CLI::Range(8, 1 << 20));
   train_cmd->add_option("--character-coverage", train.vocab.character_coverage, "share of characters covered")
       ->capture_default_str()
-      ->check(CLI::Range(0.9, 1.0));
+      ->check(finite_range(0.9, 1.0));
   train_cmd->add_option("--normalization", train.vocab.normalization,
                         "SentencePiece normalization rule (identity: decoding restores the text exactly)")
       ->capture_default_str()
@@ -206,11 +236,16 @@ int main(int argc, char** argv) {
   train_cmd->add_flag("--byte-fallback", train.vocab.byte_fallback, "spell uncovered characters as byte pieces");
   train_cmd->add_option("--user-symbols", train.vocab.user_defined_symbols, "extra single-piece symbols")->delimiter(',');
   train_cmd->add_flag("!--no-language-tags", train.language_tags, "do not add <2en> and <2xx> tags as symbols");
-  train_cmd->add_option("--seed", train.vocab.seed, "sampling seed")->capture_default_str();
+  train_cmd->add_option("--seed", train.vocab.seed, "sampling seed")
+      ->capture_default_str()
+      ->check(CLI::Range(std::int64_t{0}, std::numeric_limits<std::int64_t>::max()));
   train_cmd->add_option("-T,--temperature", train.vocab.temperature, "language sampling temperature")
       ->capture_default_str()
-      ->check(CLI::Range(1.0, 1000.0));
-  train_cmd->add_option("--sentences", train.vocab.sentences, "pairs sampled per model")->capture_default_str();
+      ->check(finite_range(1.0, 1000.0));
+  // 100M pairs is already some 10 GB of text in memory.
+  train_cmd->add_option("--sentences", train.vocab.sentences, "pairs sampled per model")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100000000));
   train_cmd->add_option("-j,--threads", train.vocab.threads, "SentencePiece threads")->capture_default_str()->check(CLI::Range(1, 128));
   train_cmd->add_flag("--separate", train.separate, "a source model and an English target model instead of one shared model");
   train_cmd->add_flag("-v,--verbose", train.vocab.verbose, "SentencePiece's own log");
@@ -237,10 +272,15 @@ int main(int argc, char** argv) {
     if (*encode_cmd) return run_codec(codec, /*encode=*/true);
     if (*decode_cmd) return run_codec(codec, /*encode=*/false);
   } catch (const moe::InputError& e) {
-    std::cerr << "moe-tokenize: error: " << e.what() << '\n';
+    std::cerr << "moe-tokenize: error: " << moe::utf8::printable(e.what()) << '\n';
+    return 1;
+  } catch (const std::filesystem::filesystem_error& e) {
+    // A path the user gave that cannot be created or read (OUT under a regular file, ...).
+    const std::string path = e.path1().empty() ? std::string() : e.path1().string() + ": ";
+    std::cerr << "moe-tokenize: error: " << moe::utf8::printable(path + e.code().message()) << '\n';
     return 1;
   } catch (const std::exception& e) {
-    std::cerr << "moe-tokenize: internal error: " << e.what() << '\n';
+    std::cerr << "moe-tokenize: internal error: " << moe::utf8::printable(e.what()) << '\n';
     return 2;
   }
   return 0;

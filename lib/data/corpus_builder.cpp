@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <atomic>
+#include <charconv>
 #include <chrono>
+#include <exception>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
@@ -16,8 +18,10 @@
 #include "data/deb_archive.h"
 #include "data/mo_catalog.h"
 #include "data/process.h"
+#include "util/atomic_file.h"
 #include "util/error.h"
 #include "util/log.h"
+#include "util/utf8.h"
 
 namespace moe::data {
 namespace fs = std::filesystem;
@@ -120,7 +124,7 @@ ParsedDeb parse_deb(const fs::path& deb, const std::string& package) {
     try {
       catalog = parse_mo(bytes, origin);
     } catch (const FileError& e) {
-      log::warn(std::string(e.what()) + " (corrupt catalog skipped)");
+      log::warn(utf8::printable(e.what()) + " (corrupt catalog skipped)");
       ++parsed.corrupt_catalogs;
       return;
     }
@@ -184,6 +188,12 @@ void merge_parsed_file(const fs::path& path, std::map<std::string, LanguageAccum
     ++line_number;
     const std::vector<std::string_view> f = split_tabs(line);
     const auto bad = [&] { return FileError(path.string(), line_number, "malformed cache line (delete the file)"); };
+    const auto count_of = [&](std::string_view field) {
+      std::size_t count = 0;
+      const auto [end, error] = std::from_chars(field.data(), field.data() + field.size(), count);
+      if (error != std::errc() || end != field.data() + field.size()) throw bad();
+      return count;
+    };
     if (f[0] == "P") {
       if (f.size() != 4) throw bad();
       LanguageAccumulator& lang = languages[std::string(f[1])];
@@ -195,18 +205,20 @@ void merge_parsed_file(const fs::path& path, std::map<std::string, LanguageAccum
       lang.pairs.emplace_back(std::string(f[2]), std::string(f[3]));
     } else if (f[0] == "D") {
       if (f.size() != 4) throw bad();
-      const std::size_t count = std::stoul(std::string(f[3]));
+      const std::size_t count = count_of(f[3]);
       languages[std::string(f[1])].stats.dropped += count;
-      report.drops[static_cast<DropReason>(std::stoi(std::string(f[2])))] += count;
+      const std::size_t reason = count_of(f[2]);
+      if (reason > static_cast<std::size_t>(DropReason::kEmpty)) throw bad();
+      report.drops[static_cast<DropReason>(reason)] += count;
     } else if (f[0] == "C") {
       if (f.size() != 3) throw bad();
-      const std::size_t count = std::stoul(std::string(f[2]));
+      const std::size_t count = count_of(f[2]);
       languages[std::string(f[1])].stats.catalogs += count;
       report.catalogs_used += count;
     } else if (f[0] == "S") {
       if (f.size() != 3) throw bad();
-      report.catalogs_skipped += std::stoul(std::string(f[1]));
-      report.corrupt_catalogs += std::stoul(std::string(f[2]));
+      report.catalogs_skipped += count_of(f[1]);
+      report.corrupt_catalogs += count_of(f[2]);
     } else if (f[0] == "U") {
       if (f.size() != 2) throw bad();
       unknown_locales.insert(std::string(f[1]));
@@ -214,6 +226,7 @@ void merge_parsed_file(const fs::path& path, std::map<std::string, LanguageAccum
       throw bad();
     }
   }
+  if (in.bad()) throw FileError(path.string(), 0, "read error in the cached parse");
 }
 
 void write_split_file(const fs::path& path, const std::vector<std::pair<std::string, std::string>>& pairs) {
@@ -226,6 +239,77 @@ void write_split_file(const fs::path& path, const std::vector<std::pair<std::str
   }
   fs::rename(temp, path);
 }
+
+void create_directory_or_throw(const fs::path& dir) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) throw FileError(dir.string(), 0, "cannot create the directory: " + ec.message());
+}
+
+// The new corpus is written under OUT/.corpus-partial and moved into OUT only
+// once it is complete, so a build that fails or is interrupted leaves the
+// previous corpus in OUT as it was (and removes what it created itself).
+class StagedCorpusDir {
+ public:
+  explicit StagedCorpusDir(const fs::path& out) : out_(out), staging_(out / ".corpus-partial") {
+    std::error_code ec;
+    const fs::file_status status = fs::status(out_, ec);
+    if (fs::exists(status) && !fs::is_directory(status))
+      throw FileError(out_.string(), 0, "the output path exists and is not a directory");
+    for (fs::path missing = out_; !missing.empty() && !fs::exists(missing, ec); missing = missing.parent_path())
+      outermost_created_ = missing;
+    create_directory_or_throw(out_);
+    for (Split split : {Split::kTrain, Split::kDev, Split::kTest}) {
+      const fs::path dir = out_ / std::string(split_name(split));
+      if (fs::exists(dir, ec) && !fs::is_directory(dir, ec))
+        throw FileError(dir.string(), 0, "exists and is not a directory");
+    }
+    fs::remove_all(staging_, ec);  // left by an interrupted run
+    for (Split split : {Split::kTrain, Split::kDev, Split::kTest})
+      create_directory_or_throw(staging_ / std::string(split_name(split)));
+  }
+  StagedCorpusDir(const StagedCorpusDir&) = delete;
+  StagedCorpusDir& operator=(const StagedCorpusDir&) = delete;
+  ~StagedCorpusDir() {
+    if (committed_) return;
+    std::error_code ec;
+    fs::remove_all(staging_, ec);
+    if (outermost_created_.empty()) return;
+    // fs::remove removes only empty directories: nothing else is touched.
+    for (fs::path dir = out_; fs::remove(dir, ec) && dir != outermost_created_; dir = dir.parent_path()) {
+    }
+  }
+
+  const fs::path& dir() const { return staging_; }
+
+  // Moves the new files over the old ones (each rename is atomic), then
+  // removes the languages of the earlier build that the new one lacks.
+  void commit() {
+    for (Split split : {Split::kTrain, Split::kDev, Split::kTest}) {
+      const std::string name(split_name(split));
+      const fs::path target = out_ / name;
+      create_directory_or_throw(target);
+      std::set<fs::path> fresh;
+      for (const auto& entry : fs::directory_iterator(staging_ / name)) {
+        fs::rename(entry.path(), target / entry.path().filename());
+        fresh.insert(entry.path().filename());
+      }
+      std::vector<fs::path> stale;
+      for (const auto& entry : fs::directory_iterator(target))
+        if (entry.path().extension() == ".tsv" && !fresh.count(entry.path().filename())) stale.push_back(entry.path());
+      for (const auto& path : stale) fs::remove(path);
+    }
+    fs::rename(staging_ / "stats.tsv", out_ / "stats.tsv");
+    committed_ = true;
+    std::error_code ec;
+    fs::remove_all(staging_, ec);
+  }
+
+ private:
+  fs::path out_, staging_;
+  fs::path outermost_created_;  // the first directory of OUT's path this build created, if any
+  bool committed_ = false;
+};
 
 }  // namespace
 
@@ -252,10 +336,12 @@ CorpusBuildReport build_corpus(const CorpusBuildOptions& options, const Progress
   CorpusBuildReport report;
   const std::vector<std::string> packages = read_package_list(options.package_list);
   report.packages = packages.size();
+  // Before the slow part, so that a bad OUT or CACHE fails at once.
+  StagedCorpusDir staged(options.out_dir);
   const fs::path cache(options.cache_dir);
   const fs::path deb_dir = cache / "debs", parsed_dir = cache / "parsed";
-  fs::create_directories(deb_dir);
-  fs::create_directories(parsed_dir);
+  create_directory_or_throw(deb_dir);
+  create_directory_or_throw(parsed_dir);
 
   // 1. Download what the cache lacks, a batch at a time; a failing batch is
   // retried package by package so that one bad name costs only itself.
@@ -324,7 +410,7 @@ CorpusBuildReport build_corpus(const CorpusBuildOptions& options, const Progress
       try {
         write_parsed(parse_deb(job.deb, job.package), job.parsed);
       } catch (const std::exception& e) {
-        log::warn(std::string(e.what()) + "; package " + job.package + " skipped");
+        log::warn(utf8::printable(e.what()) + "; package " + job.package + " skipped");
         std::lock_guard<std::mutex> lock(mutex);
         extract_failed.insert(job.package);
       }
@@ -352,13 +438,7 @@ CorpusBuildReport build_corpus(const CorpusBuildOptions& options, const Progress
   for (const auto& locale : unknown_locales) log::info("locale '" + locale + "' is not in the language table; kept as is");
   report.unknown_locales.assign(unknown_locales.begin(), unknown_locales.end());
 
-  const fs::path out(options.out_dir);
-  for (Split split : {Split::kTrain, Split::kDev, Split::kTest}) {
-    const fs::path dir = out / std::string(split_name(split));
-    fs::create_directories(dir);
-    for (const auto& entry : fs::directory_iterator(dir))  // languages of an earlier build must not linger
-      if (entry.path().extension() == ".tsv") fs::remove(entry.path());
-  }
+  const fs::path& out = staged.dir();
   std::vector<LanguageAccumulator*> ordered;
   for (auto& [code, lang] : languages) {
     lang.stats.code = code;
@@ -372,46 +452,62 @@ CorpusBuildReport build_corpus(const CorpusBuildOptions& options, const Progress
       if (!digests.count(pair.second)) digests.emplace(pair.second, english_digest(pair.second));
   const EnglishDigestFn cached_digest = [&](const std::string& english) { return digests.at(english); };
   std::atomic<std::size_t> next_language{0};
+  auto split_language = [&](LanguageAccumulator& lang) {
+    lang.seen.clear();
+    if (lang.pairs.empty()) return;
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      progress("split " + lang.stats.code);
+    }
+    const LanguageSplits splits = split_pairs(std::move(lang.pairs), options.split, cached_digest);
+    lang.stats.train = splits.train.size();
+    lang.stats.dev = splits.dev.size();
+    lang.stats.test = splits.test.size();
+    const std::string file = lang.stats.code + ".tsv";
+    write_split_file(out / "train" / file, splits.train);
+    if (!splits.dev.empty()) write_split_file(out / "dev" / file, splits.dev);
+    if (!splits.test.empty()) write_split_file(out / "test" / file, splits.test);
+  };
+  std::exception_ptr split_error;  // the first failure (a full disk), rethrown after the join
   auto split_worker = [&] {
     for (std::size_t i = next_language++; i < ordered.size(); i = next_language++) {
-      LanguageAccumulator& lang = *ordered[i];
-      lang.seen.clear();
-      if (lang.pairs.empty()) continue;
-      {
+      try {
+        split_language(*ordered[i]);
+      } catch (...) {
         std::lock_guard<std::mutex> lock(mutex);
-        progress("split " + lang.stats.code);
+        if (!split_error) split_error = std::current_exception();
       }
-      const LanguageSplits splits = split_pairs(std::move(lang.pairs), options.split, cached_digest);
-      lang.stats.train = splits.train.size();
-      lang.stats.dev = splits.dev.size();
-      lang.stats.test = splits.test.size();
-      const std::string file = lang.stats.code + ".tsv";
-      write_split_file(out / "train" / file, splits.train);
-      if (!splits.dev.empty()) write_split_file(out / "dev" / file, splits.dev);
-      if (!splits.test.empty()) write_split_file(out / "test" / file, splits.test);
     }
   };
   workers.clear();
   for (int t = 0; t < std::max(1, options.threads); ++t) workers.emplace_back(split_worker);
   for (auto& w : workers) w.join();
+  if (split_error) std::rethrow_exception(split_error);
   for (const auto* lang : ordered)
     if (lang->stats.train + lang->stats.dev + lang->stats.test > 0) report.languages.push_back(lang->stats);
   std::sort(report.languages.begin(), report.languages.end(), [](const LanguageStats& a, const LanguageStats& b) {
     return a.train != b.train ? a.train > b.train : a.code < b.code;
   });
+  if (report.languages.empty())
+    throw FileError(options.package_list, 0,
+                    "no translation pairs from its " + std::to_string(packages.size()) + " package" +
+                        (packages.size() == 1 ? "" : "s") + " (" + std::to_string(report.download_failed) +
+                        " not downloaded or not in the cache, " + std::to_string(report.extract_failed) +
+                        " failed to unpack); " + options.out_dir + " is unchanged");
   report.split_seconds = seconds_since(split_start);
   report.total_seconds = seconds_since(start);
   write_stats_tsv((out / "stats.tsv").string(), report);
+  staged.commit();
   return report;
 }
 
 void write_stats_tsv(const std::string& path, const CorpusBuildReport& report) {
-  std::ofstream out(path);
-  if (!out) throw FileError(path, 0, "cannot write");
-  out << "code\ttrain\tdev\ttest\tduplicates\tdropped\tcatalogs\n";
-  for (const auto& l : report.languages)
-    out << l.code << '\t' << l.train << '\t' << l.dev << '\t' << l.test << '\t' << l.duplicates << '\t' << l.dropped
-        << '\t' << l.catalogs << '\n';
+  write_file_atomically(path, [&](std::ostream& out) {
+    out << "code\ttrain\tdev\ttest\tduplicates\tdropped\tcatalogs\n";
+    for (const auto& l : report.languages)
+      out << l.code << '\t' << l.train << '\t' << l.dev << '\t' << l.test << '\t' << l.duplicates << '\t'
+          << l.dropped << '\t' << l.catalogs << '\n';
+  });
 }
 
 std::string format_stats_table(const CorpusBuildReport& report) {

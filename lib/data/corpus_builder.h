@@ -55,6 +55,10 @@ struct CorpusBuildReport {
 // Receives one progress message at a time ("extract 12/47 krita-l10n").
 using ProgressCallback = std::function<void(const std::string&)>;
 
+// The new corpus is written under OUT/.corpus-partial and moved into OUT only
+// when complete: on any failure OUT keeps its earlier corpus untouched. Throws
+// FileError for an OUT or CACHE that cannot be created, and naming the
+// package list when no package gave a single pair (all missing, say).
 CorpusBuildReport build_corpus(const CorpusBuildOptions& options, const ProgressCallback& progress);
 
 // OUT/stats.tsv: a header line, then one line per language.

@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <charconv>
+#include <cstring>
 #include <exception>
 #include <istream>
 #include <ostream>
@@ -104,7 +106,12 @@ void transform_lines(std::istream& in, std::ostream& out, int threads, const std
   for (;;) {
     lines.clear();
     std::string line;
+    errno = 0;
     while (lines.size() < kChunkLines && std::getline(in, line)) lines.push_back(std::move(line));
+    // A failed read(2) ends getline like the end of the input does, but sets badbit.
+    if (in.bad())
+      throw FileError(origin, first_line_number + static_cast<long>(lines.size()),
+                      errno != 0 ? std::string("read error: ") + std::strerror(errno) : "read error");
     if (lines.empty()) return;
     results.assign(lines.size(), std::string());
     std::atomic<std::size_t> next{0};

@@ -30,7 +30,8 @@ std::string decode_line(std::string_view line, const LineCodec& codec);
 
 // Applies `transform` to every line of `in` on `threads` threads, writing
 // results to `out` in input order. An InputError from `transform` becomes a
-// FileError naming `origin` and the line number. Stops after a chunk once
+// FileError naming `origin` and the line number, and so does a read error on
+// `in` (badbit: never taken for the end of the input). Stops after a chunk once
 // `out` has failed (the caller checks `out`).
 void transform_lines(std::istream& in, std::ostream& out, int threads, const std::string& origin,
                      const std::function<std::string(std::string_view)>& transform);

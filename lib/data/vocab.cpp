@@ -3,8 +3,13 @@
 #include <sentencepiece_processor.h>
 
 #include <algorithm>
+#include <cctype>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
+#include <ios>
 #include <iterator>
 
 #include "util/crc32.h"
@@ -31,18 +36,58 @@ void check_special_ids(const sentencepiece::SentencePieceProcessor& sp, const st
 }
 }  // namespace
 
+std::string sentencepiece_reason(std::string_view message) {
+  // "./src/sentencepiece_processor.cc(1101) ": where SentencePiece's check failed.
+  const std::size_t space = message.find(' ');
+  const std::size_t open = message.substr(0, space).rfind(".cc(");
+  bool located = false;
+  if (space != std::string_view::npos && open != std::string_view::npos && message[space - 1] == ')') {
+    const std::string_view line = message.substr(open + 4, space - 1 - (open + 4));
+    located = !line.empty() && std::all_of(line.begin(), line.end(), [](char c) { return c >= '0' && c <= '9'; });
+    if (located) message.remove_prefix(space + 1);
+  }
+  // "[model_proto->ParseFromArray(...)] ": the C++ condition that failed.
+  if (located && !message.empty() && message.front() == '[') {
+    int depth = 0;
+    for (std::size_t i = 0; i < message.size(); ++i) {
+      depth += message[i] == '[' ? 1 : message[i] == ']' ? -1 : 0;
+      if (depth == 0) {
+        message.remove_prefix(i + 1);
+        break;
+      }
+    }
+  }
+  const auto is_space = [](char c) { return std::isspace(static_cast<unsigned char>(c)) != 0; };
+  while (!message.empty() && is_space(message.front())) message.remove_prefix(1);
+  while (!message.empty() && is_space(message.back())) message.remove_suffix(1);
+  return std::string(message);
+}
+
 Vocab Vocab::load(const std::string& path) {
-  auto sp = std::make_unique<sentencepiece::SentencePieceProcessor>();
-  const auto status = sp->Load(path);
-  if (!status.ok()) throw FileError(path, 0, "not a SentencePiece model: " + std::string(status.message()));
-  check_special_ids(*sp, path);
-  return Vocab(std::move(sp));
+  // Read here rather than by SentencePiece, which names its own source file
+  // in I/O errors and throws std::ios_base::failure on a directory.
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) throw FileError(path, 0, "is a directory, not a SentencePiece model");
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw FileError(path, 0, std::string("cannot open the SentencePiece model: ") + std::strerror(errno));
+  std::string bytes;
+  try {
+    bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  } catch (const std::ios_base::failure&) {
+    throw FileError(path, 0, std::string("read error: ") + std::strerror(errno));
+  }
+  if (in.bad()) throw FileError(path, 0, "read error");
+  return from_serialized(bytes, path);
 }
 
 Vocab Vocab::from_serialized(const std::string& model_proto, const std::string& origin) {
+  if (model_proto.empty()) throw FileError(origin, 0, "not a SentencePiece model (empty)");
   auto sp = std::make_unique<sentencepiece::SentencePieceProcessor>();
   const auto status = sp->LoadFromSerializedProto(model_proto);
-  if (!status.ok()) throw FileError(origin, 0, "not a SentencePiece model: " + std::string(status.message()));
+  if (!status.ok()) {
+    const std::string reason = sentencepiece_reason(status.message());
+    throw FileError(origin, 0, "not a SentencePiece model" + (reason.empty() ? "" : ": " + reason));
+  }
   check_special_ids(*sp, origin);
   return Vocab(std::move(sp));
 }
@@ -52,14 +97,14 @@ int Vocab::size() const { return processor_->GetPieceSize(); }
 std::vector<int> Vocab::encode_ids(std::string_view text) const {
   std::vector<int> ids;
   const auto status = processor_->Encode(text, &ids);
-  if (!status.ok()) throw InputError("cannot encode text: " + std::string(status.message()));
+  if (!status.ok()) throw InputError("cannot encode text: " + sentencepiece_reason(status.message()));
   return ids;
 }
 
 std::vector<std::string> Vocab::encode_pieces(std::string_view text) const {
   std::vector<std::string> pieces;
   const auto status = processor_->Encode(text, &pieces);
-  if (!status.ok()) throw InputError("cannot encode text: " + std::string(status.message()));
+  if (!status.ok()) throw InputError("cannot encode text: " + sentencepiece_reason(status.message()));
   return pieces;
 }
 
@@ -73,14 +118,14 @@ std::string Vocab::decode_ids(const std::vector<int>& ids) const {
   }
   std::string text;
   const auto status = processor_->Decode(text_ids, &text);
-  if (!status.ok()) throw InputError("cannot decode ids: " + std::string(status.message()));
+  if (!status.ok()) throw InputError("cannot decode ids: " + sentencepiece_reason(status.message()));
   return text;
 }
 
 std::string Vocab::decode_pieces(const std::vector<std::string>& pieces) const {
   std::string text;
   const auto status = processor_->Decode(pieces, &text);
-  if (!status.ok()) throw InputError("cannot decode pieces: " + std::string(status.message()));
+  if (!status.ok()) throw InputError("cannot decode pieces: " + sentencepiece_reason(status.message()));
   return text;
 }
 

@@ -49,6 +49,11 @@ class Vocab {
   std::size_t longest_piece_bytes_ = 0;
 };
 
+// A SentencePiece status message without the source location and failed
+// condition it starts with ("./src/x.cc(12) [cond] "), nor surrounding
+// whitespace: what SentencePiece meant for a user, possibly nothing.
+std::string sentencepiece_reason(std::string_view message);
+
 // "CRC32-SIZE" of the model file's bytes: what a checkpoint records of the
 // vocabulary it was trained with (moe-train writes it, moe-translate checks
 // it). Throws FileError when `model_path` cannot be read.

@@ -5,11 +5,13 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <numeric>
 #include <unordered_map>
 #include <unordered_set>
 
 #include "data/corpus_reader.h"
+#include "data/vocab.h"
 #include "util/error.h"
 #include "util/log.h"
 #include "util/rng.h"
@@ -82,8 +84,20 @@ std::vector<std::string> sample_vocab_sentences(const std::string& corpus_dir, V
   return sentences;
 }
 
+void check_model_prefix(const std::string& model_prefix) {
+  const std::filesystem::path model(model_prefix + ".model");
+  const std::filesystem::path dir = model.has_parent_path() ? model.parent_path() : ".";
+  std::error_code ec;
+  if (!std::filesystem::is_directory(dir, ec))
+    throw FileError(model.string(), 0,
+                    std::filesystem::exists(dir, ec) ? dir.string() + " is not a directory"
+                                                     : "the directory " + dir.string() + " does not exist");
+  if (std::filesystem::is_directory(model, ec)) throw FileError(model.string(), 0, "is a directory");
+}
+
 void train_vocab(const std::vector<std::string>& sentences, const VocabTrainOptions& options,
                  const std::string& model_prefix) {
+  check_model_prefix(model_prefix);
   if (sentences.empty()) throw InputError("no training sentences for the vocabulary (empty corpus?)");
   for (const auto& symbol : options.user_defined_symbols)
     if (symbol.find(',') != std::string::npos || symbol.empty())
@@ -121,11 +135,7 @@ void train_vocab(const std::vector<std::string>& sentences, const VocabTrainOpti
   sentencepiece::SetRandomGeneratorSeed(static_cast<unsigned int>(mix64(options.seed) & 0x7FFFFFFF));
   VectorSentenceIterator iterator(sentences);
   const auto status = sentencepiece::SentencePieceTrainer::Train(args, &iterator);
-  if (!status.ok()) {
-    std::string message = status.message();
-    while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
-    throw InputError("SentencePiece training failed: " + message);
-  }
+  if (!status.ok()) throw InputError("SentencePiece training failed: " + sentencepiece_reason(status.message()));
   log::info("vocabulary " + model_prefix + ".model trained on " + std::to_string(sentences.size()) + " sentences");
 }
 

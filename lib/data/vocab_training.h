@@ -48,6 +48,10 @@ bool is_language_tag(std::string_view piece);
 std::vector<std::string> sample_vocab_sentences(const std::string& corpus_dir, VocabSide side,
                                                 const VocabTrainOptions& options);
 
+// Throws FileError when PREFIX.model could not be written (its directory is
+// missing): checked by train_vocab, and worth checking before the sampling.
+void check_model_prefix(const std::string& model_prefix);
+
 // Trains on `sentences` and writes `model_prefix`.model and .vocab with
 // pad=0 bos=1 eos=2 unk=3. Throws InputError for a user-defined symbol that
 // is empty, has a comma or is listed twice, and with SentencePiece's message

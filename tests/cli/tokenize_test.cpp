@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <stdexcept>
 #include <sys/wait.h>
 
@@ -187,16 +188,116 @@ void expect_one_line_error(const CommandResult& r, const std::string& what) {
 }
 
 // `moe-tokenize ARGS < stdin_path > stdout_path`, for inputs and outputs that
-// run_app cannot give (a directory, /dev/full).
+// run_app cannot give (a directory, /dev/full); an empty stdin_path closes stdin.
 CommandResult run_redirected(const std::string& args, const std::string& stdin_path, const std::string& stdout_path) {
   const std::string err = temp_dir() + "/err";
-  const std::string cmd = shell_quote(std::string(MOE_BIN_DIR) + "/moe-tokenize") + " " + args + " < " +
-                          shell_quote(stdin_path) + " > " + shell_quote(stdout_path) + " 2> " + shell_quote(err);
+  const std::string cmd = shell_quote(std::string(MOE_BIN_DIR) + "/moe-tokenize") + " " + args +
+                          (stdin_path.empty() ? " 0<&-" : " < " + shell_quote(stdin_path)) + " > " +
+                          shell_quote(stdout_path) + " 2> " + shell_quote(err);
   const int status = std::system(cmd.c_str());
   CommandResult r;
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   r.err = read_file(err);
   return r;
+}
+
+// Every file under `dir` (relative path -> bytes), hidden ones included.
+std::map<std::string, std::string> snapshot(const std::string& dir) {
+  std::map<std::string, std::string> files;
+  for (const auto& entry : fs::recursive_directory_iterator(dir))
+    files[fs::relative(entry.path(), dir).string()] = entry.is_regular_file() ? read_file(entry.path().string()) : "<dir>";
+  return files;
+}
+
+TEST(TokenizeCli, AFailedCorpusBuildLeavesTheEarlierCorpusByteIdentical) {
+  const std::string dir = temp_dir();
+  write_package_cache(fs::path(dir) / "cache");
+  const std::string cache = " -c " + shell_quote(dir + "/cache");
+  const std::string good = write_file(dir, "good.txt", "l10n-test\n");
+  const std::string out = dir + "/out";
+  ASSERT_EQ(run_app("moe-tokenize", "corpus -q --offline -l " + shell_quote(good) + cache + " -o " + shell_quote(out))
+                .exit_code,
+            0);
+  write_file(out + "/train", "notes.txt", "not a language: kept\n");
+  const std::map<std::string, std::string> before = snapshot(out);
+  ASSERT_EQ(before.count("train/de.tsv"), 1u);
+
+  // Nothing can be extracted: the package is not in the cache.
+  const std::string missing = write_file(dir, "missing.txt", "not-cached\n");
+  const CommandResult r =
+      run_app("moe-tokenize", "corpus -q --offline -l " + shell_quote(missing) + cache + " -o " + shell_quote(out));
+  expect_one_line_error(r, missing + ": no translation pairs from its 1 package");
+  EXPECT_EQ(snapshot(out), before);
+  // Without -q the warnings come first, and the error line still ends the output.
+  const CommandResult loud =
+      run_app("moe-tokenize", "corpus --offline -l " + shell_quote(missing) + cache + " -o " + shell_quote(out));
+  EXPECT_EQ(loud.exit_code, 1);
+  EXPECT_NE(loud.err.find("\nmoe-tokenize: error: " + missing + ": "), std::string::npos) << loud.err;
+  EXPECT_EQ(snapshot(out), before);
+  // A new OUT is not left behind either.
+  expect_one_line_error(run_app("moe-tokenize", "corpus -q --offline -l " + shell_quote(missing) + cache + " -o " +
+                                                    shell_quote(dir + "/new/corpus")),
+                        "no translation pairs");
+  EXPECT_FALSE(fs::exists(dir + "/new"));
+
+  // A rebuild replaces the languages and keeps what is not a language file.
+  const CommandResult again =
+      run_app("moe-tokenize", "corpus -q --offline -l " + shell_quote(good) + cache + " -o " + shell_quote(out));
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_EQ(snapshot(out), before);
+}
+
+TEST(TokenizeCli, OutputAndCachePathsThatCannotBeCreatedAreUserErrors) {
+  const std::string dir = temp_dir();
+  const std::string file = write_file(dir, "plain.txt", "a regular file\n");
+  const std::string list = write_file(dir, "list.txt", "l10n-test\n");
+  const std::string args = "corpus -q --offline -l " + shell_quote(list);
+  expect_one_line_error(
+      run_app("moe-tokenize", args + " -c " + shell_quote(dir + "/cache") + " -o " + shell_quote(file + "/out")),
+      file + "/out: cannot create the directory: Not a directory");
+  expect_one_line_error(run_app("moe-tokenize", args + " -c " + shell_quote(dir + "/cache") + " -o " + shell_quote(file)),
+                        file + ": the output path exists and is not a directory");
+  expect_one_line_error(
+      run_app("moe-tokenize", args + " -c " + shell_quote(file + "/cache") + " -o " + shell_quote(dir + "/out")),
+      file + "/cache/debs: cannot create the directory: Not a directory");
+  EXPECT_EQ(read_file(file), "a regular file\n");
+  EXPECT_FALSE(fs::exists(dir + "/out"));
+  expect_one_line_error(
+      run_app("moe-tokenize", "train -q --corpus " + shell_quote(small_model().corpus) + " -o " +
+                                  shell_quote(dir + "/no/such/spm") + " --vocab-size 40 --sentences 100"),
+      dir + "/no/such/spm.model: the directory " + dir + "/no/such does not exist");
+}
+
+TEST(TokenizeCli, NegativeAndNanNumbersAreFlagErrors) {
+  const std::string dir = temp_dir();
+  // Were a flag accepted, each command would fail otherwise, quickly: the
+  // corpus has no languages, the package list has a bad name.
+  fs::create_directories(dir + "/empty");
+  const std::string train = "train --corpus " + shell_quote(dir + "/empty") + " -o " + shell_quote(dir + "/spm") + " ";
+  const std::string list = write_file(dir, "list.txt", "Bad_Name\n");
+  const std::string corpus = "corpus --offline -l " + shell_quote(list) + " -c " + shell_quote(dir + "/c") + " -o " +
+                             shell_quote(dir + "/o") + " ";
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {train + "--sentences -1", "--sentences: Value -1 not in range"},
+      {train + "--sentences 0", "--sentences: Value 0 not in range"},
+      {train + "--seed -1", "--seed: Value -1 not in range"},
+      {train + "-T nan", "--temperature: Value nan not in range"},
+      {train + "--character-coverage nan", "--character-coverage: Value nan not in range"},
+      {corpus + "--max-dev -1", "--max-dev: Value -1 not in range"},
+      {corpus + "--max-test -1", "--max-test: Value -1 not in range"},
+  };
+  for (const auto& [args, what] : cases) {
+    SCOPED_TRACE(args);
+    expect_one_line_error(run_app("moe-tokenize", args), what);
+  }
+}
+
+TEST(TokenizeCli, ErrorsNamingAPathWithANewlineStayOneLine) {
+  const std::string dir = temp_dir();
+  const std::string list = write_file(dir, "two\nlines.txt", "Bad_Name\n");
+  const CommandResult r = run_app("moe-tokenize", "corpus --offline -l " + shell_quote(list) + " -c " +
+                                                      shell_quote(dir + "/c") + " -o " + shell_quote(dir + "/o"));
+  expect_one_line_error(r, dir + "/two\\x0Alines.txt:1: 'Bad_Name' is not a Debian package name");
 }
 
 TEST(TokenizeCli, EncodeRejectsInvalidUtf8NamingTheLine) {
@@ -225,6 +326,12 @@ TEST(TokenizeCli, WriteErrorsAndDirectoriesAreOneLine) {
   const CommandResult directory = run_redirected("encode " + m, dir, dir + "/out");
   EXPECT_EQ(directory.exit_code, 1);
   EXPECT_EQ(directory.err, "moe-tokenize: error: <stdin>: cannot read input: is a directory\n");
+  // A closed stdin is a read error, not an empty input.
+  for (const char* command : {"encode ", "decode "}) {
+    const CommandResult closed = run_redirected(command + m, "", dir + "/out");
+    EXPECT_EQ(closed.exit_code, 1) << command;
+    EXPECT_EQ(closed.err, "moe-tokenize: error: <stdin>: read error: Bad file descriptor\n") << command;
+  }
 }
 
 TEST(TokenizeCli, DuplicateUserSymbolsAreOneLineBeforeTraining) {
@@ -254,8 +361,11 @@ TEST(TokenizeCli, CodecErrorsAreOneLineAndNonZero) {
   const std::string not_model = write_file(dir, "bad.model", "this is not a protobuf");
   const CommandResult bad = run_app("moe-tokenize", "encode -m " + shell_quote(not_model), "x\n");
   EXPECT_EQ(bad.exit_code, 1);
-  EXPECT_EQ(count_lines(bad.err), 1) << bad.err;
-  EXPECT_NE(bad.err.find(not_model), std::string::npos);
+  // SentencePiece's own source location and failed condition are no use to a user.
+  EXPECT_EQ(bad.err, "moe-tokenize: error: " + not_model + ": not a SentencePiece model\n");
+  const std::string empty = write_file(dir, "empty.model", "");
+  EXPECT_EQ(run_app("moe-tokenize", "encode -m " + shell_quote(empty), "x\n").err,
+            "moe-tokenize: error: " + empty + ": not a SentencePiece model (empty)\n");
 }
 
 }  // namespace

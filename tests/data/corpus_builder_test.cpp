@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -129,6 +130,43 @@ TEST_F(CorpusBuilderTest, AnUnreadableDebIsReportedAndSkipped) {
   EXPECT_EQ(report.extract_failed, 1u);
   ASSERT_EQ(report.languages.size(), 1u);
   EXPECT_EQ(report.languages[0].code, "fr");
+}
+
+TEST_F(CorpusBuilderTest, ARebuildDropsGoneLanguagesOnlyOnceItIsComplete) {
+  ASSERT_FALSE(testing::build_fake_deb(dir_ / "cache" / "debs", "de-l10n",
+                                       {{"usr/share/locale/de/LC_MESSAGES/app.mo", german_catalog()}})
+                   .empty());
+  ASSERT_FALSE(testing::build_fake_deb(dir_ / "cache" / "debs", "fr-l10n",
+                                       {{"usr/share/locale/fr/LC_MESSAGES/app.mo", french_catalog_big_endian()}})
+                   .empty());
+  const auto nothing = [](const std::string&) {};
+  ASSERT_EQ(build_corpus(options("de-l10n\nfr-l10n\n"), nothing).languages.size(), 2u);
+  std::ofstream(dir_ / "out" / "train" / "README") << "kept";
+  ASSERT_EQ(build_corpus(options("fr-l10n\n"), nothing).languages.size(), 1u);
+  EXPECT_FALSE(fs::exists(dir_ / "out" / "train" / "de.tsv"));
+  EXPECT_TRUE(fs::exists(dir_ / "out" / "train" / "fr.tsv"));
+  EXPECT_TRUE(fs::exists(dir_ / "out" / "train" / "README"));
+  EXPECT_FALSE(fs::exists(dir_ / "out" / ".corpus-partial"));
+
+  // A build that fails (its only package is not cached) leaves OUT as it was.
+  const auto listing = [&] {
+    std::vector<std::string> names;
+    for (const auto& entry : fs::recursive_directory_iterator(dir_ / "out")) names.push_back(entry.path().string());
+    std::sort(names.begin(), names.end());
+    return names;
+  };
+  const std::vector<std::string> before = listing();
+  try {
+    build_corpus(options("not-cached\n"), nothing);
+    FAIL() << "an empty corpus replaced the earlier one";
+  } catch (const FileError& e) {
+    EXPECT_EQ(e.path(), (dir_ / "list.txt").string());
+  }
+  EXPECT_EQ(listing(), before);
+  // So does a cached parse that turned out malformed (a bad count, not only a bad line).
+  for (const auto& entry : fs::directory_iterator(dir_ / "cache" / "parsed")) std::ofstream(entry.path()) << "S\tx\t0\n";
+  EXPECT_THROW(build_corpus(options("fr-l10n\n"), nothing), FileError);
+  EXPECT_EQ(listing(), before);
 }
 
 TEST_F(CorpusBuilderTest, PackageListErrorsNameFileAndLine) {

@@ -4,11 +4,13 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <sstream>
+#include <streambuf>
 
 #include "data/line_codec.h"
 #include "data/vocab_training.h"
@@ -136,6 +138,9 @@ TEST_F(VocabTest, SpecialIdsTagsAndRoundTrip) {
   }
   EXPECT_THROW(vocab.decode_ids({5, 100000}), InputError);
   EXPECT_THROW(Vocab::load((*dir_ / "corpus" / "train" / "de.tsv").string()), FileError);
+  // SentencePiece itself would throw std::ios_base::failure on a directory.
+  EXPECT_THROW(Vocab::load((*dir_ / "corpus").string()), FileError);
+  EXPECT_THROW(Vocab::load((*dir_ / "missing.model").string()), FileError);
 }
 
 TEST_F(VocabTest, NormalizationRuleDecidesWhetherDecodingIsExact) {
@@ -210,6 +215,64 @@ TEST_F(VocabTest, LineCodecRejectsInvalidUtf8AndMissingColumnsByLine) {
   codec.columns = {1, 3};
   EXPECT_EQ(error_of("a\tb\tc\na\tb\n", true), "<stdin>:2: column 3 is asked for, but the line has only 2 columns");
   EXPECT_EQ(error_of("a\n", false), "<stdin>:1: column 3 is asked for, but the line has only 1 column");
+}
+
+TEST_F(VocabTest, TrainingErrorsGiveSentencePiecesReasonOnly) {
+  VocabTrainOptions options = tiny_options();
+  options.vocab_size = 4000;
+  try {
+    train_vocab({"Datei öffnen", "Open the file"}, options, (*dir_ / "huge").string());
+    FAIL() << "a vocabulary larger than the data allows was accepted";
+  } catch (const InputError& e) {
+    EXPECT_EQ(std::string(e.what()).rfind("SentencePiece training failed: Vocabulary size too high (4000).", 0), 0u)
+        << e.what();
+  }
+  EXPECT_THROW(train_vocab({"Datei öffnen"}, tiny_options(), (*dir_ / "no" / "such" / "m").string()), FileError);
+}
+
+TEST(SentencePieceReason, DropsTheSourceLocationAndTheFailedCondition) {
+  EXPECT_EQ(sentencepiece_reason("./src/sentencepiece_processor.cc(1101) "
+                                 "[model_proto->ParseFromArray(serialized.data(), serialized.size())] "),
+            "");
+  EXPECT_EQ(sentencepiece_reason("./src/trainer_interface.cc(660) [(a[i]) == (b)] Vocabulary size too high (80). "
+                                 "Please set it to a value <= 66.\n"),
+            "Vocabulary size too high (80). Please set it to a value <= 66.");
+  EXPECT_EQ(sentencepiece_reason("unk is not defined."), "unk is not defined.");
+  EXPECT_EQ(sentencepiece_reason("[brackets] of a plain message "), "[brackets] of a plain message");
+  EXPECT_EQ(sentencepiece_reason("see f(2) first"), "see f(2) first");
+}
+
+// A stream whose first read gives `text` and whose next one fails like read(2) with EIO.
+class FailingReadBuf : public std::streambuf {
+ public:
+  explicit FailingReadBuf(std::string text) : text_(std::move(text)) {}
+
+ protected:
+  int_type underflow() override {
+    if (!served_) {
+      served_ = true;
+      setg(text_.data(), text_.data(), text_.data() + text_.size());
+      return traits_type::to_int_type(*gptr());
+    }
+    errno = EIO;
+    throw std::ios_base::failure("read failed");
+  }
+
+ private:
+  std::string text_;
+  bool served_ = false;
+};
+
+TEST(LineCodec, AReadErrorIsNotTakenForTheEndOfTheInput) {
+  FailingReadBuf buffer("first\nsecond\n");
+  std::istream in(&buffer);
+  std::ostringstream out;
+  try {
+    transform_lines(in, out, 1, "<stdin>", [](std::string_view line) { return std::string(line); });
+    FAIL() << "the read error ended the input silently";
+  } catch (const FileError& e) {
+    EXPECT_EQ(std::string(e.what()), "<stdin>:3: read error: Input/output error");
+  }
 }
 
 TEST_F(VocabTest, LineCodecTransformsOnlyTheChosenColumnsInOrder) {
