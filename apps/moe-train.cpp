@@ -11,6 +11,7 @@
 #include "parse_flags.h"
 #include "train/plan.h"
 #include "train/trainer.h"
+#include "util/error.h"
 #include "util/version.h"
 
 int main(int argc, char** argv) {
@@ -42,16 +43,27 @@ int main(int argc, char** argv) {
       ->needs(plan_flag);
   if (const auto status = moe::apps::parse_flags(app, "moe-train", argc, argv)) return *status;
 
+  // What these options print is their whole answer: a full disk or a closed
+  // stdout must not end with status 0.
+  const auto stdout_written = [] {
+    std::cout.flush();
+    return static_cast<bool>(std::cout);
+  };
+  const auto exit_status = [&] {
+    if (stdout_written()) return 0;
+    std::cerr << "moe-train: error: <stdout>: write failed\n";
+    return 1;
+  };
   if (version) {
     std::cout << "moe-train " << moe::kVersion << "\n";
-    return 0;
+    return exit_status();
   }
   if (help_config) {
     moe::config::Recipe defaults;
     moe::config::KeyLister lister;
     visit(lister, defaults);
     std::cout << lister.table();
-    return 0;
+    return exit_status();
   }
   if (recipe_path.empty()) {
     std::cerr << "moe-train: error: a recipe is required (moe-train RECIPE.yaml; --help for options)\n";
@@ -61,6 +73,7 @@ int main(int argc, char** argv) {
     const moe::config::Recipe recipe = moe::config::load_recipe(recipe_path, overrides);
     if (dump) {
       if (runtime.world_rank() == 0) std::cout << moe::config::recipe_to_yaml(recipe);
+      if (!stdout_written()) throw moe::FileError("<stdout>", 0, "write failed");
       return 0;
     }
     if (plan) {
@@ -69,6 +82,7 @@ int main(int argc, char** argv) {
       const moe::train::Plan p = moe::train::make_plan(recipe, mesh_override);
       if (runtime.world_rank() == 0)
         std::cout << (plan_format == "json" ? moe::train::plan_json(p) : moe::train::format_plan_table(p));
+      if (!stdout_written()) throw moe::FileError("<stdout>", 0, "write failed");
       return 0;
     }
     moe::MeshSpec spec;

@@ -88,6 +88,11 @@ void validate_recipe(const Recipe& r, const Source* source) {
                 std::to_string(experts) + " experts evenly");
   if (experts == 0 && r.mesh.expert > 1)
     fail_at(source, "mesh.expert", "a dense model (model.moe.num_experts: 0) has no experts to shard");
+  // A language listed twice would be loaded, and sampled, twice.
+  for (std::size_t i = 0; i < r.data.langs.size(); ++i)
+    for (std::size_t j = 0; j < i; ++j)
+      if (r.data.langs[i] == r.data.langs[j])
+        fail_at(source, "data.langs", "'" + r.data.langs[i] + "' is listed twice");
   if (r.vocab.model_type != "unigram" && r.vocab.model_type != "bpe")
     fail_at(source, "vocab.model_type",
             "expected unigram or bpe, got '" + r.vocab.model_type + "'");

@@ -1,12 +1,18 @@
 #include "config/source.h"
 
 #include <yaml-cpp/depthguard.h>
+#include <yaml-cpp/eventhandler.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <sstream>
 #include <utility>
 
 #include "util/error.h"
+#include "util/utf8.h"
 
 namespace moe::config {
 namespace fs = std::filesystem;
@@ -23,6 +29,62 @@ constexpr std::size_t kMaxKeys = 10000;
 
 std::string first_at(long line) {
   return line > 0 ? " (first at line " + std::to_string(line) + ")" : "";
+}
+
+// A recipe is text. yaml-cpp stops at a NUL with a message that quotes the
+// raw byte and names a line after it, and takes other control bytes and
+// invalid UTF-8 into values silently: refuse them first, at their line.
+void check_is_text(const std::string& path, const std::string& text) {
+  long line = 1;
+  std::size_t line_start = 0;
+  for (std::size_t i = 0; i <= text.size(); ++i) {
+    if (i == text.size() || text[i] == '\n') {
+      if (!utf8::is_valid(std::string_view(text).substr(line_start, i - line_start)))
+        throw FileError(path, line, "invalid UTF-8: a recipe is UTF-8 text");
+      ++line;
+      line_start = i + 1;
+      continue;
+    }
+    const unsigned char c = static_cast<unsigned char>(text[i]);
+    if ((c < 0x20 && c != '\t' && c != '\r') || c == 0x7f) {
+      char hex[8];
+      std::snprintf(hex, sizeof hex, "\\x%02x", c);
+      throw FileError(path, line, std::string(c == 0 ? "a NUL byte" : "control character ") +
+                                      (c == 0 ? "" : hex) + ": a recipe is text");
+    }
+  }
+}
+
+// Records where each document of a YAML stream starts ("---" or its first key).
+class DocumentStarts : public YAML::EventHandler {
+ public:
+  std::vector<long> lines;  // 1-based
+  void OnDocumentStart(const YAML::Mark& mark) override { lines.push_back(mark.line + 1); }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+};
+
+// The recipe file's one YAML document. A second one ("---" and more keys)
+// would otherwise be dropped without a word.
+YAML::Node load_recipe_text(const std::string& path, const std::string& text) {
+  const std::vector<YAML::Node> documents = YAML::LoadAll(text);
+  if (documents.size() <= 1) return documents.empty() ? YAML::Node() : documents.front();
+  std::istringstream in(text);
+  YAML::Parser parser(in);
+  DocumentStarts starts;
+  while (parser.HandleNextDocument(starts)) {
+  }
+  const long line = starts.lines.size() > 1 ? starts.lines[1] : 0;
+  throw FileError(path, line, "a second YAML document starts here: a recipe is one document");
 }
 }  // namespace
 
@@ -56,15 +118,18 @@ void Source::add_file_guarded(const std::string& path, std::vector<std::string>&
   if (!fs::is_regular_file(path)) throw FileError(path, 0, "no such recipe file");
   if (std::find(stack.begin(), stack.end(), canonical) != stack.end())
     throw FileError(path, 0, "include cycle: the file includes itself");
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw FileError(path, 0, "cannot read the file");
+  const std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  if (in.bad()) throw FileError(path, 0, "cannot read the file");
+  check_is_text(path, text);
   YAML::Node root;
   try {
-    root = YAML::LoadFile(path);
+    root = load_recipe_text(path, text);
   } catch (const YAML::DeepRecursion& e) {  // its message is a misleading "bad file"
     throw FileError(path, e.mark.line + 1, "YAML syntax error: nested too deeply");
   } catch (const YAML::ParserException& e) {
     throw FileError(path, e.mark.line + 1, "YAML syntax error: " + e.msg);
-  } catch (const YAML::BadFile&) {
-    throw FileError(path, 0, "cannot read the file");
   }
   if (root.IsNull()) return;  // an empty file sets nothing
   if (!root.IsMap()) throw FileError(path, line_of(root), "a recipe must be a YAML mapping");

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -14,6 +15,35 @@ namespace moe::train {
 namespace {
 
 using Json = nlohmann::ordered_json;
+
+// The keys' ranges allow shapes whose counts pass 2^63 (a million experts of
+// 65536 x 1M in 128 layers take 2^65 bytes): such counts are refused, never wrapped into
+// negative parameters or bytes. Count's + and * throw this; make_plan() and
+// count_parameters() rethrow it naming the keys behind the count.
+struct CountOverflow : InputError {
+  CountOverflow() : InputError("the recipe's shapes make a count larger than 2^63") {}
+};
+
+// A non-negative int64 count whose arithmetic checks for overflow.
+class Count {
+ public:
+  Count(std::int64_t v = 0) : v_(v) {}  // implicit: formulas mix counts and plain integers
+  std::int64_t get() const { return v_; }
+  friend Count operator+(Count a, Count b) {
+    std::int64_t r;
+    if (__builtin_add_overflow(a.v_, b.v_, &r)) throw CountOverflow{};
+    return r;
+  }
+  friend Count operator*(Count a, Count b) {
+    std::int64_t r;
+    if (__builtin_mul_overflow(a.v_, b.v_, &r)) throw CountOverflow{};
+    return r;
+  }
+  Count& operator+=(Count b) { return *this = *this + b; }
+
+ private:
+  std::int64_t v_;
+};
 
 std::int64_t ceil_div(std::int64_t a, std::int64_t b) { return (a + b - 1) / b; }
 
@@ -36,15 +66,31 @@ Component component_of(const std::string& name) {
 }
 
 void add_to(ParamBreakdown& b, const PlannedTensor& t) {
-  const std::int64_t n = t.numel();
+  const Count n = t.numel();
+  auto add = [&n](std::int64_t& sum) { sum = (sum + n).get(); };
   switch (component_of(t.name)) {
-    case Component::kEmbedding: b.embedding += n; break;
-    case Component::kAttention: b.attention += n; break;
-    case Component::kNorm: b.norm += n; break;
-    case Component::kFfn: b.ffn += n; break;
-    case Component::kGate: b.gate += n; break;
-    case Component::kExperts: b.experts += n; break;
+    case Component::kEmbedding: add(b.embedding); break;
+    case Component::kAttention: add(b.attention); break;
+    case Component::kNorm: add(b.norm); break;
+    case Component::kFfn: add(b.ffn); break;
+    case Component::kGate: add(b.gate); break;
+    case Component::kExperts: add(b.experts); break;
   }
+  // total() sums the components unchecked: it must fit too.
+  (Count(b.embedding) + b.attention + b.norm + b.ffn + b.gate + b.experts).get();
+}
+
+// The keys that multiply into the parameter count, for errors.
+std::string model_keys(const ModelConfig& m) {
+  return "model.vocab " + std::to_string(m.vocab) + ", model.d_model " + std::to_string(m.d_model) +
+         ", model.ffn_dim " + std::to_string(m.ffn_dim) + ", model.moe.num_experts " +
+         std::to_string(m.moe.num_experts) + ", model.enc_layers " + std::to_string(m.enc_layers) +
+         ", model.dec_layers " + std::to_string(m.dec_layers);
+}
+
+[[noreturn]] void model_too_large(const ModelConfig& m) {
+  throw InputError("the model is too large to count: more than 2^63 parameters or bytes of them (" +
+                   model_keys(m) + ")");
 }
 
 // Forward matmul FLOPs of one token's FFN sub-layer (2 per multiply-add).
@@ -60,47 +106,48 @@ constexpr std::int64_t kRouteBytes = sizeof(TokenRoute<float>) + 2 * sizeof(std:
 
 DeviceMemory activation_model(const Plan& p) {
   const ModelConfig& m = p.recipe.model;
-  const std::int64_t N = p.tokens_per_device, L = p.seq_len, M = m.d_model, H = m.ffn_dim;
-  const std::int64_t h = m.heads, hd = m.heads * m.kv_dim(), V = m.vocab;
+  const Count N = p.tokens_per_device, L = p.seq_len, M = m.d_model, H = m.ffn_dim;
+  const Count h = m.heads, hd = Count(m.heads) * m.kv_dim(), V = m.vocab, E = m.moe.num_experts;
   const bool drop = m.dropout > 0, attn_drop = m.attention_dropout > 0;
   // Per-token bytes. A norm keeps its output, the normalised input and 1/rms;
   // a dropout keeps a one-byte mask; attention keeps q|k|v, the probabilities
   // [h,L] per query (and their dropped copy plus mask) and the context.
-  const std::int64_t norm = 4 * (2 * M + 1);
-  const std::int64_t mask = drop ? M : 0;
-  auto attention = [&](std::int64_t proj) {
-    std::int64_t b = 4 * (proj + hd + h * L);
+  const Count norm = 4 * (2 * M + 1);
+  const Count mask = drop ? M : 0;
+  auto attention = [&](Count proj) {
+    Count b = 4 * (proj + hd + h * L);
     if (attn_drop) b += 4 * h * L + h * L;
     return b;
   };
-  const std::int64_t dense_ffn = 4 * H + (drop ? H : 0);
-  DeviceMemory mem;
+  const Count dense_ffn = 4 * H + (drop ? H : 0);
+  // The expert buffers' rows: E*G*C token-side (E_local*R compute-side).
+  const Count rows = E * p.groups_per_device * p.capacity;
+  Count encoder_blocks, decoder_blocks, moe_buffers;
   bool any_dense = false;
   for (int stack = 0; stack < 2; ++stack) {
     const bool decoder = stack == 1;
     const int layers = decoder ? m.dec_layers : m.enc_layers;
     for (int i = 0; i < layers; ++i) {
-      std::int64_t per_token = 2 * norm + 4 * 2 * M + attention(3 * hd) + 2 * mask;
+      Count per_token = 2 * norm + 4 * 2 * M + attention(3 * hd) + 2 * mask;
       if (decoder) per_token += norm + 4 * M + attention(hd) + 4 * 2 * hd + mask;
       if (!m.is_moe_layer(i)) {
         per_token += dense_ffn;
         any_dense = true;
       }
-      (decoder ? mem.decoder_blocks : mem.encoder_blocks) += per_token * N;
+      (decoder ? decoder_blocks : encoder_blocks) += per_token * N;
       if (m.is_moe_layer(i)) {
         // x copy, gate probabilities, routes; token-side rows E*G*C of [M]
         // (dispatched, expert output) and [H] (hidden); with an expert axis
         // three more [M] buffers (received inputs, returned outputs, landing).
-        const std::int64_t rows = m.moe.num_experts * p.groups_per_device * p.capacity;
-        const std::int64_t row_buffers = p.recipe.mesh.expert > 1 ? 5 : 2;
-        mem.moe_buffers += N * (4 * M + 4 * m.moe.num_experts + kRouteBytes) + 4 * rows * (row_buffers * M + H);
+        const Count row_buffers = p.recipe.mesh.expert > 1 ? 5 : 2;
+        moe_buffers += N * (4 * M + 4 * E + kRouteBytes) + 4 * rows * (row_buffers * M + H);
       }
     }
   }
   // Embedded source and target (+ masks), final norms, encoder memory and
   // decoder output, and the loss's gradients d h [N,M] and d emb [V,M].
-  mem.embeddings_and_loss = N * (2 * (4 * M + mask) + 2 * norm + 2 * 4 * M + 4 * M) + 4 * V * M;
-  mem.activations = mem.encoder_blocks + mem.decoder_blocks + mem.moe_buffers + mem.embeddings_and_loss;
+  const Count embeddings_and_loss =
+      N * (2 * (4 * M + mask) + 2 * norm + 2 * 4 * M + 4 * M) + 4 * V * M;
 
   // Backward workspaces, one set of each kind shared by every layer and
   // sized by its largest user: attention's d_context [N,hd], d_probs
@@ -110,14 +157,20 @@ DeviceMemory activation_model(const Plan& p) {
   // logits' gradient [N,E] and, with an expert axis, the compute-side
   // gradient and the all_to_all landing buffer [E*G*C,M]; the residual
   // stream's d_stream, d_branch and d_memory [N,M].
-  const std::int64_t B = p.sentences_per_device;
-  mem.workspaces = 4 * (N * hd + B * h * L * L + N * 3 * hd + N * 2 * hd) + 3 * 4 * N * M;
-  if (any_dense) mem.workspaces += 4 * N * H;
+  const Count B = p.sentences_per_device;
+  Count workspaces = 4 * (N * hd + B * h * L * L + N * 3 * hd + N * 2 * hd) + 3 * 4 * N * M;
+  if (any_dense) workspaces += 4 * N * H;
   if (p.moe_layers > 0) {
-    const std::int64_t rows = m.moe.num_experts * p.groups_per_device * p.capacity;
-    const std::int64_t row_buffers = p.recipe.mesh.expert > 1 ? 3 : 1;
-    mem.workspaces += 4 * rows * (row_buffers * M + H) + 4 * N * (m.moe.num_experts + 2);
+    const Count row_buffers = p.recipe.mesh.expert > 1 ? 3 : 1;
+    workspaces += 4 * rows * (row_buffers * M + H) + 4 * N * (E + 2);
   }
+  DeviceMemory mem;
+  mem.encoder_blocks = encoder_blocks.get();
+  mem.decoder_blocks = decoder_blocks.get();
+  mem.moe_buffers = moe_buffers.get();
+  mem.embeddings_and_loss = embeddings_and_loss.get();
+  mem.activations = (encoder_blocks + decoder_blocks + moe_buffers + embeddings_and_loss).get();
+  mem.workspaces = workspaces.get();
   return mem;
 }
 
@@ -162,9 +215,9 @@ std::string count_str(double x) {
 }
 
 std::string bytes_str(double b) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
   int u = 0;
-  while (b >= 1024 && u < 4) b /= 1024, ++u;
+  while (b >= 1024 && u < 6) b /= 1024, ++u;
   return fixed(b, u == 0 ? 0 : 2) + " " + units[u];
 }
 
@@ -198,9 +251,9 @@ MeshOverride parse_mesh_override(std::string_view text) {
 }
 
 std::int64_t PlannedTensor::numel() const {
-  std::int64_t n = 1;
-  for (std::int64_t d : shape) n *= d;
-  return n;
+  Count n = 1;
+  for (std::int64_t d : shape) n = n * d;
+  return n.get();
 }
 
 std::vector<PlannedTensor> planned_tensors(const ModelConfig& m, int expert_shards) {
@@ -253,17 +306,21 @@ std::vector<PlannedTensor> planned_tensors(const ModelConfig& m, int expert_shar
 
 ParamBreakdown count_parameters(const ModelConfig& model) {
   ParamBreakdown b;
-  for (const PlannedTensor& t : planned_tensors(model)) add_to(b, t);
+  try {
+    for (const PlannedTensor& t : planned_tensors(model)) add_to(b, t);
+  } catch (const CountOverflow&) {
+    model_too_large(model);
+  }
   return b;
 }
 
 std::int64_t optimizer_state_floats(const config::OptimizerConfig& opt,
                                     const std::vector<PlannedTensor>& tensors) {
-  std::int64_t total = 0;
+  Count total = 0;
   for (const PlannedTensor& t : tensors) {
     const std::int64_t n = t.numel();
     if (opt.name != config::OptimizerKind::kAdafactor) {
-      total += 2 * n;  // Adam's m and v
+      total += 2 * Count(n);  // Adam's m and v
       continue;
     }
     // optimizer.cpp's layout: the expert dim is a batch of matrices; the last
@@ -273,10 +330,10 @@ std::int64_t optimizer_state_floats(const config::OptimizerConfig& opt,
     std::int64_t rows = 1, cols = inner == 0 ? 1 : t.shape.back();
     if (inner >= 2) rows = n / (batch * cols);
     const bool factored = rows > 1 && std::min(rows, cols) >= opt.min_dim_size_to_factor;
-    total += factored ? batch * (rows + cols) : n;
+    total += factored ? Count(batch) * (Count(rows) + cols) : Count(n);
     if (opt.beta1 > 0) total += n;  // momentum
   }
-  return total;
+  return total.get();
 }
 
 std::optional<PaperReference> paper_reference(const ModelConfig& m) {
@@ -314,13 +371,25 @@ Plan make_plan(const config::Recipe& recipe, const MeshOverride& mesh) {
   }
   const ModelConfig& m = p.recipe.model;
   const config::MeshConfig& mc = p.recipe.mesh;
+  if (static_cast<std::int64_t>(mc.data) * mc.expert > std::numeric_limits<int>::max())
+    throw InputError("mesh.data " + std::to_string(mc.data) + " x mesh.expert " +
+                     std::to_string(mc.expert) + ": more devices than an MPI job can have");
   p.devices = mc.data * mc.expert;
 
   const std::vector<PlannedTensor> all = planned_tensors(m);
   const std::vector<PlannedTensor> local = planned_tensors(m, m.moe.num_experts > 0 ? mc.expert : 1);
-  for (const PlannedTensor& t : all) add_to(p.params, t);
-  for (const PlannedTensor& t : local) p.params_per_device += t.numel();
-  p.optimizer_floats_per_device = optimizer_state_floats(p.recipe.optimizer, local);
+  try {
+    for (const PlannedTensor& t : all) add_to(p.params, t);
+    Count per_device;
+    for (const PlannedTensor& t : local) per_device += t.numel();
+    p.params_per_device = per_device.get();
+    p.optimizer_floats_per_device = optimizer_state_floats(p.recipe.optimizer, local);
+    p.memory.params = (4 * per_device).get();
+    p.memory.grads = p.memory.params;
+    p.memory.optimizer = (4 * Count(p.optimizer_floats_per_device)).get();
+  } catch (const CountOverflow&) {
+    model_too_large(m);
+  }
   p.paper = paper_reference(m);
 
   for (int stack = 0; stack < 2; ++stack) {
@@ -333,37 +402,66 @@ Plan make_plan(const config::Recipe& recipe, const MeshOverride& mesh) {
       BlockKind& k = kinds[moe ? 1 : 0];
       if (k.count++ > 0) continue;
       const std::string name = layer_name(decoder, i) + ".";
-      for (const PlannedTensor& t : all)
+      for (const PlannedTensor& t : all)  // a part of the total, which fits
         if (t.name.rfind(name, 0) == 0) k.params_each += t.numel();
     }
     for (const BlockKind& k : kinds)
       if (k.count > 0) p.blocks.push_back(k);
   }
 
+  // Within the keys' ranges: 1e12 tokens x 65536 accumulation steps.
   const config::TrainConfig& tr = p.recipe.train;
   p.tokens_per_update = tr.batch_tokens * tr.accum_steps;
   p.tokens_per_device = ceil_div(tr.batch_tokens, p.devices);
   p.seq_len = p.recipe.data.max_len;
   p.sentences_per_device = ceil_div(p.tokens_per_device, p.seq_len);
 
-  if (p.moe_layers > 0) {
-    p.experts_per_device = m.moe.num_experts / mc.expert;
-    p.group_size = m.moe.group_size;
-    p.groups_per_device = ceil_div(p.tokens_per_device, p.group_size);
-    p.capacity = expert_capacity(m.moe, p.group_size, /*training=*/true);
-    p.eval_capacity = expert_capacity(m.moe, p.group_size, /*training=*/false);
-    if (mc.expert > 1) {
-      p.all_to_all_bytes = 4 * m.moe.num_experts * p.groups_per_device * p.capacity * m.d_model;
-      p.all_to_all_bytes_per_micro_batch = 4 * p.all_to_all_bytes * p.moe_layers;
+  try {
+    if (p.moe_layers > 0) {
+      p.experts_per_device = m.moe.num_experts / mc.expert;
+      p.group_size = m.moe.group_size;
+      p.groups_per_device = ceil_div(p.tokens_per_device, p.group_size);
+      p.capacity = expert_capacity(m.moe, p.group_size, /*training=*/true);
+      p.eval_capacity = expert_capacity(m.moe, p.group_size, /*training=*/false);
+      if (mc.expert > 1) {
+        const Count bytes =
+            4 * Count(m.moe.num_experts) * p.groups_per_device * p.capacity * m.d_model;
+        p.all_to_all_bytes = bytes.get();
+        p.all_to_all_bytes_per_micro_batch = (4 * bytes * p.moe_layers).get();
+      }
     }
+    const DeviceMemory activations = activation_model(p);
+    const DeviceMemory weights = p.memory;
+    p.memory = activations;
+    p.memory.params = weights.params;
+    p.memory.grads = weights.grads;
+    p.memory.optimizer = weights.optimizer;
+    // total() sums the parts unchecked: it must fit too.
+    (Count(p.memory.params) + p.memory.grads + p.memory.optimizer + p.memory.activations +
+     p.memory.workspaces)
+        .get();
+  } catch (const CountOverflow&) {
+    throw InputError(
+        "a device's memory is too large to count: more than 2^63 bytes (train.batch_tokens " +
+        std::to_string(tr.batch_tokens) + " over " + std::to_string(p.devices) +
+        " device(s) of mesh.data x mesh.expert, data.max_len " + std::to_string(p.seq_len) +
+        ", model.heads " + std::to_string(m.heads) + ", model.moe.group_size " +
+        std::to_string(m.moe.group_size) + ", expert capacity " + std::to_string(p.capacity) +
+        ", " + model_keys(m) + ")");
   }
   compute_flops(p);
-
-  p.memory = activation_model(p);
-  p.memory.params = 4 * p.params_per_device;
-  p.memory.grads = 4 * p.params_per_device;
-  p.memory.optimizer = 4 * p.optimizer_floats_per_device;
   return p;
+}
+
+void check_fits_in_memory(const Plan& p, std::int64_t available_bytes) {
+  const std::int64_t needed = p.memory.params + p.memory.grads + p.memory.optimizer;
+  if (needed <= available_bytes) return;
+  throw InputError("the model's parameters, gradients and optimizer state take " +
+                   bytes_str(static_cast<double>(needed)) +
+                   " per device (moe-train --plan), more than the " +
+                   bytes_str(static_cast<double>(available_bytes)) + " of memory and swap here (" +
+                   model_keys(p.recipe.model) + ", mesh.expert " +
+                   std::to_string(p.recipe.mesh.expert) + ")");
 }
 
 std::string format_plan_table(const Plan& p) {

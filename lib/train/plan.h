@@ -142,8 +142,14 @@ struct Plan {
 };
 
 // Throws InputError when the override makes the mesh invalid (e.g. experts
-// not divisible by the expert axis), naming --mesh.
+// not divisible by the expert axis), naming --mesh, and when a count passes
+// 2^63 (parameters, bytes per device), naming the keys behind it.
 Plan make_plan(const config::Recipe& recipe, const MeshOverride& mesh = {});
+// Throws InputError naming the model's keys when a device's parameters,
+// gradients and optimizer state alone (allocated before the first step) need
+// more than `available_bytes`. The activations are left out: their model is
+// an upper bound (every sentence data.max_len long).
+void check_fits_in_memory(const Plan& plan, std::int64_t available_bytes);
 // A readable multi-line table.
 std::string format_plan_table(const Plan& plan);
 // The same numbers as JSON (exact integers; FLOPs as doubles).

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/resource.h>
+#include <sys/sysinfo.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -36,6 +37,7 @@
 #include "train/data_loader.h"
 #include "train/model_gradient_sync.h"
 #include "train/optimizer.h"
+#include "train/plan.h"
 #include "train/report.h"
 #include "train/schedule.h"
 #include "util/atomic_file.h"
@@ -102,6 +104,42 @@ class RunDirLock {
  private:
   int fd_ = -1;
 };
+
+// Refuses a checkpoint.dir that holds someone else's files: a run writes
+// recipe.yaml, report.html, metrics.jsonl, vocab.model, cache/ and
+// checkpoints/ there, over whatever has those names. train.lock is the first
+// file a run creates, so it marks a run directory even when the run was
+// killed before its first checkpoint, and `cp -a` of a run directory copies
+// it; checkpoints/latest marks runs from before the lock. A directory holding
+// only cache/ is new too: bench/train_bench.sh seeds the encoded corpus there.
+void check_run_dir_is_ours(const std::string& run_dir) {
+  std::error_code ec;
+  const fs::file_status status = fs::status(run_dir, ec);
+  if (!fs::exists(status)) return;  // created fresh
+  if (!fs::is_directory(status)) throw FileError(run_dir, 0, "checkpoint.dir: not a directory");
+  const fs::path dir(run_dir);
+  if (fs::is_regular_file(dir / "train.lock", ec) ||
+      fs::is_regular_file(dir / "checkpoints" / "latest", ec))
+    return;
+  for (fs::directory_iterator entry(dir, ec), end; !ec && entry != end; entry.increment(ec)) {
+    if (entry->path().filename() != "cache")
+      throw FileError(run_dir, 0,
+                      "checkpoint.dir: not empty and not a moe-train run directory (it has no "
+                      "train.lock), so the run would overwrite its files: choose another "
+                      "checkpoint.dir");
+  }
+  if (ec) throw FileError(run_dir, 0, "checkpoint.dir: cannot list the directory: " + ec.message());
+}
+
+// RAM and swap together: what the process could ever be given.
+std::int64_t machine_memory_bytes() {
+  struct sysinfo info {};
+  if (::sysinfo(&info) != 0) return std::numeric_limits<std::int64_t>::max();
+  const double bytes =
+      (static_cast<double>(info.totalram) + static_cast<double>(info.totalswap)) * info.mem_unit;
+  if (bytes >= 9.0e18) return std::numeric_limits<std::int64_t>::max();
+  return static_cast<std::int64_t>(bytes);
+}
 
 double seconds_since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
@@ -310,6 +348,7 @@ void Run::prepare_run_dir() {
   vocab_path_ = (fs::path(run_dir_) / "vocab.model").string();
   vocab_fp_ = data::vocab_fingerprint(r_.vocab.model.value);
   if (leader_) {
+    check_run_dir_is_ours(run_dir_);
     std::error_code ec;
     fs::create_directories(run_dir_, ec);
     if (ec) throw FileError(run_dir_, 0, "checkpoint.dir: cannot create the run directory: " + ec.message());
@@ -698,6 +737,10 @@ void Run::checkpoint() {
 }
 
 TrainResult Run::go() {
+  // Before anything is written or allocated: a recipe whose counts pass
+  // 2^63, or whose weights alone cannot fit, would end in a wrapped size or
+  // the OOM killer after the run directory was set up.
+  check_fits_in_memory(make_plan(r_), machine_memory_bytes());
   if (r_.train.threads > 0) set_num_threads(r_.train.threads);
   const GemmTimingScope gemm_timing_scope(opt_.profile);
   prepare_run_dir();

@@ -251,6 +251,119 @@ TEST(MoeTrain, ADamagedTrainerStateOrLatestPointerIsAOneLineError) {
   EXPECT_EQ(r.exit_code, 0) << r.err;
 }
 
+// The probe's files: a folder of the user's that checkpoint.dir names.
+TEST(MoeTrain, ANonEmptyDirectoryThatIsNoRunDirectoryIsRefused) {
+  const std::string d = temp_dir();
+  const std::string recipe = write_recipe(d);
+  const std::string user_dir = d + "/userdir";
+  fs::create_directories(user_dir);
+  write_file(user_dir, "recipe.yaml", "notes\n");
+  write_file(user_dir, "report.html", "keep\n");
+  auto r = run_app("moe-train", shell_quote(recipe) + " -q --set train.max_steps=1 --set checkpoint.dir=" +
+                                    shell_quote(user_dir));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.err, "moe-train: error: " + user_dir +
+                       ": checkpoint.dir: not empty and not a moe-train run directory (it has no "
+                       "train.lock), so the run would overwrite its files: choose another "
+                       "checkpoint.dir\n");
+  EXPECT_EQ(read_file(user_dir + "/recipe.yaml"), "notes\n");
+  EXPECT_EQ(read_file(user_dir + "/report.html"), "keep\n");
+  EXPECT_FALSE(fs::exists(user_dir + "/train.lock"));
+  const std::string file = write_file(d, "a-file", "keep\n");
+  r = run_app("moe-train", shell_quote(recipe) + " -q --set checkpoint.dir=" + shell_quote(file));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.err, "moe-train: error: " + file + ": checkpoint.dir: not a directory\n");
+  // An empty folder is a new run directory, and so is one with only an encoded-corpus cache
+  // (bench/train_bench.sh links one in).
+  fs::create_directories(d + "/empty");
+  fs::create_directories(d + "/cache-only/cache");
+  for (const std::string& dir : {d + "/empty", d + "/cache-only"}) {
+    r = run_app("moe-train", shell_quote(recipe) + " -q --set train.max_steps=1 --set checkpoint.dir=" +
+                                 shell_quote(dir));
+    EXPECT_EQ(r.exit_code, 0) << dir << ": " << r.err;
+  }
+}
+
+// A run killed before its first checkpoint leaves train.lock, vocab.model and
+// cache/ behind: rerunning resumes there, and so does a `cp -a` copy of a run
+// directory (as scripts/experiments.sh continues runs).
+TEST(MoeTrain, AHalfStartedOrCopiedRunDirectoryStillTrains) {
+  const std::string d = temp_dir();
+  const std::string recipe = write_recipe(d);
+  auto r = run_app("moe-train", shell_quote(recipe) + " -q --set train.max_steps=1 --set model.vocab=48");
+  ASSERT_EQ(r.exit_code, 1);  // stops after setting up the run directory, as a kill would
+  EXPECT_NE(r.err.find("model.vocab: 48"), std::string::npos) << r.err;
+  ASSERT_TRUE(fs::exists(d + "/run/train.lock"));
+  ASSERT_FALSE(fs::exists(d + "/run/checkpoints"));
+  const auto copy_a = [](const std::string& from, const std::string& to) {
+    return std::system(("cp -a " + shell_quote(from) + " " + shell_quote(to)).c_str());
+  };
+  ASSERT_EQ(copy_a(d + "/run", d + "/half-copy"), 0);
+  for (const std::string& dir : {d + "/run", d + "/half-copy"}) {
+    r = run_app("moe-train", shell_quote(recipe) + " -q --set train.max_steps=1 --set checkpoint.dir=" +
+                                 shell_quote(dir));
+    ASSERT_EQ(r.exit_code, 0) << dir << ": " << r.err;
+  }
+  ASSERT_EQ(copy_a(d + "/run", d + "/copy"), 0);
+  r = run_app("moe-train", shell_quote(recipe) + " -q --set train.max_steps=2 --set checkpoint.dir=" +
+                               shell_quote(d + "/copy"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(losses(d + "/copy").size(), 2u);  // resumed at step 1
+}
+
+TEST(MoeTrain, AModelTooLargeToCountOrHoldFailsBeforeAnythingIsWritten) {
+  const std::string d = temp_dir();
+  const std::string recipe = shell_quote(write_recipe(d));
+  const std::string huge = " --set model.d_model=65536 --set model.ffn_dim=1000000"
+                           " --set model.moe.num_experts=1048576 --set model.enc_layers=64"
+                           " --set model.dec_layers=64";
+  for (const std::string mode : {" --plan", " --plan --format json", " -q"}) {
+    const auto r = run_app("moe-train", recipe + mode + huge);
+    EXPECT_EQ(r.exit_code, 1) << mode;
+    EXPECT_EQ(r.out, "") << mode;
+    EXPECT_NE(r.err.find("moe-train: error: the model is too large to count: more than 2^63 parameters"),
+              std::string::npos)
+        << r.err;
+    EXPECT_EQ(line_count(r.err), 1) << r.err;
+  }
+  // 2^48 parameters count fine, but no machine here holds them.
+  const auto r = run_app("moe-train", recipe + " -q --set model.d_model=65536 --set model.ffn_dim=1000000"
+                                               " --set model.moe.num_experts=1024 --set model.enc_layers=1"
+                                               " --set model.dec_layers=1 --set model.moe_offset=0");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("PiB per device (moe-train --plan), more than the "), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("of memory and swap here (model.vocab 64, model.d_model 65536"),
+            std::string::npos)
+      << r.err;
+  EXPECT_EQ(line_count(r.err), 1) << r.err;
+  EXPECT_FALSE(fs::exists(d + "/run"));
+}
+
+TEST(MoeTrain, ALanguageListedTwiceIsRefused) {
+  const std::string d = temp_dir();
+  const auto r = run_app("moe-train", shell_quote(write_recipe(d)) + " -q --set 'data.langs=[de,de]'");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.err, "moe-train: error: --set: key 'data.langs': 'de' is listed twice\n");
+  EXPECT_FALSE(fs::exists(d + "/run"));
+}
+
+CommandResult train_redirected(const std::string& args_and_redirections) {
+  return run_app_redirected("moe-train", args_and_redirections);
+}
+
+TEST(MoeTrain, AFailedWriteToStdoutIsAnError) {
+  if (access("/dev/full", W_OK) != 0) GTEST_SKIP() << "no /dev/full";
+  const std::string recipe = shell_quote(write_recipe(temp_dir()));
+  for (const std::string& args :
+       {recipe + " --dump-config >/dev/full", recipe + " --plan >/dev/full",
+        recipe + " --plan --format json 1>&-", std::string("--help-config >/dev/full"),
+        std::string("--version >/dev/full"), std::string("--version 1>&-")}) {
+    const CommandResult r = train_redirected(args);
+    EXPECT_EQ(r.exit_code, 1) << args;
+    EXPECT_EQ(r.err, "moe-train: error: <stdout>: write failed\n") << args;
+  }
+}
+
 TEST(MoeTrain, InvalidUtf8InTheCorpusNamesFileAndLine) {
   const std::string d = temp_dir();
   const std::string corpus = d + "/corpus";

@@ -383,6 +383,36 @@ TEST_F(RecipeReaderTest, MoeAndVocabRulesNameFileLineAndFullKey) {
       << load_error(type);
 }
 
+TEST_F(RecipeReaderTest, ALanguageListedTwiceIsAnError) {
+  const auto path = write("l.yaml", "model:\n  vocab: 64\ndata:\n  langs: [de, fr, de]\n");
+  EXPECT_EQ(load_error(path), path + ":4: key 'data.langs': 'de' is listed twice");
+  const auto plain = write("p.yaml", "model:\n  vocab: 64\n");
+  EXPECT_EQ(load_error(plain, {"data.langs=[de,de]"}), "--set: key 'data.langs': 'de' is listed twice");
+  EXPECT_EQ(load_error(plain, {"data.langs=[de,fr]"}), "");
+}
+
+TEST_F(RecipeReaderTest, ANulByteControlCharacterOrInvalidUtf8NamesItsLine) {
+  // yaml-cpp alone reported the NUL on line 3, with the raw byte in a two-line message.
+  const auto nul = write("n.yaml", std::string("model:\n  d_model: 16\0\n", 22));
+  EXPECT_EQ(error_of(nul), nul + ":2: a NUL byte: a recipe is text");
+  const auto control = write("c.yaml", "train:\n  seed: 1\n  batch_tokens: \"4\x01\"\n");
+  EXPECT_EQ(error_of(control), control + ":3: control character \\x01: a recipe is text");
+  const auto latin1 = write("u.yaml", "# caf\xe9\ntrain:\n  seed: 1\n");
+  EXPECT_EQ(error_of(latin1), latin1 + ":1: invalid UTF-8: a recipe is UTF-8 text");
+  // Tabs, CRLF line ends and UTF-8 text are fine.
+  EXPECT_EQ(error_of(write("ok.yaml", "# caf\xc3\xa9\t\r\ntrain:\r\n  seed: 1\r\n")), "");
+}
+
+TEST_F(RecipeReaderTest, ASecondYamlDocumentIsAnError) {
+  const auto two = write("two.yaml", "train:\n  seed: 1\n\n---\ntrain:\n  seed: 2\n");
+  EXPECT_EQ(error_of(two), two + ":4: a second YAML document starts here: a recipe is one document");
+  const auto trailing = write("t.yaml", "---\ntrain:\n  seed: 1\n---\n");
+  EXPECT_EQ(error_of(trailing),
+            trailing + ":4: a second YAML document starts here: a recipe is one document");
+  // One document, with its optional start and end markers, reads as before.
+  EXPECT_EQ(error_of(write("one.yaml", "---\ntrain:\n  seed: 1\n...\n")), "");
+}
+
 TEST_F(RecipeReaderTest, KeyTableKeepsColumnsApart) {
   Recipe defaults;
   KeyLister lister;

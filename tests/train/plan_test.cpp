@@ -253,6 +253,71 @@ TEST(PlanMesh, OverrideParsesAndIsValidated) {
   }
 }
 
+// The keys' ranges allow a million experts of 65536 x 1M in 128 layers,
+// whose bytes (and, in more layers, parameters) once wrapped into negative numbers.
+TEST(PlanLimits, CountsPast2To63AreRefusedNamingTheKeys) {
+  config::Recipe r;
+  r.model.d_model = 65536;
+  r.model.ffn_dim = 1000000;
+  r.model.moe.num_experts = 1048576;
+  r.model.enc_layers = 64;
+  r.model.dec_layers = 64;
+  try {
+    make_plan(r);
+    FAIL() << "the parameter count passes 2^63";
+  } catch (const InputError& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("the model is too large to count: more than 2^63 parameters"),
+              std::string::npos)
+        << what;
+    EXPECT_NE(what.find("model.d_model 65536, model.ffn_dim 1000000, model.moe.num_experts 1048576, "
+                        "model.enc_layers 64, model.dec_layers 64"),
+              std::string::npos)
+        << what;
+  }
+  // Its 8.8e18 parameters still count (exactly); their bytes do not. Twice the layers do not either.
+  EXPECT_EQ(count_parameters(r.model).experts, 64 * 2LL * 1048576 * 65536 * 1000000);
+  r.model.enc_layers = r.model.dec_layers = 128;
+  EXPECT_THROW(count_parameters(r.model), InputError);
+  // One layer each: 2^58 parameters and their bytes fit.
+  r.model.enc_layers = r.model.dec_layers = 1;
+  r.model.moe_offset = 0;
+  const Plan p = make_plan(r);
+  EXPECT_EQ(p.params.experts, 2 * 2LL * 1048576 * 65536 * 1000000);
+  EXPECT_EQ(p.memory.params, 4 * p.params.total());
+  EXPECT_GT(p.memory.total(), p.memory.params);
+  // A batch whose attention workspace alone passes 2^63 bytes: the batch keys are named.
+  r.train.batch_tokens = 1000000000000;
+  r.data.max_len = 65536;
+  r.model.max_positions = 65536;
+  r.model.heads = 1024;
+  try {
+    make_plan(r);
+    FAIL() << "the workspace bytes pass 2^63";
+  } catch (const InputError& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("a device's memory is too large to count"), std::string::npos) << what;
+    EXPECT_NE(what.find("train.batch_tokens 1000000000000 over 1 device(s)"), std::string::npos) << what;
+    EXPECT_NE(what.find("data.max_len 65536"), std::string::npos) << what;
+  }
+}
+
+TEST(PlanLimits, WeightsThatCannotFitAreRefusedBeforeTraining) {
+  config::Recipe r;
+  r.model = tiny_model(4, NormType::kLayerNorm, 0);
+  const Plan p = make_plan(r);
+  const std::int64_t weights = p.memory.params + p.memory.grads + p.memory.optimizer;
+  EXPECT_NO_THROW(check_fits_in_memory(p, weights));
+  try {
+    check_fits_in_memory(p, weights - 1);
+    FAIL() << "one byte short";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("of memory and swap here (model.vocab 37, model.d_model 8"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
 // Every recipe of the repository loads, plans, and its plan agrees with a
 // built model of the same structure (layers, experts, sharing, norm) at tiny widths.
 TEST(PlanRecipes, EveryRecipePlansAndMatchesAShrunkenModel) {
