@@ -31,23 +31,6 @@ std::string trim(std::string s) {
   return s;
 }
 
-void prune(const fs::path& checkpoints, int keep_last) {
-  std::string best;
-  if (fs::exists(checkpoints / "best")) best = trim(read_text((checkpoints / "best").string()));
-  std::vector<std::string> steps;
-  for (const auto& e : fs::directory_iterator(checkpoints)) {
-    const std::string n = e.path().filename().string();
-    if (e.is_directory() && n.rfind("step-", 0) == 0) steps.push_back(n);
-  }
-  std::sort(steps.begin(), steps.end());
-  const std::size_t keep = static_cast<std::size_t>(std::max(1, keep_last));
-  for (std::size_t i = 0; i + keep < steps.size(); ++i) {
-    if (steps[i] == best) continue;
-    std::error_code ec;
-    fs::remove_all(checkpoints / steps[i], ec);
-  }
-}
-
 // index.json: which file holds what, for people and tools reading a
 // checkpoint without this library (the loader itself finds shards by name).
 std::string index_json(const CheckpointWrite& w, const fs::path& dir) {
@@ -100,6 +83,48 @@ std::string read_pointer(const fs::path& pointer) {
                                            (name.size() > 40 ? "...'" : "'"));
 }
 
+// The directory a `latest` or `best` pointer names, or "" when it is missing
+// or damaged (a damaged `latest` stops pruning; resuming reports it).
+std::string pointer_target(const fs::path& pointer) {
+  std::error_code ec;
+  if (!fs::exists(pointer, ec)) return "";
+  try {
+    return read_pointer(pointer);
+  } catch (const FileError&) {
+    return "";
+  }
+}
+
+// Deletes a step directory by renaming it out of the way first: a kill during
+// the deletion then leaves a ".step-N.deleting" directory for the next start to
+// remove, never a half-deleted one that still looks like a checkpoint.
+void remove_step_dir(const fs::path& checkpoints, const std::string& name) {
+  const fs::path doomed = checkpoints / ("." + name + ".deleting");
+  std::error_code ec;
+  fs::remove_all(doomed, ec);
+  fs::rename(checkpoints / name, doomed, ec);
+  if (!ec) fs::remove_all(doomed, ec);
+}
+
+void prune(const fs::path& checkpoints, int keep_last) {
+  std::error_code ec;
+  if (!fs::is_directory(checkpoints, ec)) return;
+  const std::string best = pointer_target(checkpoints / "best");
+  const std::string latest = pointer_target(checkpoints / "latest");
+  if (latest.empty() && fs::exists(checkpoints / "latest", ec)) return;  // damaged: touch nothing
+  std::vector<std::string> steps;
+  for (const auto& e : fs::directory_iterator(checkpoints)) {
+    const std::string n = e.path().filename().string();
+    if (e.is_directory() && n.rfind("step-", 0) == 0) steps.push_back(n);
+  }
+  std::sort(steps.begin(), steps.end());
+  const std::size_t keep = static_cast<std::size_t>(std::max(1, keep_last));
+  for (std::size_t i = 0; i + keep < steps.size(); ++i) {
+    if (steps[i] == best || steps[i] == latest) continue;
+    remove_step_dir(checkpoints, steps[i]);
+  }
+}
+
 }  // namespace
 
 std::string step_checkpoint_name(std::int64_t step) {
@@ -130,14 +155,15 @@ std::string save_checkpoint(const CheckpointWrite& w) {
     save_tensor_set(tmp.string(), "optimizer", w.optimizer, w.role, {{"format", kCheckpointFormat}});
   if (leader) {
     write_file_atomically((tmp / "trainer_state.json").string(), w.trainer_state_json);
-    if (!w.vocab_path.empty()) fs::copy_file(w.vocab_path, tmp / "vocab.model", fs::copy_options::overwrite_existing);
+    if (!w.vocab_path.empty()) copy_file_atomically(w.vocab_path, (tmp / "vocab.model").string());
   }
   if (w.barrier) w.barrier();  // every shard is on disk
 
   if (leader) {
     write_file_atomically((tmp / "index.json").string(), index_json(w, tmp));
     std::error_code ec;
-    fs::remove_all(final_dir, ec);  // a checkpoint of the same step from an interrupted run
+    // A checkpoint of the same step, from an interrupted run.
+    if (fs::exists(final_dir, ec)) remove_step_dir(checkpoints, name);
     fs::rename(tmp, final_dir, ec);
     if (ec) throw FileError(final_dir.string(), 0, "cannot move the checkpoint into place: " + ec.message());
     write_file_atomically((checkpoints / "latest").string(), name + "\n");
@@ -145,6 +171,26 @@ std::string save_checkpoint(const CheckpointWrite& w) {
   }
   if (w.barrier) w.barrier();
   return final_dir.string();
+}
+
+void clean_checkpoints(const std::string& run_dir, int keep_last) {
+  const fs::path checkpoints = fs::path(run_dir) / "checkpoints";
+  std::error_code ec;
+  if (!fs::is_directory(checkpoints, ec)) return;
+  remove_atomic_write_temporaries(checkpoints.string());  // of `latest` and `best`
+  std::vector<fs::path> leftovers;
+  for (fs::directory_iterator entry(checkpoints, ec), end; !ec && entry != end; entry.increment(ec)) {
+    const std::string n = entry->path().filename().string();
+    const auto ends_with = [&n](const std::string& suffix) {
+      return n.size() > suffix.size() && n.compare(n.size() - suffix.size(), suffix.size(), suffix) == 0;
+    };
+    std::error_code type_ec;
+    if (n.rfind(".step-", 0) == 0 && (ends_with(".tmp") || ends_with(".deleting")) &&
+        entry->is_directory(type_ec))
+      leftovers.push_back(entry->path());
+  }
+  for (const fs::path& dir : leftovers) fs::remove_all(dir, ec);
+  prune(checkpoints, keep_last);
 }
 
 void mark_best(const std::string& run_dir, const std::string& step_dir) {

@@ -41,11 +41,18 @@ struct CheckpointWrite {
   std::string vocab_fingerprint;
   ShardRole role;
   std::function<void()> barrier;         // all ranks of the mesh; empty = one process
-  int keep_last = 3;                     // older step directories are deleted (never `best`)
+  int keep_last = 3;                     // older step directories are deleted (never `best`, `latest`)
 };
 
 // Writes one checkpoint and points `latest` at it; returns its directory.
 std::string save_checkpoint(const CheckpointWrite& w);
+
+// Removes what interrupted checkpoint writes and prunes left in
+// RUN/checkpoints (".step-N.tmp" and ".step-N.deleting" directories, temporary
+// pointer files), then deletes step directories beyond the newest `keep_last`
+// (never the `latest` or `best` one). Only under the run's lock: another
+// process's checkpoint in the making would be removed too.
+void clean_checkpoints(const std::string& run_dir, int keep_last);
 
 // Points RUN/checkpoints/best at `step_dir` (a directory name from save).
 void mark_best(const std::string& run_dir, const std::string& step_dir);

@@ -353,6 +353,10 @@ void Run::prepare_run_dir() {
     fs::create_directories(run_dir_, ec);
     if (ec) throw FileError(run_dir_, 0, "checkpoint.dir: cannot create the run directory: " + ec.message());
     run_dir_lock_ = std::make_unique<RunDirLock>(run_dir_);
+    // What writers killed mid-write left behind; the lock says none is writing now.
+    remove_atomic_write_temporaries(run_dir_);
+    remove_atomic_write_temporaries((fs::path(run_dir_) / "cache").string());
+    fs::remove(vocab_path_ + ".tmp", ec);  // where earlier versions copied the vocabulary first
     // RUN/recipe.yaml is rewritten at every start. Running moe-train's own
     // dump from there is fine (it gets the same keys back); a recipe of the
     // user's that happens to sit there would lose its comments and includes.
@@ -370,12 +374,7 @@ void Run::prepare_run_dir() {
       throw FileError(vocab_path_, 0,
                       "the run directory was started with another vocabulary than " + user_vocab +
                           " (use a new checkpoint.dir, or the same model)");
-    if (!fs::exists(vocab_path_)) {
-      const std::string tmp = vocab_path_ + ".tmp";
-      fs::copy_file(user_vocab, tmp, fs::copy_options::overwrite_existing, ec);
-      if (!ec) fs::rename(tmp, vocab_path_, ec);
-      if (ec) throw FileError(vocab_path_, 0, "cannot copy vocab.model " + user_vocab + " here: " + ec.message());
-    }
+    if (!fs::exists(vocab_path_)) copy_file_atomically(user_vocab, vocab_path_);
   }
   mesh_.world().barrier();
   tty_ = ::isatty(STDERR_FILENO) != 0;
@@ -451,9 +450,29 @@ std::vector<io::ShardedTensor> optimizer_tensors(Optimizer& opt, WeightTable<flo
   return out;
 }
 
+// Records past `step` belong to an interrupted attempt: dropping them makes the
+// log read as one uninterrupted run (step 0: a start from scratch drops all).
+void drop_metrics_after(const std::string& run_dir, std::int64_t step) {
+  const std::string metrics = (fs::path(run_dir) / "metrics.jsonl").string();
+  if (!fs::exists(metrics)) return;
+  std::ifstream in(metrics);
+  std::ostringstream kept;
+  std::string line;
+  while (std::getline(in, line)) {
+    const Json j = Json::parse(line, nullptr, false);
+    const bool kept_record = step > 0 && j.is_object() && j.value("step", std::int64_t{0}) <= step;
+    if (kept_record) kept << line << "\n";
+  }
+  in.close();
+  write_file_atomically(metrics, kept.str());
+}
+
 void Run::resume_if_possible() {
   const std::string latest = io::latest_checkpoint(run_dir_);
-  if (latest.empty()) return;
+  if (latest.empty()) {
+    if (leader_) drop_metrics_after(run_dir_, 0);
+    return;
+  }
   if (!opt_.resume)
     throw InputError(run_dir_ + ": the run directory already has checkpoints; resume (the default) or "
                      "choose a new checkpoint.dir");
@@ -491,20 +510,7 @@ void Run::resume_if_possible() {
   }
   last_checkpoint_ = latest;
   checkpointed_step_ = step_;
-  // Records past the checkpoint belong to the interrupted attempt: drop them so
-  // the log reads as one uninterrupted run.
-  const std::string metrics = (fs::path(run_dir_) / "metrics.jsonl").string();
-  if (leader_ && fs::exists(metrics)) {
-    std::ifstream in(metrics);
-    std::ostringstream kept;
-    std::string line;
-    while (std::getline(in, line)) {
-      const Json j = Json::parse(line, nullptr, false);
-      if (j.is_object() && j.value("step", static_cast<std::int64_t>(0)) <= step_) kept << line << "\n";
-    }
-    in.close();
-    write_file_atomically(metrics, kept.str());
-  }
+  if (leader_) drop_metrics_after(run_dir_, step_);
   if (leader_ && !opt_.quiet) log::info("resuming from " + latest + " at step " + std::to_string(step_));
 }
 
@@ -747,6 +753,9 @@ TrainResult Run::go() {
   load_data();
   build_model();
   resume_if_possible();
+  // After the resume checks, so a refused recipe prunes nothing: its keep_last
+  // may not be the run's. A run that trains no further step still prunes here.
+  if (leader_) io::clean_checkpoints(run_dir_, r_.checkpoint.keep_last);
   if (leader_) write_file_atomically((fs::path(run_dir_) / "recipe.yaml").string(), config::recipe_to_yaml(r_));
   if (leader_ && !opt_.quiet) {
     std::ostringstream o;

@@ -16,4 +16,17 @@ void write_file_atomically(const std::string& path, const std::function<void(std
 // Convenience for a string body.
 void write_file_atomically(const std::string& path, const std::string& contents);
 
+// Copies `from` to `to` the same way; a failed write names `to` ("write failed
+// (disk full?)"), an unreadable source names `from`.
+void copy_file_atomically(const std::string& from, const std::string& to);
+
+// True for the name of a temporary file left by write_file_atomically in a
+// process that was killed: ".NAME.tmp.PID".
+bool is_atomic_write_temporary(const std::string& file_name);
+
+// Deletes such leftovers directly inside `dir` (not below it); a missing `dir`
+// is fine. Only for a directory no other process is writing into (the caller
+// holds its lock): a live writer's temporary would go too.
+void remove_atomic_write_temporaries(const std::string& dir);
+
 }  // namespace moe

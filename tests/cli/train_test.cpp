@@ -311,6 +311,71 @@ TEST(MoeTrain, AHalfStartedOrCopiedRunDirectoryStillTrains) {
   EXPECT_EQ(losses(d + "/copy").size(), 2u);  // resumed at step 1
 }
 
+// A run killed (or out of disk) before its first checkpoint had logged steps
+// that the rerun trains again from scratch: the log holds each step once.
+TEST(MoeTrain, ARestartWithoutACheckpointDropsTheKilledAttemptsRecords) {
+  const std::string d = temp_dir();
+  const std::string recipe = write_recipe(d);
+  fs::create_directories(d + "/run");
+  write_file(d + "/run", "train.lock", "");
+  std::string killed_attempt;
+  for (int step = 1; step <= 3; ++step)
+    killed_attempt += "{\"type\":\"train\",\"step\":" + std::to_string(step) + ",\"loss\":99.0}\n";
+  killed_attempt += "{\"type\":\"dev\",\"step\":2,\"loss\":99.0}\n";
+  write_file(d + "/run", "metrics.jsonl", killed_attempt);
+  const auto r = run_app("moe-train", shell_quote(recipe) + " -q --set train.max_steps=4");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::ifstream in(d + "/run/metrics.jsonl");
+  std::vector<std::int64_t> steps;
+  for (std::string line; std::getline(in, line);) {
+    const auto j = nlohmann::json::parse(line);
+    steps.push_back(j["step"].get<std::int64_t>());
+    EXPECT_NE(j["loss"].get<double>(), 99.0) << line;
+  }
+  EXPECT_EQ(steps, (std::vector<std::int64_t>{1, 2, 3, 4}));
+}
+
+// What kills at any point of writing and pruning leave behind goes at the next
+// start, even one that trains no further step; the user's files stay.
+TEST(MoeTrain, AStartRemovesWhatKilledWritesLeftAndPrunes) {
+  const std::string d = temp_dir();
+  const std::string recipe = write_recipe(d);
+  const std::string args = " -q --set train.max_steps=4 --set checkpoint.every=1 --set checkpoint.keep_last=2";
+  auto r = run_app("moe-train", shell_quote(recipe) + args);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string run = d + "/run", ckpts = d + "/run/checkpoints";
+  const std::vector<std::string> leftovers = {run + "/.recipe.yaml.tmp.123",
+                                              run + "/.report.html.tmp.4567",
+                                              run + "/.metrics.jsonl.tmp.8",
+                                              run + "/vocab.model.tmp",
+                                              run + "/cache/.train.de.0123abcd.ids.tmp.42",
+                                              ckpts + "/.latest.tmp.99",
+                                              ckpts + "/.step-00000003.tmp",
+                                              ckpts + "/.step-00000002.deleting",
+                                              ckpts + "/step-00000001"};  // half-deleted while pruning
+  const std::vector<std::string> users_files = {run + "/notes.txt", run + "/.recipe.yaml.tmp.bak",
+                                                run + "/cache/seed.tmp"};
+  for (const std::string& path : leftovers) {
+    if (fs::path(path).filename().string().find("step-") != std::string::npos) {
+      fs::create_directories(path);
+      write_file(path, "trainer_state.json", "{}");
+    } else {
+      write_file(fs::path(path).parent_path().string(), fs::path(path).filename().string(), "half");
+    }
+  }
+  for (const std::string& path : users_files)
+    write_file(fs::path(path).parent_path().string(), fs::path(path).filename().string(), "mine");
+  r = run_app("moe-train", shell_quote(recipe) + args);  // max_steps already reached
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  for (const std::string& path : leftovers) EXPECT_FALSE(fs::exists(path)) << path;
+  for (const std::string& path : users_files) EXPECT_EQ(read_file(path), "mine") << path;
+  std::vector<std::string> checkpoints;
+  for (const auto& e : fs::directory_iterator(ckpts)) checkpoints.push_back(e.path().filename().string());
+  std::sort(checkpoints.begin(), checkpoints.end());
+  EXPECT_EQ(checkpoints, (std::vector<std::string>{"latest", "step-00000003", "step-00000004"}));
+  EXPECT_EQ(losses(run).size(), 4u);
+}
+
 TEST(MoeTrain, AModelTooLargeToCountOrHoldFailsBeforeAnythingIsWritten) {
   const std::string d = temp_dir();
   const std::string recipe = shell_quote(write_recipe(d));

@@ -1,9 +1,13 @@
 #include "io/checkpoint.h"
 
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 
+#include <algorithm>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <vector>
 
 #include "io/safetensors.h"
 #include "util/error.h"
@@ -94,6 +98,69 @@ TEST_F(CheckpointTest, ForeignOrMissingDirectoriesAreRefused) {
   } catch (const FileError& e) {
     EXPECT_NE(std::string(e.what()).find("not a moe-nmt checkpoint"), std::string::npos);
   }
+}
+
+// A kill leaves temporaries of checkpoint writes and prunes behind (and older
+// versions half-deleted step directories); the next start removes them and
+// prunes, but never what `latest` or `best` names, nor anything it does not own.
+TEST_F(CheckpointTest, CleaningRemovesLeftoversAndPrunesButKeepsLatestAndBest) {
+  const std::string best = save(100, /*keep_last=*/10);
+  mark_best(run_, best);
+  save(200, 10);
+  const std::string latest = save(300, 10);
+  const std::string ckpts = run_ + "/checkpoints";
+  fs::create_directories(ckpts + "/step-00000400");  // renamed into place, `latest` not yet moved
+  fs::create_directories(ckpts + "/step-00000500");
+  fs::create_directories(ckpts + "/.step-00000600.tmp");
+  std::ofstream(ckpts + "/.step-00000600.tmp/weights.safetensors") << "half";
+  fs::create_directories(ckpts + "/.step-00000050.deleting");
+  std::ofstream(ckpts + "/.step-00000050.deleting/index.json") << "{}";
+  std::ofstream(ckpts + "/.latest.tmp.12345") << "step-00000500\n";
+  std::ofstream(ckpts + "/.best.tmp.7") << "";
+  std::ofstream(ckpts + "/notes.tmp") << "the user's";
+  std::ofstream(ckpts + "/.latest.tmp.old") << "the user's";
+
+  clean_checkpoints(run_, /*keep_last=*/2);
+  std::vector<std::string> names;
+  for (const auto& e : fs::directory_iterator(ckpts)) names.push_back(e.path().filename().string());
+  std::sort(names.begin(), names.end());
+  EXPECT_EQ(names, (std::vector<std::string>{".latest.tmp.old", "best", "latest", "notes.tmp",
+                                             "step-00000100", "step-00000300", "step-00000400",
+                                             "step-00000500"}));
+  EXPECT_EQ(latest_checkpoint(run_), latest);
+}
+
+TEST_F(CheckpointTest, PruningLeavesNoHalfDeletedDirectory) {
+  save(100);
+  save(200);
+  save(300);
+  EXPECT_FALSE(fs::exists(run_ + "/checkpoints/step-00000100"));
+  for (const auto& e : fs::directory_iterator(run_ + "/checkpoints"))
+    EXPECT_EQ(e.path().filename().string().find(".deleting"), std::string::npos);
+}
+
+// A full disk while copying the vocabulary names the file that could not be
+// written, like every other failed write (std::filesystem::copy_file said
+// "Input/output error" and named the source). RLIMIT_FSIZE fails writes
+// past its size as a full disk would.
+TEST_F(CheckpointTest, AFullDiskWhileCopyingTheVocabularyNamesTheCopy) {
+  std::ofstream(run_ + "/vocab.model", std::ios::trunc) << std::string(1 << 20, 'v');
+  rlimit before{};
+  ASSERT_EQ(getrlimit(RLIMIT_FSIZE, &before), 0);
+  const auto old_handler = std::signal(SIGXFSZ, SIG_IGN);
+  rlimit small = before;
+  small.rlim_cur = 256 << 10;  // the weights fit, the vocabulary does not
+  ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &small), 0);
+  std::string message;
+  try {
+    save(9);
+  } catch (const std::exception& e) {
+    message = e.what();
+  }
+  setrlimit(RLIMIT_FSIZE, &before);
+  std::signal(SIGXFSZ, old_handler);
+  EXPECT_EQ(message, run_ + "/checkpoints/.step-00000009.tmp/vocab.model: write failed (disk full?)");
+  EXPECT_FALSE(fs::exists(run_ + "/checkpoints/latest"));
 }
 
 }  // namespace

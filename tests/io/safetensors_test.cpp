@@ -134,6 +134,14 @@ TEST(AtomicFile, FailedWriteLeavesOldFileAndNoTemporary) {
   fs::remove_all(dir);
 }
 
+TEST(AtomicFile, OnlyItsOwnTemporariesAreLeftoversToRemove) {
+  EXPECT_TRUE(is_atomic_write_temporary(".recipe.yaml.tmp.123"));
+  EXPECT_TRUE(is_atomic_write_temporary(".train.de.0123abcd.ids.tmp.4567"));
+  for (const char* name : {"recipe.yaml.tmp.123", ".recipe.yaml.tmp.", ".recipe.yaml.tmp.12a", ".tmp.123",
+                           ".recipe.yaml.tmp", "notes.txt", ".step-00000003.tmp"})
+    EXPECT_FALSE(is_atomic_write_temporary(name)) << name;
+}
+
 TEST(Crc32, MatchesTheStandardCheckValue) {
   EXPECT_EQ(crc32("123456789", 9), 0xCBF43926u);  // the CRC-32/ISO-HDLC check value
   EXPECT_EQ(crc32("56789", 5, crc32("1234", 4)), 0xCBF43926u);
