@@ -45,11 +45,8 @@ int main(int argc, char** argv) {
 
   // What these options print is their whole answer: a full disk or a closed
   // stdout must not end with status 0.
-  const auto stdout_written = [] {
-    std::cout.flush();
-    return static_cast<bool>(std::cout);
-  };
-  const auto exit_status = [&] {
+  using moe::apps::stdout_written;
+  const auto exit_status = [] {
     if (stdout_written()) return 0;
     std::cerr << "moe-train: error: <stdout>: write failed\n";
     return 1;

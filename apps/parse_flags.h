@@ -14,6 +14,13 @@
 
 namespace moe::apps {
 
+// Flushes stdout; false when what was printed did not all reach it (a full
+// disk, a closed descriptor). Output that is the whole answer must check this.
+inline bool stdout_written() {
+  std::cout.flush();
+  return std::cout && std::fflush(stdout) == 0 && !std::ferror(stdout);
+}
+
 // args: what CLI::App::parse takes (argc, argv or a reversed argument vector).
 // Returns the status to exit with, or nullopt to go on.
 template <typename... Args>
@@ -23,8 +30,7 @@ std::optional<int> parse_flags(CLI::App& app, const char* tool, Args&&... args) 
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() == 0) {  // --help or --version, printed on stdout
       const int status = app.exit(e);
-      std::cout.flush();
-      if (!std::cout || std::fflush(stdout) != 0 || std::ferror(stdout)) {
+      if (!stdout_written()) {
         std::cerr << tool << ": error: <stdout>: write failed\n";
         return 1;
       }
