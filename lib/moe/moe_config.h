@@ -1,6 +1,8 @@
 #pragma once
 // Hyper-parameters of one GShard MoE layer (GSHARD.md §3). Plain data: the
 // recipe reader fills it, the layer and `moe-train --plan` read it.
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <string>
 
@@ -33,8 +35,12 @@ inline std::int64_t expert_capacity(const MoeConfig& c, std::int64_t group_token
   if (c.capacity > 0) return c.capacity;
   const double cf = training ? c.capacity_factor : c.eval_capacity_factor;
   const double exact = static_cast<double>(group_tokens) * cf / c.num_experts;
-  std::int64_t cap = static_cast<std::int64_t>(exact);
-  if (static_cast<double>(cap) < exact) ++cap;  // ceil without floating-point surprises
+  // A factor like 1.1 has no exact double: 100 * 1.1 / 11 is 10.000000000000002,
+  // and a plain ceil would give 11 where the recipe means 10.
+  std::int64_t cap = std::llround(exact);
+  if (std::fabs(exact - static_cast<double>(cap)) > 1e-9 * std::max(1.0, exact) &&
+      static_cast<double>(cap) < exact)
+    ++cap;
   if (cap < c.min_capacity) cap = c.min_capacity;
   const std::int64_t r = c.round_capacity_to > 1 ? c.round_capacity_to : 1;
   return (cap + r - 1) / r * r;

@@ -198,6 +198,31 @@ TEST(MoeLayer, AuxIsOneUnderPerfectlyEvenRouting) {
   st = layer.forward(w.params(), x16.view(), nonpad.data(), y16.view(), true, rng);
   EXPECT_NEAR(st.aux_loss, 1.0, 1e-12);
   for (double load : st.expert_load) EXPECT_DOUBLE_EQ(load, 0.25);
+  // A group of padding only is left out of the mean (it would make it 2/3).
+  for (int s = 16; s < N; ++s) nonpad[s] = 0;
+  st = layer.forward(w.params(), x.view(), nonpad.data(), y.view(), true, rng);
+  EXPECT_EQ(st.tokens, 16);
+  EXPECT_NEAR(st.aux_loss, 1.0, 1e-12);
+}
+
+TEST(MoeLayer, EvaluationUsesTheEvalCapacityFactor) {
+  MoeConfig cfg;
+  cfg.num_experts = kE;
+  cfg.group_size = 8;
+  cfg.min_capacity = 1;
+  cfg.capacity_factor = 1.0;       // C = 2 while training
+  cfg.eval_capacity_factor = 3.0;  // C = 6 at evaluation
+  const int N = 16;
+  Rng init(4);
+  LayerWeights<double> w(kM, kH, kE, kE);
+  w.randomise(init);
+  Tensor<double> x(Shape{N, kM}), y(Shape{N, kM});
+  fill_uniform(x, init, 1.0);
+  MoeLayer<double> layer(cfg, kM, kH, nullptr);
+  Rng rng(1);
+  EXPECT_EQ(layer.forward(w.params(), x.view(), nullptr, y.view(), true, rng).capacity, 2);
+  EXPECT_EQ(layer.forward(w.params(), x.view(), nullptr, y.view(), false, rng).capacity, 6);
+  EXPECT_EQ(layer.capacity(), 6);
 }
 
 TEST(MoeLayer, PaddingIsNeverDispatchedAndGetsZeroOutputAndGradient) {

@@ -202,6 +202,22 @@ TEST(MoeLayerConfig, CapacityFollowsTheFactorsMinimumAndRounding) {
   EXPECT_EQ(expert_capacity(c, 1024, true), 7);
 }
 
+TEST(MoeLayerConfig, CapacityOfADecimalFactorIsTheDecimalCeiling) {
+  // 1.1 is a hair above 1.1 as a double: S * cf / E must not round up past
+  // the integer that the recipe's decimal arithmetic gives.
+  MoeConfig c;
+  c.min_capacity = 1;
+  c.capacity_factor = 1.1;
+  c.num_experts = 11;
+  EXPECT_EQ(expert_capacity(c, 100, true), 10);
+  c.num_experts = 5;
+  EXPECT_EQ(expert_capacity(c, 100, true), 22);
+  c.capacity_factor = 0.7;
+  c.num_experts = 7;
+  EXPECT_EQ(expert_capacity(c, 100, true), 10);
+  EXPECT_EQ(expert_capacity(c, 101, true), 11);  // 10.1: a real fraction still rounds up
+}
+
 TEST(MoeLayerConfig, PolicyNamesRoundTrip) {
   for (auto p : {SecondExpertPolicy::kAll, SecondExpertPolicy::kRandom, SecondExpertPolicy::kThreshold})
     EXPECT_EQ(parse_second_expert_policy(to_string(p)), p);
