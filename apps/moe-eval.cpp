@@ -35,8 +35,9 @@ namespace {
 using moe::InputError;
 namespace ev = moe::eval;
 
-// sacreBLEU's exit status for a -nr field-count mismatch.
-constexpr int kExitBadReferenceFields = 17;
+// sacreBLEU's exit status for a tab-separated line with the wrong number of
+// fields (a -nr reference line, a multi-system stdin line).
+constexpr int kExitBadFieldCount = 17;
 
 struct Args {
   std::vector<std::string> refs;
@@ -60,8 +61,8 @@ struct Args {
   int confidence_n = 1000;
   bool paired_bs = false;
   bool paired_ar = false;
-  int paired_bs_n = 1000;
-  int paired_ar_n = 10000;
+  int paired_bs_n = ev::kDefaultPairedBootstrapResamples;
+  int paired_ar_n = ev::kDefaultApproximateRandomizationTrials;
   int paired_jobs = 1;
   std::string langs_file;
   std::string tsv_file;
@@ -133,7 +134,8 @@ void define_options(CLI::App& app, Args& a) {
 }
 
 struct Inputs {
-  std::vector<std::string> system_names;
+  std::vector<std::string> system_names;  // as sacreBLEU prints them ("Baseline: base.txt")
+  std::vector<std::string> sources;       // the file of each system, for errors
   std::vector<std::vector<std::string>> systems;    // [systems][N]
   std::vector<std::vector<std::string>> references; // [R][N]
   std::vector<std::string> languages;               // N, or empty
@@ -158,41 +160,85 @@ Inputs read_inputs(const Args& a) {
     }
     if (!a.langs_file.empty()) in.languages = ev::read_language_codes(a.langs_file);
   }
+  const bool paired = a.paired_bs || a.paired_ar;
   if (a.inputs.empty()) {
-    in.system_names.push_back("<stdin>");
-    in.systems.push_back(ev::read_segments(std::cin, "<stdin>"));
+    const std::vector<std::string> lines = ev::read_lines(std::cin, "<stdin>");
     // std::cin reports a failed read (stdin is a directory, ...) only through ferror().
     if (std::ferror(stdin)) {
       throw moe::FileError("<stdin>", 0, std::string("read error: ") + std::strerror(errno));
     }
+    // One system per tab-separated field, named as sacreBLEU names them.
+    in.systems = ev::split_system_fields(lines, "<stdin>");
+    for (std::size_t s = 0; s < in.systems.size(); ++s) {
+      const std::size_t number = paired ? s : s + 1;  // paired: "Baseline", "System 1", ...
+      in.system_names.push_back(number == 0 ? "Baseline" : "System " + std::to_string(number));
+      in.sources.push_back("<stdin>");
+    }
   } else {
     for (const std::string& path : a.inputs) {
+      // sacreBLEU names systems by their file name, so a repeated name is ambiguous,
+      // except the baseline repeated in a paired test, which is skipped.
+      if (std::find(in.sources.begin(), in.sources.end(), path) != in.sources.end()) {
+        if (!paired || path != in.sources.front()) {
+          throw InputError(ev::python_string_repr(path) +
+                           " already used to name a system (give each system a different file "
+                           "name)");
+        }
+        if (!a.quiet) {
+          std::cerr << "sacreBLEU: Ignoring " << moe::utf8::printable(ev::python_string_repr(path))
+                    << " as it was also given as the baseline.\n";
+        }
+        continue;
+      }
+      in.sources.push_back(path);
       in.system_names.push_back(path);
       in.systems.push_back(ev::read_segments(path));
     }
+    if (paired) in.system_names.front() = "Baseline: " + in.system_names.front();
+  }
+  return in;
+}
+
+// sacreBLEU's checks after reading, in its order: the mode's number of systems,
+// then for each system emptiness and its line count against every reference
+// stream, then (this toolkit) the --langs codes.
+void check_inputs(const Args& a, const Inputs& in) {
+  const std::size_t system_count = in.systems.size();
+  if (a.sentence_level) {
+    if (system_count > 1) {
+      throw InputError("Only one system can be evaluated in sentence-level mode.");
+    }
+    if (a.confidence || a.paired_bs || a.paired_ar) {
+      throw InputError(
+          "confidence intervals and paired tests are not available in sentence-level mode");
+    }
+  }
+  if ((a.paired_bs || a.paired_ar) && system_count < 2) {
+    throw InputError("Paired tests require multiple input systems given to --input (-i).");
+  }
+  if (system_count > 1 && a.confidence) {
+    throw InputError("-ci takes one system; use --paired-bs or --paired-ar for several");
+  }
+  const std::string reference_source = !a.tsv_file.empty() ? a.tsv_file : a.refs.front();
+  for (std::size_t s = 0; s < system_count; ++s) {
+    const std::size_t n = in.systems[s].size();
+    if (n == 0) {
+      throw moe::FileError(in.sources[s], 0, "no hypotheses: the file is empty");
+    }
+    for (std::size_t r = 0; r < in.references.size(); ++r) {
+      if (in.references[r].size() == n) continue;
+      const std::string source =
+          a.tsv_file.empty() && r < a.refs.size() ? a.refs[r] : reference_source;
+      throw InputError("System and reference streams have different lengths: " + in.sources[s] +
+                       " has " + std::to_string(n) + " lines, " + source + " has " +
+                       std::to_string(in.references[r].size()));
+    }
   }
   const std::size_t n = in.systems.front().size();
-  for (std::size_t s = 0; s < in.systems.size(); ++s) {
-    const std::string source = !a.tsv_file.empty() ? a.tsv_file : a.refs.front();
-    const std::size_t refs_n = in.references.front().size();
-    if (in.systems[s].size() != refs_n) {
-      throw InputError("System and reference streams have different lengths: " +
-                       in.system_names[s] + " has " + std::to_string(in.systems[s].size()) +
-                       " lines, " + source + " has " + std::to_string(refs_n));
-    }
-  }
-  for (std::size_t r = 1; r < in.references.size(); ++r) {
-    if (in.references[r].size() != n) {
-      throw InputError("System and reference streams have different lengths: " + a.refs[r] +
-                       " has " + std::to_string(in.references[r].size()) + " lines, expected " +
-                       std::to_string(n));
-    }
-  }
   if (!in.languages.empty() && in.languages.size() != n) {
     throw InputError(a.langs_file + " has " + std::to_string(in.languages.size()) +
                      " language codes for " + std::to_string(n) + " hypothesis lines");
   }
-  return in;
 }
 
 // Which metrics, in sacreBLEU's output order (BLEU, chrF, TER).
@@ -219,13 +265,21 @@ struct Config {
   ev::TerOptions ter;
   ev::OutputOptions output;
   bool json = true;
-  std::optional<std::uint64_t> seed;
-  std::string seed_text;
+  // -ci resamples only for -cin > 1, as sacreBLEU's corpus_score(n_bootstrap).
+  bool bootstrap_ci = false;
+  // Paired-test resamples or trials; sacreBLEU's PairedTest takes its default for <= 0.
+  int paired_samples = 0;
+  // SACREBLEU_SEED, read only when something is resampled (as sacreBLEU does).
+  ev::SeedSetting seed;
 };
 
 Config make_config(const Args& a, bool smooth_value_given, bool format_given) {
   Config c;
   c.metrics = parse_metrics(a.metrics);
+  if (a.sentence_level && c.metrics.count() != 1) {
+    throw InputError("Only one metric can be used in sentence-level mode.");
+  }
+  if (a.paired_bs && a.paired_ar) throw InputError("choose one of --paired-bs and --paired-ar");
   c.bleu.tokenizer = ev::parse_tokenizer(a.tokenize);
   c.bleu.lowercase = a.lowercase;
   c.bleu.smooth_method = ev::parse_smooth_method(a.smooth_method);
@@ -263,18 +317,15 @@ Config make_config(const Args& a, bool smooth_value_given, bool format_given) {
     throw InputError("unknown format '" + format + "' (choose from json, text)");
   }
   c.json = format == "json";
-  const char* seed_env = std::getenv("SACREBLEU_SEED");
-  std::string seed = seed_env ? seed_env : "12345";
-  std::string lower = seed;
-  std::transform(lower.begin(), lower.end(), lower.begin(), ::tolower);
-  if (lower == "none") {
-    c.seed_text = "none";
-  } else {
-    char* end = nullptr;
-    const unsigned long long value = std::strtoull(seed.c_str(), &end, 10);
-    if (seed.empty() || *end != '\0') throw InputError("SACREBLEU_SEED must be an integer or 'none'");
-    c.seed = value;
-    c.seed_text = seed;
+  c.bootstrap_ci = a.confidence && a.confidence_n > 1;
+  if (a.paired_bs) {
+    c.paired_samples = a.paired_bs_n > 0 ? a.paired_bs_n : ev::kDefaultPairedBootstrapResamples;
+  } else if (a.paired_ar) {
+    c.paired_samples =
+        a.paired_ar_n > 0 ? a.paired_ar_n : ev::kDefaultApproximateRandomizationTrials;
+  }
+  if (c.bootstrap_ci || a.paired_bs || a.paired_ar) {
+    c.seed = ev::parse_seed_setting(std::getenv("SACREBLEU_SEED"));
   }
   return c;
 }
@@ -329,12 +380,7 @@ void warn_if_tokenized(const Config& c, const Args& a, const std::vector<std::st
                          "message with the `force` parameter.\n";
 }
 
-int run_sentence_level(const Config& c, const Args& a, const Inputs& in) {
-  if (c.metrics.count() != 1) throw InputError("Only one metric can be used in sentence-level mode.");
-  if (a.confidence || a.paired_bs || a.paired_ar) {
-    throw InputError("confidence intervals and paired tests are not available in sentence-level mode");
-  }
-  if (in.systems.size() != 1) throw InputError("sentence-level mode takes one system");
+int run_sentence_level(const Config& c, const Inputs& in) {
   const int nrefs = static_cast<int>(in.references.size());
   const std::vector<MetricRun> runs = compute_metrics(c, in.systems[0], in.references);
   const MetricRun& run = runs.front();
@@ -348,18 +394,14 @@ int run_sentence_level(const Config& c, const Args& a, const Inputs& in) {
 }
 
 int run_paired(const Config& c, const Args& a, const Inputs& in) {
-  if (a.paired_bs && a.paired_ar) throw InputError("choose one of --paired-bs and --paired-ar");
-  if (in.systems.size() < 2) {
-    throw InputError("paired tests need at least two systems (-i baseline.txt system.txt ...)");
-  }
   if (!in.languages.empty()) throw InputError("--langs/--tsv cannot be combined with paired tests");
   const int nrefs = static_cast<int>(in.references.size());
   ev::PairedReport report;
   report.test = a.paired_bs ? ev::PairedTest::kBootstrap : ev::PairedTest::kApproximateRandomization;
-  report.samples = a.paired_bs ? a.paired_bs_n : a.paired_ar_n;
+  report.samples = c.paired_samples;
   ev::ResamplingSignature resampling;
   (a.paired_bs ? resampling.bootstrap_resamples : resampling.ar_trials) = report.samples;
-  resampling.seed = c.seed_text;
+  resampling.seed = c.seed.paired_text;
 
   std::vector<std::vector<MetricRun>> per_system;
   std::vector<std::vector<const ev::MetricStatistics*>> statistics;
@@ -375,27 +417,30 @@ int run_paired(const Config& c, const Args& a, const Inputs& in) {
     report.metric_names.push_back(run.statistics.name);
     report.signatures.push_back(ev::make_signature(nrefs, resampling, run.fields));
   }
-  report.systems = ev::compare_with_baseline(report.test, report.samples, in.system_names, statistics, c.seed);
+  report.systems = ev::compare_with_baseline(report.test, report.samples, in.system_names,
+                                             statistics, c.seed.seed);
   std::cout << (c.json ? ev::format_paired_json(report) : ev::format_paired_text(report, c.output));
   return 0;
 }
 
 int run_corpus(const Config& c, const Args& a, const Inputs& in) {
   if (in.systems.size() != 1) {
-    throw InputError("several systems given (-i); add --paired-bs or --paired-ar to compare them");
+    throw InputError("several systems given; add --paired-bs or --paired-ar to compare them");
   }
   const int nrefs = static_cast<int>(in.references.size());
   warn_if_tokenized(c, a, in.systems[0]);
   const std::vector<MetricRun> runs = compute_metrics(c, in.systems[0], in.references);
   ev::ResamplingSignature resampling;
-  if (a.confidence) {
+  if (c.bootstrap_ci) {
     resampling.bootstrap_resamples = a.confidence_n;
-    resampling.seed = c.seed_text;
+    resampling.seed = c.seed.bootstrap_text;
   }
   std::vector<ev::MetricResult> results;
   for (const MetricRun& run : runs) {
     ev::MetricResult r = result_of(run, run.statistics.corpus_sums(), nrefs, resampling);
-    if (a.confidence) r.confidence = ev::bootstrap_confidence(run.statistics, a.confidence_n, c.seed);
+    if (c.bootstrap_ci) {
+      r.confidence = ev::bootstrap_confidence(run.statistics, a.confidence_n, c.seed.seed);
+    }
     results.push_back(std::move(r));
   }
   if (in.languages.empty() || c.output.score_only) {
@@ -425,12 +470,16 @@ int run(const Args& args, bool smooth_value_given, bool format_given) {
   try {
     const Config config = make_config(args, smooth_value_given, format_given);
     const Inputs inputs = read_inputs(args);
-    if (args.sentence_level) return run_sentence_level(config, args, inputs);
+    check_inputs(args, inputs);
+    if (args.sentence_level) return run_sentence_level(config, inputs);
     if (args.paired_bs || args.paired_ar) return run_paired(config, args, inputs);
     return run_corpus(config, args, inputs);
   } catch (const ev::ReferenceFieldCountError& e) {
     std::cerr << "moe-eval: error: " << moe::utf8::printable(e.what()) << "\n";
-    return kExitBadReferenceFields;
+    return kExitBadFieldCount;
+  } catch (const ev::SystemFieldCountError& e) {
+    std::cerr << "moe-eval: error: " << moe::utf8::printable(e.what()) << "\n";
+    return kExitBadFieldCount;
   } catch (const InputError& e) {
     std::cerr << "moe-eval: error: " << moe::utf8::printable(e.what()) << "\n";
     return 1;

@@ -119,6 +119,29 @@ std::vector<std::vector<std::string>> split_reference_fields(const std::vector<s
   return streams;
 }
 
+std::vector<std::vector<std::string>> split_system_fields(const std::vector<std::string>& lines,
+                                                          const std::string& name) {
+  const std::string_view first = lines.empty() ? std::string_view() : python_rstrip_utf8(lines[0]);
+  std::vector<std::vector<std::string>> systems;
+  for (std::string& field : split_on_tabs(std::string(first))) {
+    systems.push_back({std::move(field)});
+  }
+  for (std::size_t i = 1; i < lines.size(); ++i) {
+    std::vector<std::string> fields = split_on_tabs(std::string(python_rstrip_utf8(lines[i])));
+    if (fields.size() != systems.size()) {
+      throw SystemFieldCountError(name, static_cast<long>(i + 1),
+                                  "the number of tab-delimited fields differs across lines (" +
+                                      std::to_string(systems.size()) + " on line 1, " +
+                                      std::to_string(fields.size()) + " here)");
+    }
+    for (std::size_t s = 0; s < fields.size(); ++s) {
+      fields[s].resize(python_rstrip_utf8(fields[s]).size());
+      systems[s].push_back(std::move(fields[s]));
+    }
+  }
+  return systems;
+}
+
 TsvTestSet read_tsv_test_set(const std::string& path) {
   TsvTestSet set;
   std::vector<std::string> lines = read_lines(path);

@@ -28,6 +28,23 @@ std::vector<std::string> read_lines(std::istream& in, const std::string& name);
 std::vector<std::string> read_segments(const std::string& path);
 std::vector<std::string> read_segments(std::istream& in, const std::string& name);
 
+// A multi-system stdin line with another number of fields than the first line
+// (sacreBLEU exits 17).
+class SystemFieldCountError : public FileError {
+ public:
+  using FileError::FileError;
+};
+
+// Hypotheses read from stdin, as sacreBLEU splits them: one system per
+// tab-separated field of the first line (right-stripped first, so a trailing
+// empty field is no system), and every later line, right-stripped, must have as
+// many fields (else SystemFieldCountError naming `name` and the line); those
+// fields are right-stripped too, the first line's inner fields are not. No
+// lines at all read as one system with one empty line (Python's readline()
+// returns ""). `lines` are read_lines' output. Returns [systems][N].
+std::vector<std::vector<std::string>> split_system_fields(const std::vector<std::string>& lines,
+                                                          const std::string& name);
+
 // `count` tab-separated references per line (sacreBLEU's -nr), as `count`
 // streams. As in sacreBLEU, each line is right-stripped and then split at its
 // first count-1 tabs; the fields keep their own trailing whitespace (chrF sees

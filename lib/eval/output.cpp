@@ -6,13 +6,22 @@
 #include <cstdio>
 #include <cstdlib>
 #include <map>
+#include <string_view>
+#include <utility>
 
 #include "util/error.h"
+#include "util/utf8.h"
 
 namespace moe::eval {
 namespace {
 
 std::string indent_of(int n) { return std::string(static_cast<std::size_t>(n), ' '); }
+
+// "μ = {mean} ± {half_width}", as sacreBLEU's Score.format writes the estimate.
+std::string confidence_text(const ConfidenceInterval& ci, int width) {
+  return "\u03bc = " + format_fixed(ci.mean, width) + " \u00b1 " +
+         format_fixed(ci.half_width, width);
+}
 
 }  // namespace
 
@@ -60,33 +69,47 @@ std::string python_float_repr(double value) {
   return sign + out;
 }
 
+bool shows_confidence(const MetricResult& result) {
+  return result.confidence && result.confidence->mean > 0;
+}
+
+std::string format_score(const MetricResult& result, int width) {
+  std::string score = format_fixed(result.score, width);
+  if (shows_confidence(result)) score += " (" + confidence_text(*result.confidence, width) + ")";
+  return score;
+}
+
 std::string format_text_line(const MetricResult& result, const OutputOptions& options) {
   std::string line = result.name + "|" + result.signature.format(options.short_signature) +
-                     " = " + format_fixed(result.score, options.width);
-  if (result.confidence) {
-    line += " (\u03bc = " + format_fixed(result.confidence->mean, options.width) + " \u00b1 " +
-            format_fixed(result.confidence->half_width, options.width) + ")";
-  }
+                     " = " + format_score(result, options.width);
   if (!result.verbose.empty()) line += " " + result.verbose;
   return line;
 }
 
 std::string format_text(const std::vector<MetricResult>& results, const OutputOptions& options) {
-  std::string out;
-  if (options.score_only) {
-    for (const MetricResult& r : results) out += format_fixed(r.score, options.width) + "\n";
-    return out;
-  }
   std::vector<std::string> lines;
-  std::size_t widest = 0;
   for (const MetricResult& r : results) {
-    lines.push_back(format_text_line(r, options));
-    widest = std::max(widest, lines.back().find(" = "));
+    lines.push_back(options.score_only ? format_score(r, options.width)
+                                       : format_text_line(r, options));
   }
+  if (lines.size() == 1) return lines.front() + "\n";
+  // sacreBLEU's print_single_results: a line without '=' is printed as it is met,
+  // the others afterwards, right-aligned on the character before their first '='
+  // (widths in code points: "μ" is one).
+  std::string out;
+  std::vector<std::pair<std::size_t, const std::string*>> aligned;  // (head width, line)
+  std::size_t widest = 0;
   for (const std::string& line : lines) {
-    const std::size_t head = line.find(" = ");
-    out += std::string(widest - head, ' ') + line + "\n";
+    const std::size_t equals = line.find('=');
+    if (equals == std::string::npos) {
+      out += line + "\n";
+      continue;
+    }
+    const std::size_t head = utf8::length(std::string_view(line).substr(0, equals)) - 1;
+    widest = std::max(widest, head);
+    aligned.emplace_back(head, &line);
   }
+  for (const auto& [head, line] : aligned) out += std::string(widest - head, ' ') + *line + "\n";
   return out;
 }
 
@@ -114,19 +137,43 @@ std::string json_string(const std::string& text) {
   return out + "\"";
 }
 
+std::string python_string_repr(const std::string& text) {
+  const bool has_single = text.find('\'') != std::string::npos;
+  const char quote = has_single && text.find('"') == std::string::npos ? '"' : '\'';
+  std::string out(1, quote);
+  for (char c : text) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (c == '\\' || c == quote) {
+      out += '\\';
+      out += c;
+    } else if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\r') {
+      out += "\\r";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else if (byte < 0x20 || byte == 0x7f) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02x", byte);
+      out += buf;
+    } else {
+      out += c;
+    }
+  }
+  return out + quote;
+}
+
 std::string json_object(const MetricResult& result, int width) {
   std::vector<std::pair<std::string, std::string>> fields;
   fields.emplace_back("name", json_string(result.name));
   fields.emplace_back("score", python_float_repr(round_to_width(result.score, width)));
   fields.emplace_back("signature", json_string(result.signature.format(false)));
-  if (result.confidence) {
+  if (shows_confidence(result)) {
     fields.emplace_back("confidence_mean",
                         python_float_repr(round_to_width(result.confidence->mean, width)));
     fields.emplace_back("confidence_var",
                         python_float_repr(round_to_width(result.confidence->half_width, width)));
-    fields.emplace_back("confidence",
-                        json_string("\u03bc = " + format_fixed(result.confidence->mean, width) +
-                                    " \u00b1 " + format_fixed(result.confidence->half_width, width)));
+    fields.emplace_back("confidence", json_string(confidence_text(*result.confidence, width)));
   }
   if (!result.verbose.empty()) fields.emplace_back("verbose_score", json_string(result.verbose));
   for (const SignatureField& f : result.signature.fields) {
@@ -144,7 +191,7 @@ std::string format_json(const std::vector<MetricResult>& results, const OutputOp
   MOE_CHECK(!results.empty(), "no metric to print");
   std::vector<std::string> items;
   for (const MetricResult& r : results) {
-    items.push_back(options.score_only ? format_fixed(r.score, options.width)
+    items.push_back(options.score_only ? format_score(r, options.width)
                                        : json_object(r, options.width));
   }
   if (items.size() == 1) return items[0] + "\n";

@@ -31,14 +31,25 @@ std::string python_float_repr(double value);
 // float(format_fixed(value, decimals)), as sacreBLEU's JSON "score" field.
 double round_to_width(double value, int decimals);
 
+// Whether the bootstrap estimate is printed: as sacreBLEU's Score.format, only when
+// it exists and its mean is > 0 (a resampled mean of exactly 0 prints no "μ" part).
+bool shows_confidence(const MetricResult& result);
+// "{score}" or "{score} (μ = m ± ci)": what -b prints, in text and JSON alike.
+std::string format_score(const MetricResult& result, int width);
 // "{name}|{signature} = {score} [(μ = m ± ci) ][verbose]"
 std::string format_text_line(const MetricResult& result, const OutputOptions& options);
-// Several metrics: one line each, left-padded so the " = " line up. Ends with '\n'.
+// Several metrics: one line each, left-padded so that their first '=' line up.
+// Lines without '=' (-b without a "μ" part) come first, as sacreBLEU prints them.
+// Ends with '\n'.
 std::string format_text(const std::vector<MetricResult>& results, const OutputOptions& options);
-// One object (json.dumps(indent=1)) or "[\n" + objects joined by ",\n" + "\n]". Ends with '\n'.
+// One object (json.dumps(indent=1)) or "[\n" + objects joined by ",\n" + "\n]"; with -b
+// the objects are format_score strings, unquoted. Ends with '\n'.
 std::string format_json(const std::vector<MetricResult>& results, const OutputOptions& options);
 std::string json_object(const MetricResult& result, int width);
 std::string json_string(const std::string& text);
+// Python's repr() of a str as messages quote names ('x', or "it's"); ASCII
+// control characters are escaped, other characters kept.
+std::string python_string_repr(const std::string& text);
 
 // Per-language scores and their macro average (GShard-style reporting).
 struct LanguageRow {

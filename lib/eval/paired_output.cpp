@@ -105,7 +105,7 @@ std::string format_paired_text(const PairedReport& report, const OutputOptions& 
   rows.push_back(header);
   for (std::size_t s = 0; s < report.systems.size(); ++s) {
     const PairedSystem& system = report.systems[s];
-    std::vector<Cell> row = {{s == 0 ? "Baseline: " + system.name : system.name}};
+    std::vector<Cell> row = {{system.name}};
     for (const PairedComparison& m : system.metrics) {
       std::string score = format_fixed(m.score, options.width);
       if (m.confidence) {
@@ -126,7 +126,7 @@ std::string format_paired_text(const PairedReport& report, const OutputOptions& 
                       " trials";
   const std::string line(title.size(), '-');
   out += "\n" + line + "\n" + title + "\n" + line + "\n";
-  out += " - Each system is compared with the baseline (" + report.systems.front().name + ").\n";
+  out += " - Each system is compared with " + report.systems.front().name + ".\n";
   if (bootstrap) {
     out += " - Each cell shows the actual score, then the bootstrap mean and the half-width of\n"
            "   its 95% confidence interval.\n";
@@ -146,8 +146,7 @@ std::string format_paired_json(const PairedReport& report) {
   std::string out = "[\n";
   for (std::size_t s = 0; s < report.systems.size(); ++s) {
     const PairedSystem& system = report.systems[s];
-    out += " {\n  \"system\": " +
-           json_string(s == 0 ? "Baseline: " + system.name : system.name);
+    out += " {\n  \"system\": " + json_string(system.name);
     for (std::size_t k = 0; k < system.metrics.size(); ++k) {
       const PairedComparison& m = system.metrics[k];
       std::optional<double> p, mean, ci;

@@ -15,7 +15,7 @@ namespace moe::eval {
 enum class PairedTest { kBootstrap, kApproximateRandomization };
 
 struct PairedSystem {
-  std::string name;                       // the -i file name; "Baseline: X" is added for row 0
+  std::string name;                       // as printed: "Baseline: base.txt", "sys.txt", "System 1"
   std::vector<PairedComparison> metrics;  // one per metric; p_value unused for the baseline
 };
 

@@ -1,7 +1,10 @@
 #include "eval/significance.h"
 
 #include <algorithm>
+#include <cctype>
+#include <climits>
 #include <cmath>
+#include <cstdint>
 
 #include "eval/numpy_random.h"
 #include "util/error.h"
@@ -56,7 +59,59 @@ void check_count(int count, const char* what) {
   if (count <= 0) throw InputError(std::string(what) + " must be a positive integer");
 }
 
+bool is_int_space(char c) {
+  // The ASCII characters Python's int() strips (str.isspace()).
+  return c == ' ' || (c >= '\t' && c <= '\r') || (c >= '\x1c' && c <= '\x1f');
+}
+
 }  // namespace
+
+SeedSetting parse_seed_setting(const char* value) {
+  SeedSetting setting;
+  if (value == nullptr) {
+    setting.seed = kDefaultSignificanceSeed;
+    setting.bootstrap_text = setting.paired_text = std::to_string(kDefaultSignificanceSeed);
+    return setting;
+  }
+  const std::string text = value;
+  std::string lower = text;
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  setting.bootstrap_text = lower;
+  if (lower == "none") {
+    setting.paired_text = "none";
+    return setting;
+  }
+  const auto invalid = [&](const std::string& why) {
+    return InputError("SACREBLEU_SEED must be 'none' or an integer >= 0" + why + ", got '" +
+                      text + "'");
+  };
+  std::size_t begin = 0, end = text.size();
+  while (begin < end && is_int_space(text[begin])) ++begin;
+  while (end > begin && is_int_space(text[end - 1])) --end;
+  bool negative = false;
+  if (begin < end && (text[begin] == '+' || text[begin] == '-')) negative = text[begin++] == '-';
+  std::uint64_t seed = 0;
+  bool any_digit = false, overflow = false;
+  for (std::size_t i = begin; i < end; ++i) {
+    const char c = text[i];
+    // int() takes single underscores between digits ("1_000").
+    if (c == '_' && i > begin && i + 1 < end && text[i - 1] != '_' && text[i + 1] != '_') continue;
+    if (c < '0' || c > '9') throw invalid("");
+    any_digit = true;
+    const auto digit = static_cast<std::uint64_t>(c - '0');
+    if (seed > (UINT64_MAX - digit) / 10) overflow = true;
+    seed = seed * 10 + digit;
+  }
+  if (!any_digit) throw invalid("");
+  if (negative && (seed != 0 || overflow)) {
+    throw invalid(" (NumPy's default_rng takes no negative seed)");
+  }
+  if (overflow) throw invalid(" and <= " + std::to_string(UINT64_MAX));
+  setting.seed = seed;
+  setting.paired_text = std::to_string(seed);
+  return setting;
+}
 
 ConfidenceInterval bootstrap_confidence(const MetricStatistics& metric, int resamples,
                                         std::optional<std::uint64_t> seed) {

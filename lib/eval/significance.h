@@ -7,12 +7,30 @@
 // can differ from sacreBLEU's in its last bits.
 #include <cstdint>
 #include <optional>
+#include <string>
 
 #include "eval/statistics.h"
 
 namespace moe::eval {
 
 inline constexpr std::uint64_t kDefaultSignificanceSeed = 12345;
+// sacreBLEU's PairedTest defaults, also used for a count <= 0.
+inline constexpr int kDefaultPairedBootstrapResamples = 1000;
+inline constexpr int kDefaultApproximateRandomizationTrials = 10000;
+
+// The SACREBLEU_SEED environment variable as sacreBLEU reads it.
+struct SeedSetting {
+  std::optional<std::uint64_t> seed;  // unset: "none", a seed from the OS
+  std::string bootstrap_text;  // -ci signature: the variable as written, lowercased
+  std::string paired_text;     // paired-test signature: str(int(value)) or "none"
+};
+
+// `value` is the variable's text, or null when it is unset (seed 12345). "none"
+// in any case means an unseeded run; anything else goes through Python's int()
+// (surrounding whitespace, a sign, '_' between digits) and must be >= 0, as
+// NumPy's default_rng requires; this toolkit also stops at 2^64 - 1. Throws
+// InputError naming SACREBLEU_SEED.
+SeedSetting parse_seed_setting(const char* value);
 
 struct ConfidenceInterval {
   double mean = 0.0;        // mean of the resampled scores

@@ -238,6 +238,138 @@ TEST(MoeEvalCli, ResamplingReproducesNumpysDraws) {
   EXPECT_NE(bs.out.find("(p = 0.0859) "), std::string::npos) << bs.out;
 }
 
+TEST(MoeEvalCli, ConfidenceWithAZeroBootstrapMeanPrintsThePlainScore) {
+  // No hypothesis word is in the reference, so BLEU and every resample are 0: sacreBLEU's
+  // Score.format prints the μ part only for a mean > 0. The signature keeps bs/seed.
+  const std::string dir = temp_dir();
+  const std::string ref = shell_quote(write_file(dir, "ref", "a b c d\n"));
+  const std::string hyp = shell_quote(write_file(dir, "hyp", "w x y z\n"));
+  const CommandResult text = eval(ref + " -i " + hyp + " -ci -cin 20 -f text");
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_EQ(text.out, "BLEU|nrefs:1|bs:20|seed:12345|case:mixed|eff:no|tok:13a|smooth:exp|version:" +
+                          version() +
+                          " = 0.0 0.0/0.0/0.0/0.0 (BP = 1.000 ratio = 1.000 hyp_len = 4 ref_len = 4)\n");
+  const CommandResult json = eval(ref + " -i " + hyp + " -ci -cin 20");
+  ASSERT_EQ(json.exit_code, 0) << json.err;
+  EXPECT_EQ(json.out.find("confidence"), std::string::npos) << json.out;
+  EXPECT_NE(json.out.find("\"bs\": \"20\""), std::string::npos) << json.out;
+}
+
+TEST(MoeEvalCli, ScoreOnlyWithConfidenceKeepsTheEstimate) {
+  // Score.format(score_only=True) returns the score with its " (μ = ...)" part, in
+  // text and JSON mode alike (numbers as in ResamplingReproducesNumpysDraws).
+  const std::string ref = shell_quote(std::string(MOE_SOURCE_DIR) + "/examples/newstest-mini.ref.en");
+  const std::string hyp = shell_quote(std::string(MOE_SOURCE_DIR) + "/examples/newstest-mini.hyp.en");
+  const std::string expected = "54.8353 (\u03bc = 54.7087 \u00b1 8.2772)\n";
+  EXPECT_EQ(eval(ref + " -i " + hyp + " -ci -b -w 4 -f text").out, expected);
+  EXPECT_EQ(eval(ref + " -i " + hyp + " -ci -b -w 4").out, expected);
+  // A perfect system: BLEU's mean is 100, TER's 0 (no μ part, no '='), and
+  // print_single_results prints a line without '=' before the aligned ones.
+  const CommandResult mixed = eval(data("ref.en") + " -i " + data("ref.en") +
+                                   " -ci -cin 20 -b -m bleu ter -f text");
+  ASSERT_EQ(mixed.exit_code, 0) << mixed.err;
+  EXPECT_EQ(mixed.out, "0.0\n100.0 (\u03bc = 100.0 \u00b1 0.0)\n");
+}
+
+TEST(MoeEvalCli, ConfidenceNeedsMoreThanOneResample) {
+  // corpus_score bootstraps only `if n_bootstrap > 1`: -cin 1, 0 or -5 give the plain score.
+  const std::string plain = eval(data("ref.en") + " -i " + data("hyp.en") + " -f text").out;
+  ASSERT_FALSE(plain.empty());
+  for (const char* n : {"1", "0", "-5"}) {
+    const CommandResult r =
+        eval(data("ref.en") + " -i " + data("hyp.en") + " -ci -cin " + n + " -f text");
+    EXPECT_EQ(r.exit_code, 0) << n << ": " << r.err;
+    EXPECT_EQ(r.out, plain) << n;
+  }
+  // Nothing is resampled, so SACREBLEU_SEED is not read (sacreBLEU reads it only then).
+  setenv("SACREBLEU_SEED", "abc", 1);
+  const CommandResult unread =
+      eval(data("ref.en") + " -i " + data("hyp.en") + " -ci -cin 1 -b -w 4");
+  unsetenv("SACREBLEU_SEED");
+  EXPECT_EQ(unread.exit_code, 0) << unread.err;
+  EXPECT_EQ(unread.out, "74.1945\n");
+}
+
+TEST(MoeEvalCli, PairedSampleCountsBelowOneTakeTheDefaults) {
+  // PairedTest: n_samples if n_samples > 0 else 1000 (bs) / 10000 (ar).
+  const std::string systems = data("ref.en") + " -i " + data("hyp.en") + " " + data("hyp2.en");
+  const CommandResult bs = eval(systems + " --paired-bs -pbsn 0 -f text");
+  ASSERT_EQ(bs.exit_code, 0) << bs.err;
+  EXPECT_NE(bs.out.find("BLEU|nrefs:1|bs:1000|seed:12345|"), std::string::npos) << bs.out;
+  EXPECT_EQ(bs.out, eval(systems + " --paired-bs -f text").out);
+  const CommandResult ar = eval(systems + " --paired-ar -parn -1 -f text");
+  ASSERT_EQ(ar.exit_code, 0) << ar.err;
+  EXPECT_NE(ar.out.find("BLEU|nrefs:1|ar:10000|seed:12345|"), std::string::npos) << ar.out;
+}
+
+TEST(MoeEvalCli, RepeatedSystemFilesAreSkippedOrRejectedAsInSacrebleu) {
+  const std::string ref = data("ref.en");
+  const std::string hyp = data("hyp.en"), hyp2 = data("hyp2.en");
+  const std::string hyp_name = std::string(MOE_TEST_DATA_DIR) + "/eval/hyp.en";
+  const std::string ignoring =
+      "sacreBLEU: Ignoring '" + hyp_name + "' as it was also given as the baseline.\n";
+  // The baseline given again is skipped with a message; one system is then too few.
+  const CommandResult alone = eval(ref + " -i " + hyp + " " + hyp + " --paired-bs");
+  EXPECT_EQ(alone.exit_code, 1);
+  EXPECT_TRUE(alone.out.empty()) << alone.out;
+  EXPECT_EQ(alone.err, ignoring + "moe-eval: error: Paired tests require multiple input systems "
+                                  "given to --input (-i).\n");
+  expect_one_line_error(eval(ref + " -i " + hyp + " " + hyp + " --paired-bs -q"),
+                        "Paired tests require multiple input systems");
+  const CommandResult skipped =
+      eval(ref + " -i " + hyp + " " + hyp2 + " " + hyp + " --paired-bs -pbsn 50");
+  ASSERT_EQ(skipped.exit_code, 0) << skipped.err;
+  EXPECT_EQ(skipped.err, ignoring);
+  EXPECT_EQ(skipped.out, eval(ref + " -i " + hyp + " " + hyp2 + " --paired-bs -pbsn 50").out);
+  // Any other repeated name is ambiguous.
+  expect_one_line_error(eval(ref + " -i " + hyp + " " + hyp2 + " " + hyp2 + " --paired-ar"),
+                        "'" + std::string(MOE_TEST_DATA_DIR) +
+                            "/eval/hyp2.en' already used to name a system");
+  expect_one_line_error(eval(ref + " -i " + hyp + " " + hyp), "already used to name a system");
+}
+
+TEST(MoeEvalCliErrors, EmptyHypothesisFile) {
+  // sacreBLEU: "Test set None contains no sentence", checked before the line counts.
+  const std::string dir = temp_dir();
+  const std::string empty = write_file(dir, "empty", "");
+  expect_one_line_error(eval(data("ref.en") + " -i " + shell_quote(empty)),
+                        empty + ": no hypotheses: the file is empty");
+  expect_one_line_error(eval(shell_quote(empty) + " -i " + shell_quote(empty)),
+                        empty + ": no hypotheses: the file is empty");
+}
+
+TEST(MoeEvalCli, StdinHoldsOneSystemPerTabSeparatedField) {
+  // sacreBLEU: the first stdin line's fields give the systems, named "System 1", ...
+  // and, in a paired test, "Baseline", "System 1", ...
+  const std::string two_systems =
+      "the cat sat on a mat\ta cat is on the mat\nIt rained in 2019.\tIt rained in 2019.\n";
+  const CommandResult paired = eval(data("ref.en") + " --paired-bs -pbsn 50 -f text", two_systems);
+  ASSERT_EQ(paired.exit_code, 0) << paired.err;
+  const std::string from_files = eval(data("ref.en") + " -i " + data("hyp.en") + " " +
+                                      data("hyp2.en") + " --paired-bs -pbsn 50 -f text")
+                                     .out;
+  // Same table once the names are swapped ("Baseline: <path>" is wider than "Baseline").
+  EXPECT_NE(paired.out.find("\u2502 Baseline \u2502 74.2 ("), std::string::npos) << paired.out;
+  EXPECT_NE(paired.out.find("\u2502 System 1 \u2502 59.4 ("), std::string::npos) << paired.out;
+  const auto p_value = [](const std::string& out) { return out.substr(out.find("(p = "), 16); };
+  EXPECT_EQ(p_value(paired.out), p_value(from_files));
+  const CommandResult json = eval(data("ref.en") + " --paired-ar -parn 50", two_systems);
+  EXPECT_NE(json.out.find("\"system\": \"Baseline\","), std::string::npos) << json.out;
+  EXPECT_NE(json.out.find("\"system\": \"System 1\","), std::string::npos) << json.out;
+  // Several systems without a paired test, as with several -i files.
+  expect_one_line_error(eval(data("ref.en"), two_systems), "--paired-bs or --paired-ar");
+  // A later line with another number of fields: exit 17, as sacreBLEU.
+  expect_one_line_error(eval(data("ref.en") + " --paired-bs", "a\tb\nc\n"),
+                        "<stdin>:2: the number of tab-delimited fields differs across lines", 17);
+  // The line is right-stripped first: a trailing tab leaves one system.
+  EXPECT_EQ(eval(data("ref.en") + " -b -w 4", "the cat sat on a mat\t\nIt rained in 2019.\n").out,
+            "74.1945\n");
+  // Empty stdin is one empty line (readline() returns ""), scored as such.
+  const CommandResult empty = eval(data("one_line.en") + " -b");
+  EXPECT_EQ(empty.exit_code, 0) << empty.err;
+  EXPECT_EQ(empty.out, "0.0\n");
+}
+
 TEST(MoeEvalCli, PairedBootstrapAndApproximateRandomization) {
   const std::string systems = " -i " + data("hyp.en") + " " + data("hyp2.en");
   const CommandResult bs = eval(data("ref.en") + systems + " --paired-bs -pbsn 200 -f text");
@@ -310,7 +442,8 @@ TEST(MoeEvalCliErrors, UnknownOptionValues) {
 TEST(MoeEvalCliErrors, InvalidCombinations) {
   const std::string base = data("ref.en") + " -i " + data("hyp.en");
   expect_one_line_error(eval(base + " -sl -m bleu chrf"), "Only one metric");
-  expect_one_line_error(eval(base + " --paired-bs"), "at least two systems");
+  expect_one_line_error(eval(base + " --paired-bs"),
+                        "Paired tests require multiple input systems given to --input (-i).");
   expect_one_line_error(eval(data("ref.en") + " -i " + data("hyp.en") + " " + data("hyp2.en")),
                         "--paired-bs or --paired-ar");
   expect_one_line_error(eval("-i " + data("hyp.en")), "no reference file");
@@ -379,9 +512,15 @@ TEST(MoeEvalCli, EnvironmentSelectsFormatAndSeedAsInSacrebleu) {
   const CommandResult unseeded = eval(base + " -ci -cin 50 -f text");
   setenv("SACREBLEU_SEED", "abc", 1);
   const CommandResult bad_seed = eval(base + " -ci");
+  // NumPy's default_rng rejects a negative seed; strtoull used to wrap -1 to 2^64 - 1.
+  setenv("SACREBLEU_SEED", "-1", 1);
+  const CommandResult negative_seed = eval(base + " -ci");
+  const CommandResult negative_paired = eval(base + " " + data("hyp2.en") + " --paired-bs");
   unsetenv("SACREBLEU_SEED");
   EXPECT_NE(unseeded.out.find("|bs:50|seed:none|"), std::string::npos) << unseeded.out << unseeded.err;
   expect_one_line_error(bad_seed, "SACREBLEU_SEED");
+  expect_one_line_error(negative_seed, "SACREBLEU_SEED must be 'none' or an integer >= 0");
+  expect_one_line_error(negative_paired, "SACREBLEU_SEED must be 'none' or an integer >= 0");
 }
 
 // stress.* are 300 generated lines mixing the tokenizers' hard cases (entities,

@@ -93,6 +93,24 @@ TEST(ReferenceFields, RightStripTheLineBeforeSplittingAsSacrebleu) {
   EXPECT_EQ(streams[1], (std::vector<std::string>{"zz", "\u00A0x"}));
 }
 
+TEST(SystemFields, FirstLineDecidesTheNumberOfSystems) {
+  // sacreBLEU's stdin: fields = readline().rstrip().split('\t'); later lines the same,
+  // then each field rstripped. The first line's inner fields keep their spaces.
+  const auto systems = split_system_fields({"a \tb \r", "c \td\u3000"}, "<stdin>");
+  ASSERT_EQ(systems.size(), 2u);
+  EXPECT_EQ(systems[0], (std::vector<std::string>{"a ", "c"}));
+  EXPECT_EQ(systems[1], (std::vector<std::string>{"b", "d"}));
+  // The rstrip takes a trailing tab, and with it a system.
+  EXPECT_EQ(split_system_fields({"a\t", "b"}, "<stdin>").size(), 1u);
+  // No lines: readline() gives "", one system with one empty line.
+  EXPECT_EQ(split_system_fields({}, "<stdin>"),
+            (std::vector<std::vector<std::string>>{{""}}));
+  EXPECT_EQ(message_of([] { split_system_fields({"a\tb", "c\td", "e"}, "<stdin>"); }),
+            "<stdin>:3: the number of tab-delimited fields differs across lines (2 on line 1, 1 "
+            "here)");
+  EXPECT_THROW(split_system_fields({"a", "b\tc"}, "<stdin>"), SystemFieldCountError);
+}
+
 TEST(TsvTestSet, ExactlyThreeFieldsAndAStrippedReference) {
   const TempFile good("de\tQuelle \tthe ref \u3000\r\nfr\tsrc\t\n");
   const TsvTestSet set = read_tsv_test_set(good.path());

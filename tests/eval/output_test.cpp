@@ -49,6 +49,47 @@ TEST(TextOutput, ConfidenceGoesBetweenScoreAndVerbose) {
   EXPECT_NE(format_text_line(r, {}).find(" = 52.5 (\u03bc = 52.5 \u00b1 5.3) p"), std::string::npos);
 }
 
+TEST(TextOutput, ZeroBootstrapMeanPrintsNoConfidence) {
+  // sacreBLEU's Score.format: `if self._mean > 0`, so a metric whose every resample
+  // scores 0 prints its plain score (the bs:/seed: signature keys stay).
+  MetricResult r = result("BLEU", 0.0, "p");
+  r.confidence = ConfidenceInterval{0.0, 0.0};
+  EXPECT_FALSE(shows_confidence(r));
+  EXPECT_EQ(format_text_line(r, {}).substr(format_text_line(r, {}).find(" = ")), " = 0.0 p");
+  EXPECT_EQ(format_score(r, 1), "0.0");
+  const std::string json = format_json({r}, {});
+  EXPECT_EQ(json.find("confidence"), std::string::npos) << json;
+  r.confidence->mean = 0.01;
+  EXPECT_NE(format_json({r}, {}).find("\"confidence_mean\": 0.0,"), std::string::npos);
+}
+
+TEST(TextOutput, ScoreOnlyKeepsTheConfidenceAndAlignsOnItsEqualsSign) {
+  // Score.format returns `sc`, the score with its "(μ = ...)" part, for -b.
+  MetricResult bleu = result("BLEU", 100.0);
+  bleu.confidence = ConfidenceInterval{99.5, 0.5};
+  MetricResult chrf = result("chrF2", 5.0);
+  chrf.confidence = ConfidenceInterval{5.1, 0.1};
+  const OutputOptions score_only{.width = 1, .score_only = true};
+  EXPECT_EQ(format_text({bleu}, score_only), "100.0 (\u03bc = 99.5 \u00b1 0.5)\n");
+  // print_single_results right-aligns what precedes each line's first '=' (in code points).
+  EXPECT_EQ(format_text({bleu, chrf}, score_only),
+            "100.0 (\u03bc = 99.5 \u00b1 0.5)\n  5.0 (\u03bc = 5.1 \u00b1 0.1)\n");
+  // A line without '=' (zero mean: no μ part) is printed first, as sacreBLEU does.
+  MetricResult ter = result("TER", 0.0);
+  ter.confidence = ConfidenceInterval{0.0, 0.0};
+  EXPECT_EQ(format_text({bleu, ter}, score_only), "0.0\n100.0 (\u03bc = 99.5 \u00b1 0.5)\n");
+  EXPECT_EQ(format_text({ter, bleu}, score_only), "0.0\n100.0 (\u03bc = 99.5 \u00b1 0.5)\n");
+  // JSON -b: the same strings in sacreBLEU's bracketed list (not JSON strings).
+  EXPECT_EQ(format_json({bleu, ter}, score_only), "[\n100.0 (\u03bc = 99.5 \u00b1 0.5),\n0.0\n]\n");
+}
+
+TEST(PythonStringRepr, QuotesAsPython) {
+  EXPECT_EQ(python_string_repr("sys.txt"), "'sys.txt'");
+  EXPECT_EQ(python_string_repr("it's"), "\"it's\"");
+  EXPECT_EQ(python_string_repr("a'b\"c\\"), "'a\\'b\"c\\\\'");
+  EXPECT_EQ(python_string_repr("t\tn\n\x01\u03bc"), "'t\\tn\\n\\x01\u03bc'");
+}
+
 TEST(JsonOutput, OneObjectWithSignatureFieldsRepeated) {
   const std::string json = format_json({result("BLEU", 57.84, "86.5/70.0")}, {});
   const std::string sig = make_signature(1, {}, {{"case", "c", "mixed"}}).format();

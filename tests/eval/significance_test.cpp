@@ -3,6 +3,10 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
+#include <optional>
+#include <string>
+
 #include "util/error.h"
 
 namespace moe::eval {
@@ -41,6 +45,35 @@ TEST(BootstrapConfidence, IntervalCoversTheMeanAndIsSeeded) {
   EXPECT_GT(a.half_width, 5.0);
   EXPECT_LT(a.half_width, 9.0);
   EXPECT_THROW(bootstrap_confidence(m, 0, 1), InputError);
+}
+
+TEST(SeedSetting, ReadsSacrebleuSeedAsPythonIntAndNumpy) {
+  const SeedSetting unset = parse_seed_setting(nullptr);
+  EXPECT_EQ(unset.seed, std::optional<std::uint64_t>(12345));
+  EXPECT_EQ(unset.bootstrap_text, "12345");
+  const SeedSetting none = parse_seed_setting("NoNe");
+  EXPECT_FALSE(none.seed.has_value());
+  EXPECT_EQ(none.bootstrap_text, "none");
+  EXPECT_EQ(none.paired_text, "none");
+  // int() takes whitespace, a sign and '_' between digits; -ci's signature shows the
+  // variable as written (str(seed).lower()), the paired tests' shows str(int(seed)).
+  const SeedSetting spaced = parse_seed_setting(" +4_2\n");
+  EXPECT_EQ(spaced.seed, std::optional<std::uint64_t>(42));
+  EXPECT_EQ(spaced.bootstrap_text, " +4_2\n");
+  EXPECT_EQ(spaced.paired_text, "42");
+  EXPECT_EQ(parse_seed_setting("-0").seed, std::optional<std::uint64_t>(0));
+  EXPECT_EQ(parse_seed_setting("18446744073709551615").seed,
+            std::optional<std::uint64_t>(18446744073709551615ull));
+  // default_rng rejects negative seeds; strtoull used to wrap "-1" to 2^64 - 1.
+  for (const char* bad : {"-1", "", "  ", "abc", "1__2", "_1", "1_", "12a", "18446744073709551616",
+                          "-18446744073709551617"}) {
+    try {
+      parse_seed_setting(bad);
+      ADD_FAILURE() << "accepted '" << bad << "'";
+    } catch (const InputError& e) {
+      EXPECT_NE(std::string(e.what()).find("SACREBLEU_SEED"), std::string::npos) << e.what();
+    }
+  }
 }
 
 TEST(PairedTests, ClearlyBetterSystemGetsTheSmallestPValue) {
