@@ -13,6 +13,7 @@
 
 #include <CLI/CLI.hpp>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cerrno>
 #include <cstring>
@@ -223,6 +224,29 @@ void write_translation(std::ostream& out, const std::string& format, int n_best,
   }
 }
 
+// validate()'s and the Translator's messages name SearchOptions fields
+// ("beam_size: ..."); the user knows the flags.
+InputError with_flag_names(const InputError& e) {
+  std::string msg = e.what();
+  for (const auto& [field, flag] : std::vector<std::pair<std::string, std::string>>{
+           {"beam_size", "--beam-size"}, {"alpha", "--alpha"}, {"max_length_a", "--max-length-a"},
+           {"max_length_b", "--max-length-b"}, {"min_length", "--min-length"}, {"n_best", "--n-best"},
+           {"mini_batch", "--mini-batch"}, {"max_batch_tokens", "--max-batch-tokens"}, {"sampling ", "--sampling "}})
+    if (msg.rfind(field, 0) == 0) return InputError(flag + msg.substr(field.size()));
+  return e;
+}
+
+// Why a source was cut, for the warning naming its line: the token limit is
+// --max-input-length or, when that is larger, the model's max_positions.
+std::string cut_reason(const dec::TextTranslation& t, int limit, bool limit_is_models) {
+  const std::string which = limit_is_models ? "the model's max_positions" : "--max-input-length";
+  if (t.cut_tokens)
+    return "source cut to " + std::to_string(limit) + " tokens (" + which + ")";
+  return "source longer than " + std::to_string(limit) + " tokens can span (" + which + "): cut to its first " +
+         std::to_string(t.cut_bytes) + " bytes before encoding, " + std::to_string(t.source_length) +
+         " tokens kept";
+}
+
 // Rank 0's chunk of texts, copied to every rank of `group` (mpirun gives
 // stdin to rank 0 only, and an input file need not exist on other hosts).
 void share_texts(moe::Collectives& group, std::vector<std::string>& texts) {
@@ -253,7 +277,17 @@ void share_texts(moe::Collectives& group, std::vector<std::string>& texts) {
 // write fails.
 void translate_stream(const Args& a, moe::Collectives& experts, bool leader, std::istream* in,
                       const std::string& input_name, std::ostream* out, const std::string& output_name) {
-  dec::Translator translator(a.translator);
+  std::unique_ptr<dec::Translator> loaded;
+  try {
+    loaded = std::make_unique<dec::Translator>(a.translator);
+  } catch (const FileError&) {
+    throw;
+  } catch (const InputError& e) {
+    throw with_flag_names(e);
+  }
+  dec::Translator& translator = *loaded;
+  const int input_limit = translator.max_input_length();
+  const bool input_limit_is_models = a.translator.max_input_length > input_limit;
   // Known only now (the checkpoint's shape): a minimum no output can reach.
   const int longest_output = translator.model().config().max_positions - 1;
   if (a.translator.search.min_length > longest_output)
@@ -283,8 +317,8 @@ void translate_stream(const Args& a, moe::Collectives& experts, bool leader, std
     for (std::size_t i = 0; i < texts.size(); ++i) {
       // A long file may have hundreds: name the first few, then count them.
       if (translated[i].truncated && ++truncated <= kTruncationLinesShown)
-        std::cerr << "moe-translate: warning: " << input_name << ":" << done + i + 1 << ": source cut to "
-                  << translator.max_input_length() << " tokens (--max-input-length)\n";
+        std::cerr << "moe-translate: warning: " << input_name << ":" << done + i + 1 << ": "
+                  << cut_reason(translated[i], input_limit, input_limit_is_models) << "\n";
       write_translation(*out, a.output_format, a.translator.search.n_best, done + i, texts[i], translated[i],
                         a.report_routing ? &translator : nullptr);
       target_tokens += translated[i].hypotheses.front().pieces.size() + 1;
@@ -300,9 +334,10 @@ void translate_stream(const Args& a, moe::Collectives& experts, bool leader, std
   }
   progress.update(done, target_tokens, true);
   if (truncated > kTruncationLinesShown)
-    std::cerr << "moe-translate: warning: " << truncated << " of " << done << " sources cut to "
-              << translator.max_input_length() << " tokens (the first " << kTruncationLinesShown
-              << " named above)\n";
+    std::cerr << "moe-translate: warning: " << truncated << " of " << done << " sources cut to at most "
+              << input_limit << " tokens ("
+              << (input_limit_is_models ? "the model's max_positions" : "--max-input-length") << "; the first "
+              << kTruncationLinesShown << " named above)\n";
 }
 
 int run(Args& a, moe::MpiRuntime& runtime) {
@@ -315,19 +350,16 @@ int run(Args& a, moe::MpiRuntime& runtime) {
   a.translator.search.report_routing = a.report_routing;
   if (a.translator.max_input_length < 2)
     throw InputError("--max-input-length: must be >= 2, got " + std::to_string(a.translator.max_input_length));
+  if (!std::isfinite(a.translator.moe_capacity_factor))
+    throw InputError("--moe-capacity-factor: must be a finite number, got " +
+                     std::to_string(a.translator.moe_capacity_factor));
   if (!(a.translator.moe_capacity_factor >= 0))
     throw InputError("--moe-capacity-factor: must be >= 0 (0 = no dropping)");
   if (!a.sampling.empty()) a.translator.search.sampling = dec::parse_sampling(a.sampling);
   try {
     dec::validate(a.translator.search);
   } catch (const InputError& e) {  // name the flag, not the struct field
-    std::string msg = e.what();
-    for (const auto& [field, flag] : std::vector<std::pair<std::string, std::string>>{
-             {"beam_size", "--beam-size"}, {"alpha", "--alpha"}, {"max_length_a", "--max-length-a"},
-             {"max_length_b", "--max-length-b"}, {"min_length", "--min-length"}, {"n_best", "--n-best"}, {"mini_batch", "--mini-batch"},
-             {"max_batch_tokens", "--max-batch-tokens"}, {"sampling ", "--sampling "}})
-      if (msg.rfind(field, 0) == 0) msg = flag + msg.substr(field.size());
-    throw InputError(msg);
+    throw with_flag_names(e);
   }
   const dec::SearchOptions& search = a.translator.search;
   if (search.max_length_a == 0 && search.min_length > search.max_length_b)

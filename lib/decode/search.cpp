@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 #include <sstream>
+#include <stdexcept>
 
 #include "util/error.h"
 
@@ -25,17 +26,21 @@ std::string fmt(double v) {
 void validate(const SearchOptions& o) {
   auto fail = [](const std::string& what) { throw InputError(what); };
   if (o.beam_size < 1) fail("beam_size: must be >= 1, got " + std::to_string(o.beam_size));
-  if (!(o.alpha >= 0) || !std::isfinite(o.alpha)) fail("alpha: must be >= 0, got " + fmt(o.alpha));
-  if (!(o.max_length_a >= 0) || !std::isfinite(o.max_length_a))
-    fail("max_length_a: must be >= 0, got " + fmt(o.max_length_a));
+  if (!std::isfinite(o.alpha)) fail("alpha: must be a finite number, got " + fmt(o.alpha));
+  if (!(o.alpha >= 0)) fail("alpha: must be >= 0, got " + fmt(o.alpha));
+  if (!std::isfinite(o.max_length_a)) fail("max_length_a: must be a finite number, got " + fmt(o.max_length_a));
+  if (!(o.max_length_a >= 0)) fail("max_length_a: must be >= 0, got " + fmt(o.max_length_a));
   if (o.max_length_b < 0) fail("max_length_b: must be >= 0, got " + std::to_string(o.max_length_b));
   if (o.min_length < 0) fail("min_length: must be >= 0, got " + std::to_string(o.min_length));
   if (o.n_best < 1 || o.n_best > o.beam_size)
     fail("n_best: must be between 1 and beam_size (" + std::to_string(o.beam_size) + "), got " +
          std::to_string(o.n_best));
   if (o.sampling.top_k < 0) fail("sampling top_k: must be >= 0, got " + std::to_string(o.sampling.top_k));
-  if (!(o.sampling.temperature > 0) || !std::isfinite(o.sampling.temperature))
-    fail("sampling temperature: must be > 0, got " + fmt(o.sampling.temperature));
+  if (!std::isfinite(o.sampling.temperature))
+    fail("sampling temperature: must be a finite number, got " + fmt(o.sampling.temperature));
+  // Sampling multiplies by 1/T: a subnormal T would make it inf, and 0 * inf a NaN weight.
+  if (!(o.sampling.temperature > 0) || !std::isfinite(1.0 / o.sampling.temperature))
+    fail("sampling temperature: must be > 0 (and 1/T finite), got " + fmt(o.sampling.temperature));
   for (std::int32_t id : o.never_generate)
     if (id < 0) fail("never_generate: token ids must be >= 0, got " + std::to_string(id));
   if (o.mini_batch < 1) fail("mini_batch: must be >= 1, got " + std::to_string(o.mini_batch));
@@ -65,11 +70,15 @@ SamplingOptions parse_sampling(const std::string& spec) {
         s.top_k = static_cast<int>(k);
       } else if (key == "temperature") {
         const double t = std::stod(value, &used);
-        if (used != value.size() || !(t > 0) || !std::isfinite(t)) throw bad("temperature must be > 0");
+        if (used != value.size()) throw bad("'" + value + "' is not a number");
+        if (!std::isfinite(t)) throw bad("temperature must be a finite number");
+        if (!(t > 0) || !std::isfinite(1.0 / t)) throw bad("temperature must be > 0");
         s.temperature = t;
       } else {
         throw bad("unknown key '" + key + "'");
       }
+    } catch (const std::out_of_range&) {  // stol/stod: beyond long / double (1e-400 too)
+      throw bad("'" + value + "' is out of range");
     } catch (const std::logic_error&) {  // stol/stod: not a number
       throw bad("'" + value + "' is not a number");
     }
@@ -276,6 +285,11 @@ std::vector<std::vector<Hypothesis>> Searcher::run(StepModel& model,
   vocab_ = model.vocab_size();
   eos_ = model.eos_id();
   MOE_CHECK(vocab_ > 0 && eos_ >= 0 && eos_ < vocab_, "model vocabulary / eos id");
+  // More rows than tokens cannot hold distinct hypotheses, and rows cost
+  // B x K x V floats each step (-b 20000 on 8000 pieces: 13.6 GB).
+  if (options_.beam_size > vocab_)
+    throw InputError("beam_size: must be at most the vocabulary size (" + std::to_string(vocab_) + "), got " +
+                     std::to_string(options_.beam_size));
   for (std::int32_t id : options_.never_generate)
     MOE_CHECK(id < vocab_ && id != eos_,
               "never_generate: id " + std::to_string(id) + " is EOS or outside the vocabulary");
@@ -286,10 +300,14 @@ std::vector<std::vector<Hypothesis>> Searcher::run(StepModel& model,
   for (std::int64_t i = 0; i < B; ++i) {
     if (sources[i].empty()) throw InputError("source " + std::to_string(i) + " is empty (it needs at least EOS)");
     SentenceState& s = sentences[i];
-    const double limit = options_.max_length_a * static_cast<double>(sources[i].size()) + options_.max_length_b;
+    // Capped in double before the cast: a * S + b may be far beyond int64
+    // (--max-length-a 1e30), and that cast would be undefined.
+    const std::int64_t model_limit = std::max<std::int64_t>(model.max_target_length(), 0);
+    const double limit =
+        std::min(options_.max_length_a * static_cast<double>(sources[i].size()) + options_.max_length_b,
+                 static_cast<double>(model_limit));
     // At least one token, unless the model has no room for any (then EOS at once).
-    s.max_length = std::min<std::int64_t>(std::max<std::int64_t>(static_cast<std::int64_t>(limit), 1),
-                                          std::max<std::int64_t>(model.max_target_length(), 0));
+    s.max_length = std::min<std::int64_t>(std::max<std::int64_t>(static_cast<std::int64_t>(limit), 1), model_limit);
     s.row_begin = static_cast<std::int32_t>(i);
     s.row_count = 1;
     longest = std::max(longest, s.max_length);

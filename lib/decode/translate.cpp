@@ -1,6 +1,7 @@
 #include "decode/translate.h"
 
 #include <algorithm>
+#include <cmath>
 #include <numeric>
 #include <span>
 #include <string>
@@ -23,6 +24,9 @@ constexpr std::int64_t kEncoderExpertRows = 16384;
 }  // namespace
 
 ModelConfig inference_config(const ModelConfig& trained, double moe_capacity_factor) {
+  if (!std::isfinite(moe_capacity_factor))
+    throw InputError("MoE capacity factor at inference: must be a finite number, got " +
+                     std::to_string(moe_capacity_factor));
   if (!(moe_capacity_factor >= 0))
     throw InputError("MoE capacity factor at inference: must be >= 0, got " +
                      std::to_string(moe_capacity_factor));
@@ -34,7 +38,11 @@ ModelConfig inference_config(const ModelConfig& trained, double moe_capacity_fac
     cfg.moe.capacity = cfg.moe.group_size;
   } else {
     cfg.moe.capacity = 0;
-    cfg.moe.eval_capacity_factor = moe_capacity_factor;
+    // F >= E already gives C >= S, room for every choice of a group; a larger
+    // F only grows the buffers, and a huge one would overflow C's integer.
+    cfg.moe.eval_capacity_factor =
+        cfg.moe.num_experts > 0 ? std::min(moe_capacity_factor, static_cast<double>(cfg.moe.num_experts))
+                                : moe_capacity_factor;
   }
   return cfg;
 }

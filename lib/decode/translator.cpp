@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "data/nfc.h"
+#include "data/text_clean.h"
 #include "data/vocab_training.h"
 #include "decode/translate.h"
 #include "io/tensor_set.h"
@@ -9,6 +11,21 @@
 #include "util/utf8.h"
 
 namespace moe::decode {
+
+std::string clean_source_text(std::string_view text) {
+  return data::collapse_spaces(data::remove_invisible(data::normalize_nfc(text)));
+}
+
+bool is_blank(std::string_view text) {
+  for (char32_t cp : utf8::decode(text)) {
+    // Unicode 14 White_Space (PropList.txt): 25 code points.
+    const bool white = (cp >= 0x09 && cp <= 0x0D) || cp == 0x20 || cp == 0x85 || cp == 0xA0 || cp == 0x1680 ||
+                       (cp >= 0x2000 && cp <= 0x200A) || cp == 0x2028 || cp == 0x2029 || cp == 0x202F ||
+                       cp == 0x205F || cp == 0x3000;
+    if (!white) return false;
+  }
+  return true;
+}
 
 EncodedSource encode_source(const data::Vocab& vocab, std::string_view text, const SourceFormat& format) {
   EncodedSource out;
@@ -30,19 +47,23 @@ EncodedSource encode_source(const data::Vocab& vocab, std::string_view text, con
   // cut the raw text there first, at a UTF-8 boundary: only sources that are
   // cut anyway lose text (or, rarely, one with a run of unknown characters
   // longer than the budget, which is a single <unk> piece); all are reported
-  // as truncated.
+  // as truncated. The cleaning after the cut is linear, and its cost bounded
+  // with it.
   const std::size_t budget =
       2 * (static_cast<std::size_t>(room) + 1) * std::max<std::size_t>(vocab.longest_piece_bytes(), 4);
-  bool cut_bytes = false;
   if (text.size() > budget) {
     std::size_t end = budget;
     while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;  // not inside a character
     text = text.substr(0, end);
-    cut_bytes = true;
+    out.cut_bytes = end;
   }
-  const std::vector<int> pieces = vocab.encode_ids(text);
+  // Cleaned as the corpus's sources were: otherwise an NFD letter, a BOM, a
+  // tab or an NBSP reaches the model as pieces (often <unk>) it never saw.
+  const std::string cleaned = clean_source_text(text);
+  const std::vector<int> pieces = is_blank(cleaned) ? std::vector<int>{} : vocab.encode_ids(cleaned);
   const std::size_t kept = std::min(pieces.size(), static_cast<std::size_t>(room));
-  out.truncated = cut_bytes || kept < pieces.size();
+  out.cut_tokens = kept < pieces.size();
+  out.truncated = out.cut_bytes > 0 || out.cut_tokens;
   out.ids.reserve(kept + 2);
   if (tag >= 0) out.ids.push_back(tag);
   out.ids.insert(out.ids.end(), pieces.begin(), pieces.begin() + static_cast<std::ptrdiff_t>(kept));
@@ -78,6 +99,10 @@ Translator::Translator(const TranslatorOptions& options)
   }
   for (std::int32_t id : never_generated_ids(vocab_)) options_.search.never_generate.push_back(id);
   validate(options_.search);
+  // Checked before the weights load (the Searcher checks it again at its first batch).
+  if (options_.search.beam_size > vocab_.size())
+    throw InputError("beam_size: must be at most the vocabulary size (" + std::to_string(vocab_.size()) +
+                     "), got " + std::to_string(options_.search.beam_size));
   const ModelConfig cfg = inference_config(info_.recipe.model, options_.moe_capacity_factor);
   if (vocab_.size() != cfg.vocab)
     throw FileError(info_.vocab_path, 0,
@@ -102,12 +127,15 @@ std::vector<TextTranslation> Translator::translate(const std::vector<std::string
     if (!utf8::is_valid(texts[i]))
       throw InputError("input " + std::to_string(first_index + i + 1) + ": invalid UTF-8");
     EncodedSource e = encode_source(vocab_, texts[i], format_);
+    out[i].truncated = e.truncated;
+    out[i].cut_bytes = e.cut_bytes;
+    out[i].cut_tokens = e.cut_tokens;
     const std::size_t overhead = format_.target_lang_tag ? 2 : 1;
-    if (e.ids.size() <= overhead) {  // nothing to translate
+    if (e.ids.size() <= overhead) {  // blank once cleaned: nothing to translate
       out[i].hypotheses.emplace_back();
       continue;
     }
-    out[i].truncated = e.truncated;
+    out[i].source_length = e.ids.size();
     sources.push_back(std::move(e.ids));
     source_of.push_back(i);
   }

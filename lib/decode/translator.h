@@ -25,14 +25,32 @@ struct SourceFormat {
 
 struct EncodedSource {
   std::vector<std::int32_t> ids;  // [<2en>] pieces EOS, as lib/train/data_loader encodes sources
-  bool truncated = false;         // pieces were cut to fit max_input_length
+  bool truncated = false;         // cut_bytes > 0 or cut_tokens
+  std::size_t cut_bytes = 0;      // > 0: the text was cut to its first cut_bytes bytes before encoding
+  bool cut_tokens = false;        // the pieces were cut to fit max_input_length
 };
 
-// The training-time source format. Text far longer than max_input_length
-// pieces can span is cut (at a character boundary) before it is encoded, so
-// a huge line costs no more than a long one; truncated then says so. Throws
-// InputError when the tag is asked for but the vocabulary has no "<2en>"
-// piece, or max_input_length leaves no room for a piece.
+// The per-sentence normalisation every corpus source got (lib/data
+// clean_pair, docs/corpus.md steps 3 and 5): NFC, then remove_invisible (tab,
+// NBSP, U+2007, U+202F -> space; control characters, BOM, soft hyphen, ZWSP,
+// U+2060, LRM/RLM removed), then collapse_spaces (runs of ASCII spaces to one,
+// none at either end). The corpus's content rules (accelerators, markup,
+// placeholders, KDE transcripts) and its drop rules are not applied: they
+// would delete text the user wants translated. `text` must be valid UTF-8.
+std::string clean_source_text(std::string_view text);
+
+// True when `text` holds nothing but Unicode White_Space characters
+// (U+3000, U+2003, ... survive clean_source_text inside a sentence, as in the
+// corpus, but a line of them alone has nothing to translate).
+bool is_blank(std::string_view text);
+
+// The training-time source format: clean_source_text, then SentencePiece.
+// A blank cleaned text gives no pieces ([<2en>] EOS). Text far longer than
+// max_input_length pieces can span is cut (at a character boundary) before
+// it is cleaned and encoded, so a huge line costs no more than a long one;
+// cut_bytes then says so. Throws InputError when the tag is asked for but the
+// vocabulary has no "<2en>" piece, or max_input_length leaves no room for a
+// piece.
 EncodedSource encode_source(const data::Vocab& vocab, std::string_view text, const SourceFormat& format);
 
 // The ids a translation never contains: control pieces but EOS (pad, BOS)
@@ -64,7 +82,10 @@ struct TextHypothesis {
 
 struct TextTranslation {
   std::vector<TextHypothesis> hypotheses;  // n_best, best first; one empty hypothesis for empty input
-  bool truncated = false;                  // the source was cut to max_input_length
+  bool truncated = false;                  // the source was cut (see EncodedSource)
+  std::size_t cut_bytes = 0;               // EncodedSource::cut_bytes
+  bool cut_tokens = false;                 // EncodedSource::cut_tokens
+  std::size_t source_length = 0;           // tokens the model read ([<2en>] pieces EOS); 0 for empty input
   // search.report_routing only, and empty for an empty input: the pieces the
   // model saw ([<2en>] pieces </s>) and their routes [source_pieces.size(),
   // encoder MoE layers].
@@ -76,7 +97,8 @@ class Translator {
  public:
   // Throws FileError (missing or foreign checkpoint, unreadable vocabulary, a
   // vocabulary whose fingerprint is not the one the checkpoint records) or
-  // InputError (bad options). never_generated_ids() are added to the
+  // InputError (bad options, a beam_size above the vocabulary size, named by
+  // field as validate() does). never_generated_ids() are added to the
   // search's never_generate.
   explicit Translator(const TranslatorOptions& options);
   ~Translator();
@@ -90,10 +112,10 @@ class Translator {
   const std::vector<std::string>& encoder_moe_layers() const { return encoder_moe_layers_; }
   const std::vector<std::string>& decoder_moe_layers() const { return decoder_moe_layers_; }
 
-  // texts [N] (valid UTF-8; empty or whitespace-only texts translate to an
-  // empty hypothesis without running the model). first_index: the index of
-  // texts[0] in the whole input, so sampling does not depend on chunking.
-  // Returns [N] in input order.
+  // texts [N] (valid UTF-8; texts that are empty or blank after
+  // clean_source_text translate to an empty hypothesis without running the
+  // model). first_index: the index of texts[0] in the whole input, so
+  // sampling does not depend on chunking. Returns [N] in input order.
   std::vector<TextTranslation> translate(const std::vector<std::string>& texts, std::uint64_t first_index = 0);
 
  private:

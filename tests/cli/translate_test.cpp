@@ -57,6 +57,13 @@ TEST(MoeTranslateErrors, BadFlagValuesNameTheFlag) {
   expect_one_line_error(run_app("moe-translate", m + "--beam-size four"), "--beam-size");
   expect_one_line_error(run_app("moe-translate", m + "--no-such-flag"), "--no-such-flag");
   expect_one_line_error(run_app("moe-translate", m + "--threads 100000"), "--threads");
+  // Not finite is its own error, not "must be >= 0, got inf".
+  expect_one_line_error(run_app("moe-translate", m + "--alpha inf"), "--alpha: must be a finite number, got inf");
+  expect_one_line_error(run_app("moe-translate", m + "--max-length-a nan"), "--max-length-a: must be a finite number");
+  expect_one_line_error(run_app("moe-translate", m + "--moe-capacity-factor inf"),
+                        "--moe-capacity-factor: must be a finite number");
+  expect_one_line_error(run_app("moe-translate", m + "--sampling temperature:inf"),
+                        "temperature must be a finite number");
   // No output could ever be that long.
   expect_one_line_error(run_app("moe-translate", m + "--max-length-a 0 --max-length-b 5 --min-length 6"),
                         "--min-length");
@@ -141,8 +148,12 @@ const TinyRun& tiny_run() {
         if (lang == "de" && i < 270) t.pairs.emplace_back(src, en);
       }
     }
+    // Identity normalisation, as scripts/main.sh trains the project's
+    // vocabulary: SentencePiece then leaves tabs, NBSP or NFD as they are, and
+    // only moe-translate's own cleaning keeps them from the model.
     auto res = run_app("moe-tokenize", "-q train --corpus " + shell_quote(t.dir) + " -o " +
-                                           shell_quote(t.dir + "/spm") + " --vocab-size 48 --sentences 2000");
+                                           shell_quote(t.dir + "/spm") +
+                                           " --vocab-size 48 --sentences 2000 --normalization identity");
     if (res.exit_code != 0) throw std::runtime_error("moe-tokenize train failed: " + res.err);
     const std::string recipe = write_file(
         t.dir, "recipe.yaml",
@@ -211,6 +222,51 @@ TEST(MoeTranslate, EmptyLinesGiveEmptyLinesAndFilesWork) {
   EXPECT_FALSE(out[3].empty());
 }
 
+// Whitespace other than ASCII spaces is still whitespace: no model run, one
+// n-best entry like an empty line (the identity vocabulary would otherwise
+// read a tab as "▁ <unk>" and translate it).
+TEST(MoeTranslate, BlankLinesOfAnyWhitespaceGiveEmptyLines) {
+  const std::string input = std::string("\t\n\u00a0\n\u3000\n\v\n \t \u2003\n\ufeff\n") + tiny_run().pairs[0].first + "\n";
+  const auto text = run_app("moe-translate", translate_args(""), input);
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  const auto out = lines_of(text.out);
+  ASSERT_EQ(out.size(), 7u);
+  for (std::size_t i = 0; i < 6; ++i) EXPECT_EQ(out[i], "") << i;
+  EXPECT_NE(out[6], "");
+  const auto n_best = run_app("moe-translate", translate_args("--beam-size 2 --n-best 2"), input);
+  ASSERT_EQ(n_best.exit_code, 0) << n_best.err;
+  const auto entries = lines_of(n_best.out);
+  ASSERT_EQ(entries.size(), 8u) << n_best.out;  // one entry per blank line, two for the sentence
+  for (std::size_t i = 0; i < 6; ++i) EXPECT_EQ(entries[i], std::to_string(i) + " |||  ||| F0= 0.000000 ||| 0.000000");
+}
+
+// The model reads a line cleaned as the corpus's sources were (NFC, no BOM,
+// ZWSP or soft hyphen, tab and NBSP as spaces, single spaces); "source" in
+// JSON is the line as given.
+TEST(MoeTranslate, InputIsCleanedAsTheTrainingSourcesWere) {
+  const TinyRun& t = tiny_run();
+  const std::string plain = t.pairs[3].first + " caf\u00e9";
+  std::string spaced = plain;
+  for (char& c : spaced)
+    if (c == ' ') c = '\t';
+  const std::vector<std::string> variants = {
+      "\ufeff" + plain, "  " + spaced + " ", t.pairs[3].first + "\u00a0 cafe\u0301",
+      "\u200b" + t.pairs[3].first.substr(0, 2) + "\u00ad" + t.pairs[3].first.substr(2) + "\u202fcaf\u00e9"};
+  std::string input = plain + "\n";
+  for (const std::string& v : variants) input += v + "\n";
+  const auto r = run_app("moe-translate", translate_args("--output-format json --report-routing"), input);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto out = lines_of(r.out);
+  ASSERT_EQ(out.size(), 1 + variants.size());
+  const auto reference = nlohmann::json::parse(out[0]);
+  for (std::size_t i = 0; i < variants.size(); ++i) {
+    const auto j = nlohmann::json::parse(out[i + 1]);
+    EXPECT_EQ(j["source"], variants[i]);
+    EXPECT_EQ(j["source_tokens"], reference["source_tokens"]) << variants[i];
+    EXPECT_EQ(j["tokens"], reference["tokens"]) << variants[i];
+  }
+}
+
 TEST(MoeTranslate, TsvInputTranslatesTheSecondColumn) {
   const TinyRun& t = tiny_run();
   const std::string input = "de\t" + t.pairs[0].first + "\t" + t.pairs[0].second + "\nde\t" + t.pairs[1].first + "\n";
@@ -276,7 +332,14 @@ TEST(MoeTranslate, LongInputIsCutWithAWarning) {
   const auto r = run_app("moe-translate", translate_args("--max-input-length 6"), longer + "\n");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(lines_of(r.out).size(), 1u);
-  EXPECT_NE(r.err.find("<stdin>:1: source cut to 6 tokens"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("<stdin>:1: source cut to 6 tokens (--max-input-length)\n"), std::string::npos) << r.err;
+  // Under the default 256 the model's max_positions (64) is the limit, and the warning says so.
+  std::string longest;
+  for (int i = 0; i < 40; ++i) longest += t.pairs[static_cast<std::size_t>(i)].first + " ";
+  const auto capped = run_app("moe-translate", translate_args(""), longest + "\n");
+  ASSERT_EQ(capped.exit_code, 0) << capped.err;
+  EXPECT_NE(capped.err.find("<stdin>:1: source cut to 64 tokens (the model's max_positions)\n"), std::string::npos)
+      << capped.err;
 }
 
 TEST(MoeTranslate, ManyCutInputsAreNamedFirstThenCounted) {
@@ -290,7 +353,9 @@ TEST(MoeTranslate, ManyCutInputsAreNamedFirstThenCounted) {
   EXPECT_EQ(lines_of(r.out).size(), 8u);
   EXPECT_NE(r.err.find("<stdin>:5: source cut"), std::string::npos) << r.err;
   EXPECT_EQ(r.err.find("<stdin>:6: source cut"), std::string::npos) << r.err;
-  EXPECT_NE(r.err.find("8 of 8 sources cut to 6 tokens"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("8 of 8 sources cut to at most 6 tokens (--max-input-length; the first 5 named above)"),
+            std::string::npos)
+      << r.err;
 }
 
 TEST(MoeTranslate, OutputStreamsBeforeTheInputEnds) {
@@ -481,7 +546,34 @@ TEST(MoeTranslate, AHugeLineIsCutBeforeItIsEncoded) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_LT(seconds, 5.0);
   EXPECT_EQ(lines_of(r.out).size(), 1u);
-  EXPECT_NE(r.err.find("<stdin>:1: source cut to"), std::string::npos) << r.err;
+  // Cut by bytes, not tokens (a run of unknown characters is one <unk>): the
+  // warning says which, and which limit (the model's 64 positions, not the
+  // flag's default 256).
+  EXPECT_TRUE(std::regex_search(r.err, std::regex("<stdin>:1: source longer than 64 tokens can span \\(the model's "
+                                                  "max_positions\\): cut to its first [0-9]+ bytes before "
+                                                  "encoding, [2-4] tokens kept\n")))
+      << r.err;
+}
+
+TEST(MoeTranslate, ABeamWiderThanTheVocabularyIsAnError) {
+  // The tiny model has 48 pieces.
+  expect_one_line_error(run_app("moe-translate", translate_args("--beam-size 49"), "x\n"),
+                        "--beam-size: must be at most the vocabulary size (48), got 49");
+  expect_one_line_error(run_app("moe-translate", translate_args("--sampling topk:3 --beam-size 20000"), "x\n"),
+                        "--beam-size: must be at most the vocabulary size (48), got 20000");
+}
+
+// a * source tokens + b beyond int64 is the model's limit (63), so
+// --min-length still holds (the overflowing cast gave one token).
+TEST(MoeTranslate, AHugeMaxLengthFactorKeepsMinLength) {
+  const auto r = run_app("moe-translate", translate_args("--max-length-a 1e30 --min-length 12 --output-format json"),
+                         tiny_run().pairs[0].first + "\n" + tiny_run().pairs[1].first + "\n");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  for (const std::string& line : lines_of(r.out)) {
+    const auto j = nlohmann::json::parse(line);
+    EXPECT_GE(j["tokens"].size(), 12u) << line;
+    EXPECT_LE(j["tokens"].size(), 63u) << line;
+  }
 }
 
 TEST(MoeTranslate, WriteErrorsOnStdoutAreOneLine) {

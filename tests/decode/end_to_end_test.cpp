@@ -138,7 +138,9 @@ TEST_F(EndToEndTest, CheckpointTranslatesItsTrainingSentencesBack) {
   const std::string checkpoint = train_and_save();
   std::vector<std::string> sources;
   for (const auto& p : kPairs) sources.push_back(p.first);
-  sources.push_back("");  // empty input: empty output, no model call
+  // Empty and blank input: empty output, no model call.
+  const std::vector<std::string> blanks = {"", "\t", "\u3000\u00a0", "\ufeff "};
+  sources.insert(sources.end(), blanks.begin(), blanks.end());
   for (int beam : {1, 4}) {
     TranslatorOptions o;
     o.model_path = run_;  // a run directory resolves to its latest checkpoint
@@ -154,13 +156,28 @@ TEST_F(EndToEndTest, CheckpointTranslatesItsTrainingSentencesBack) {
       EXPECT_FALSE(out[i].hypotheses[0].pieces.empty());
       EXPECT_GT(out[i].hypotheses[0].log_prob, -0.5);
     }
-    ASSERT_EQ(out.back().hypotheses.size(), 1u);
-    EXPECT_EQ(out.back().hypotheses[0].text, "");
+    for (std::size_t i = kPairs.size(); i < sources.size(); ++i) {
+      ASSERT_EQ(out[i].hypotheses.size(), 1u) << i;
+      EXPECT_EQ(out[i].hypotheses[0].text, "");
+      EXPECT_TRUE(out[i].hypotheses[0].pieces.empty());
+    }
     try {
       translator.translate({"ein hund", "bad \xff byte"}, 40);
       ADD_FAILURE() << "invalid UTF-8 accepted";
     } catch (const InputError& e) {
       EXPECT_EQ(std::string(e.what()), "input 42: invalid UTF-8");
+    }
+  }
+  // A beam wider than the vocabulary (40 pieces) is refused before the weights load.
+  {
+    TranslatorOptions o;
+    o.model_path = run_;
+    o.search.beam_size = 41;
+    try {
+      Translator translator(o);
+      ADD_FAILURE() << "beam 41 over 40 pieces accepted";
+    } catch (const InputError& e) {
+      EXPECT_EQ(std::string(e.what()), "beam_size: must be at most the vocabulary size (40), got 41");
     }
   }
   // Another SentencePiece model in the checkpoint's place: refused by name,
@@ -220,6 +237,8 @@ TEST(EncodeSource, MirrorsTrainingFormatAndTruncates) {
   EXPECT_EQ(cut.ids[1], pieces[0]);
   EXPECT_EQ(cut.ids[3], data::Vocab::kEosId);
   EXPECT_TRUE(cut.truncated);
+  EXPECT_TRUE(cut.cut_tokens);
+  EXPECT_EQ(cut.cut_bytes, 0u);
   f.max_input_length = 2;  // no room for a piece
   EXPECT_THROW(encode_source(vocab, "a", f), InputError);
 
@@ -233,10 +252,57 @@ TEST(EncodeSource, MirrorsTrainingFormatAndTruncates) {
   const EncodedSource long_words = encode_source(vocab, words, f);
   ASSERT_EQ(long_words.ids.size(), static_cast<std::size_t>(f.max_input_length));
   EXPECT_TRUE(long_words.truncated);
+  EXPECT_TRUE(long_words.cut_tokens);
+  EXPECT_GT(long_words.cut_bytes, 0u);
   EXPECT_TRUE(std::equal(long_words.ids.begin(), long_words.ids.end() - 1, all.begin()));
   const EncodedSource unknown = encode_source(vocab, std::string(1 << 20, 'z') + " a", f);
   EXPECT_TRUE(unknown.truncated);
+  // Cut by bytes only: one <unk> piece (and EOS) is far below the token limit.
+  EXPECT_FALSE(unknown.cut_tokens);
+  EXPECT_GT(unknown.cut_bytes, 0u);
+  EXPECT_LT(unknown.ids.size(), 4u);
   EXPECT_NE(std::find(unknown.ids.begin(), unknown.ids.end(), data::Vocab::kUnkId), unknown.ids.end());
+}
+
+// With an identity-normalising vocabulary (as the project trains its own)
+// SentencePiece leaves the text alone, so the translator must clean it as the
+// corpus builder cleaned every source: NFC, invisible characters, tabs and
+// NBSP, runs of spaces. Lines that clean to nothing (or to White_Space alone)
+// have no pieces.
+TEST(EncodeSource, CleansTextAsTheCorpusSourcesWereCleaned) {
+  const std::string dir = (fs::temp_directory_path() / ("moe-decode-clean-" + std::to_string(::getpid()))).string();
+  fs::create_directories(dir);
+  data::VocabTrainOptions vo;
+  vo.vocab_size = 20;
+  vo.character_coverage = 1.0;
+  vo.normalization = "identity";
+  data::train_vocab({"Kh\u00f4ng th\u1ec3 m\u1edf t\u1eadp tin", "m\u1edf t\u1eadp tin", "tin : th\u1ec3", "t\u1eadp tin"}, vo,
+                    dir + "/v");
+  const data::Vocab vocab = data::Vocab::load(dir + "/v.model");
+  fs::remove_all(dir);
+  const SourceFormat f;
+  const std::string nfc = "Kh\u00f4ng th\u1ec3 m\u1edf t\u1eadp tin";
+  const std::string nfd = "Kho\u0302ng the\u0302\u0309 mo\u031b\u0309 ta\u0323\u0302p tin";
+  EXPECT_EQ(clean_source_text(nfd), nfc);
+  const EncodedSource plain = encode_source(vocab, nfc, f);
+  EXPECT_EQ(std::count(plain.ids.begin(), plain.ids.end(), data::Vocab::kUnkId), 0);
+  for (const std::string& variant : std::vector<std::string>{
+           nfd, "\ufeff" + nfc, "  Kh\u00f4ng\tth\u1ec3  m\u1edf\u00a0t\u1eadp tin \r",
+           "Kh\u00f4\u00adng th\u200b\u1ec3 m\u1edf t\u1eadp\u202ftin\x01"}) {
+    const EncodedSource e = encode_source(vocab, variant, f);
+    EXPECT_EQ(e.ids, plain.ids) << variant;
+    EXPECT_FALSE(e.truncated);
+  }
+  EXPECT_EQ(encode_source(vocab, "tin\u00a0: th\u1ec3", f).ids, encode_source(vocab, "tin : th\u1ec3", f).ids);
+  // Nothing but whitespace or invisible characters: EOS alone (the tag too
+  // when asked for), which the Translator answers without the model.
+  for (const char* blank : {"", "   ", "\t", "\u00a0", "\u3000", "\v", " \t\u3000\u2003 \ufeff\u200b", "\r"}) {
+    EXPECT_TRUE(is_blank(clean_source_text(blank))) << blank;
+    EXPECT_EQ(encode_source(vocab, blank, f).ids, std::vector<std::int32_t>{data::Vocab::kEosId}) << blank;
+  }
+  EXPECT_FALSE(is_blank("\u3000tin"));
+  // Inside a sentence a U+3000 stays, as in the corpus.
+  EXPECT_EQ(clean_source_text("tin\u3000tin"), "tin\u3000tin");
 }
 
 }  // namespace

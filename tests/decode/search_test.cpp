@@ -7,6 +7,7 @@
 
 #include <cmath>
 #include <functional>
+#include <limits>
 #include <map>
 #include <set>
 #include <string>
@@ -260,6 +261,32 @@ TEST(BeamSearch, MinLengthKeepsEosOutUntilThenAndMaxLengthStillWins) {
   EXPECT_THROW(Searcher{o}, InputError);
 }
 
+// a * S + b far beyond int64 is capped by the model's limit, not cast into
+// an overflow (which gave 1 token and ignored min_length).
+TEST(BeamSearch, AHugeLengthFactorIsCappedByTheModelsLimit) {
+  ScriptedModel model(eager_eos, /*max_length=*/6);
+  SearchOptions o = options(2);
+  o.min_length = 4;
+  for (double a : {1e30, std::numeric_limits<double>::max()}) {
+    o.max_length_a = a;
+    EXPECT_EQ(search(model, o, {{0, 5, kEos}})[0][0].tokens, (Prefix{C, C, C, C})) << a;
+  }
+  o.min_length = 100;  // the model's 6 ends it
+  EXPECT_EQ(search(model, o, {{0, 5, kEos}})[0][0].tokens.size(), 6u);
+}
+
+// More rows than the vocabulary has tokens: refused before anything grows.
+TEST(BeamSearch, ABeamLargerThanTheVocabularyIsAnError) {
+  ScriptedModel model(eager_eos);
+  try {
+    search(model, options(kVocab + 1), {{0, kEos}});
+    ADD_FAILURE() << "beam 11 over 10 tokens accepted";
+  } catch (const InputError& e) {
+    EXPECT_EQ(std::string(e.what()), "beam_size: must be at most the vocabulary size (10), got 11");
+  }
+  EXPECT_EQ(search(model, options(kVocab), {{0, kEos}})[0].size(), 1u);
+}
+
 TEST(BeamSearch, BatchedEqualsOneSentenceAtATime) {
   auto script = [](std::int32_t sentence, const Prefix& p) -> std::map<std::int32_t, double> {
     if (p.size() >= static_cast<std::size_t>(sentence)) return {{kEos, 0.7}, {A, 0.3}};
@@ -441,8 +468,38 @@ TEST(SearchOptions, BadValuesAreOneLineErrors) {
   o = {};
   o.sampling.temperature = 0;
   expect_error(o, "temperature");
-  for (const char* bad : {"topk", "topk:x", "topk:-1", "temperature:0", "foo:1", "topk:3,"})
+  // Non-finite values are not "below the minimum".
+  const double inf = std::numeric_limits<double>::infinity(), nan = std::nan("");
+  for (double bad : {inf, -inf, nan}) {
+    o = {};
+    o.alpha = bad;
+    expect_error(o, "alpha: must be a finite number, got ");
+    o = {};
+    o.max_length_a = bad;
+    expect_error(o, "max_length_a: must be a finite number, got ");
+    o = {};
+    o.sampling.temperature = bad;
+    expect_error(o, "sampling temperature: must be a finite number, got ");
+  }
+  o = {};
+  o.sampling.temperature = 1e-320;  // 1/T is inf: sampling weights would be NaN
+  expect_error(o, "sampling temperature: must be > 0 (and 1/T finite)");
+  for (const char* bad : {"topk", "topk:x", "topk:-1", "temperature:0", "foo:1", "topk:3,", "temperature:1e-320"})
     EXPECT_THROW(parse_sampling(bad), InputError) << bad;
+  try {
+    parse_sampling("temperature:1e-400");
+    ADD_FAILURE() << "1e-400";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("'1e-400' is out of range"), std::string::npos) << e.what();
+  }
+  for (const char* bad : {"temperature:inf", "temperature:nan", "topk:3,temperature:-inf"}) {
+    try {
+      parse_sampling(bad);
+      ADD_FAILURE() << bad;
+    } catch (const InputError& e) {
+      EXPECT_NE(std::string(e.what()).find("temperature must be a finite number"), std::string::npos) << e.what();
+    }
+  }
   const SamplingOptions both = parse_sampling("topk:40,temperature:0.5");
   EXPECT_TRUE(both.enabled);
   EXPECT_EQ(both.top_k, 40);

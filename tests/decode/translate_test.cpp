@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <set>
 
 #include "decode/transformer_step_model.h"
@@ -264,6 +265,20 @@ TEST(InferenceConfig, NoDroppingByDefaultAndAFactorOnRequest) {
   const ModelConfig factor = inference_config(trained, 3.0);
   EXPECT_EQ(expert_capacity(factor.moe, 8, false), 6);  // ceil(8 * 3 / 4)
   EXPECT_THROW(inference_config(trained, -1), InputError);
+  for (double bad : {std::numeric_limits<double>::infinity(), std::nan("")}) {
+    try {
+      inference_config(trained, bad);
+      ADD_FAILURE() << bad;
+    } catch (const InputError& e) {
+      EXPECT_NE(std::string(e.what()).find("must be a finite number"), std::string::npos) << e.what();
+    }
+  }
+  // A factor >= E already gives C >= S (nothing dropped); a huge one is
+  // capped there rather than overflowing C's integer.
+  for (double huge : {4.0, 1e300}) {
+    const ModelConfig big = inference_config(trained, huge);
+    EXPECT_EQ(expert_capacity(big.moe, big.moe.group_size, false), big.moe.group_size) << huge;
+  }
 }
 
 TEST(LengthSortedBatches, LongestFirstWithinBothLimits) {
