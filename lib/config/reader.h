@@ -37,6 +37,8 @@ class Reader {
     if (it == source_.entries().end()) return;  // default stays
     used_.insert(key);
     const Entry& e = it->second;
+    // "key:" with no value, or --set key=null: the default, as for a section.
+    if (e.value.IsNull()) return;
     try {
       read(e, value);
       if constexpr (std::is_arithmetic_v<T> && !std::is_same_v<T, bool>) {
@@ -73,7 +75,6 @@ class Reader {
     return k + name;
   }
   static const std::string& scalar(const Entry& e) {
-    if (e.value.IsNull()) throw std::invalid_argument("missing value");
     if (!e.value.IsScalar()) throw std::invalid_argument("expected a single value, not a list");
     return e.value.Scalar();
   }
@@ -89,7 +90,6 @@ class Reader {
   static void read(const Entry& e, Path& v) { v.value = resolve_path(scalar(e), e.base_dir); }
   static void read(const Entry& e, std::vector<std::string>& v) {
     v.clear();
-    if (e.value.IsNull()) return;
     if (e.value.IsScalar()) {
       v.push_back(e.value.Scalar());
       return;

@@ -174,6 +174,16 @@ void Source::add_override(const std::string& assignment) {
   if (eq == std::string::npos || eq == 0)
     throw InputError("--set " + assignment + ": expected key.path=value");
   const std::string key = assignment.substr(0, eq);
+  std::vector<std::string> path;
+  for (std::size_t begin = 0;;) {
+    const auto dot = key.find('.', begin);
+    path.push_back(key.substr(begin, dot == std::string::npos ? std::string::npos : dot - begin));
+    if (path.back().empty())
+      throw InputError("--set " + assignment +
+                       ": expected key.path=value (an empty name in the key)");
+    if (dot == std::string::npos) break;
+    begin = dot + 1;
+  }
   YAML::Node value;
   try {
     value = YAML::Load(assignment.substr(eq + 1));
@@ -182,17 +192,20 @@ void Source::add_override(const std::string& assignment) {
   } catch (const YAML::ParserException& e) {
     throw InputError("--set " + assignment + ": cannot parse the value: " + e.msg);
   }
-  // Remove what the key replaces: a scalar set on a former map drops the map,
-  // a map set on a former scalar drops the scalar.
-  erase_below(key);
-  if (value.IsMap()) {
-    entries_.erase(key);
-    Walk walk("--set", fs::current_path().string());
-    walk.has_lines = false;
-    flatten_map(value, key, walk);
-  } else {
-    entries_[key] = Entry{value, "--set", 0, fs::current_path().string()};
+  // Applied as the nested mapping a later include would hold ({model: {moe:
+  // VALUE}}), by the same code, so both follow one rule: a mapping merges key by
+  // key, a scalar or list replaces (a former mapping too), null resets.
+  // Built innermost first into fresh nodes: assigning one YAML::Node to another
+  // rebinds the node it referred to, which would make the mapping contain itself.
+  std::vector<YAML::Node> levels{value};
+  for (auto name = path.rbegin(); name != path.rend(); ++name) {
+    YAML::Node mapping(YAML::NodeType::Map);
+    mapping[*name] = levels.back();
+    levels.push_back(mapping);
   }
+  Walk walk("--set", fs::current_path().string());
+  walk.has_lines = false;
+  flatten_map(levels.back(), "", walk);
 }
 
 void Source::flatten_map(const YAML::Node& map, const std::string& prefix, Walk& walk) {

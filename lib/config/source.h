@@ -11,7 +11,7 @@
 namespace moe::config {
 
 struct Entry {
-  YAML::Node value;      // scalar, sequence or null (maps are flattened away)
+  YAML::Node value;      // scalar, sequence or null (the default; maps are flattened away)
   std::string file;      // the recipe file, or "--set" for command-line overrides
   long line = 0;         // 1-based line in `file` (0 for --set)
   std::string base_dir;  // directory relative paths are resolved against
@@ -26,6 +26,9 @@ class Source {
   // aliases that refer to their own mapping or expand past a sane size.
   void add_file(const std::string& path);
   // Applies "key.path=value"; value is parsed as YAML (so lists work: [a, b]).
+  // Exactly as a later include setting that key: a mapping value merges into
+  // the keys below `key` (keys it does not name keep their values), a scalar
+  // or list replaces, null drops everything below `key` (the defaults return).
   void add_override(const std::string& assignment);
   // Merges a YAML mapping (e.g. the recipe stored in a checkpoint), with the
   // same checks as add_file.

@@ -262,12 +262,94 @@ TEST_F(RecipeReaderTest, OverridingAcrossFilesAndSetsIsNotADuplicate) {
   s.add_file(path);
   s.add_override("train.seed=3");
   s.add_override("train.seed=4");
-  s.add_override("train={log_every: 9}");  // a map replaces the whole section
+  s.add_override("train={log_every: 9}");  // a map merges into the section
   TestRecipe r;
   read_config(s, r);
-  EXPECT_EQ(r.train.seed, 1);  // back to the default: the --set map replaced the section
+  EXPECT_EQ(r.train.seed, 4);  // not named by the --set map: keeps its value
   EXPECT_EQ(r.train.log_every, 9);
   EXPECT_EQ(error_of(path, {"train.seed=3", "train.seed=4"}), "");
+}
+
+// --set KEY={...} is what a later include holding KEY would be: a mapping
+// merges key by key (the unnamed keys keep their values, not the defaults).
+TEST_F(RecipeReaderTest, SetWithAMappingMergesLikeALaterInclude) {
+  write("base.yaml", "moe:\n  num_experts: 4\n  group_size: 64\n  top_k: 2\n");
+  write("top1.yaml", "moe:\n  top_k: 1\n");
+  const auto by_set = write("r.yaml", "include: base.yaml\n");
+  const auto by_include = write("r2.yaml", "include: [base.yaml, top1.yaml]\n");
+  Source set_source;
+  set_source.add_file(by_set);
+  set_source.add_override("moe={top_k: 1}");
+  Source include_source;
+  include_source.add_file(by_include);
+  TestRecipe r;
+  read_config(set_source, r);
+  EXPECT_EQ(r.moe.top_k, 1);
+  EXPECT_EQ(r.moe.num_experts, 4);  // not 8, the default
+  EXPECT_EQ(r.moe.group_size, 64);  // not 1024, the default
+  TestRecipe from_include;
+  read_config(include_source, from_include);
+  EXPECT_EQ(dump_config(r), dump_config(from_include));
+
+  // Nested mappings merge at every level; a key's dotted path and its nesting agree.
+  Source nested;
+  nested.add_file(by_set);
+  nested.add_override("moe.top_k=1");
+  nested.add_override("moe={capacity_factor: 1.5}");
+  TestRecipe n;
+  read_config(nested, n);
+  EXPECT_EQ(n.moe.top_k, 1);
+  EXPECT_EQ(n.moe.capacity_factor, 1.5);
+  EXPECT_EQ(n.moe.num_experts, 4);
+  // Errors in a merged mapping still name --set and the full key.
+  EXPECT_NE(error_of(by_set, {"moe={top_kk: 1}"}).find("--set: unknown key 'moe.top_kk'"),
+            std::string::npos);
+  EXPECT_NE(error_of(by_set, {".moe=1"}).find("expected key.path=value"), std::string::npos);
+}
+
+TEST_F(RecipeReaderTest, SetWithAListOrScalarReplaces) {
+  const auto path = write("r.yaml", "data:\n  langs: [de, sw]\nmoe:\n  num_experts: 4\n");
+  Source s;
+  s.add_file(path);
+  s.add_override("data.langs=[xh]");
+  TestRecipe r;
+  read_config(s, r);
+  EXPECT_EQ(r.data.langs, (std::vector<std::string>{"xh"}));  // not merged into [de, sw, xh]
+  // A scalar over a section replaces the section, and is then an error.
+  EXPECT_NE(error_of(path, {"moe=5"}).find("--set: key 'moe': expected a mapping"),
+            std::string::npos);
+}
+
+// null ("key:" with no value, --set key=null) puts a key, or a whole section,
+// back to its default.
+TEST_F(RecipeReaderTest, NullResetsAKeyOrASectionToItsDefault) {
+  const auto path = write(
+      "r.yaml", "data:\n  langs: [de]\nmoe:\n  num_experts: 4\n  group_size: 64\n  top_k: 1\n");
+  Source s;
+  s.add_file(path);
+  s.add_override("moe.top_k=null");
+  s.add_override("data.langs=null");
+  s.add_override("moe={group_size: null}");
+  TestRecipe r;
+  read_config(s, r);
+  const MoeConfig defaults;
+  EXPECT_EQ(r.moe.top_k, defaults.top_k);
+  EXPECT_EQ(r.moe.group_size, defaults.group_size);
+  EXPECT_EQ(r.moe.num_experts, 4);
+  EXPECT_TRUE(r.data.langs.empty());
+
+  Source section;
+  section.add_file(path);
+  section.add_override("moe=null");
+  TestRecipe all_defaults;
+  read_config(section, all_defaults);
+  EXPECT_EQ(all_defaults.moe.num_experts, defaults.num_experts);
+  EXPECT_EQ(all_defaults.moe.top_k, defaults.top_k);
+
+  // In a file too, and a null for a key no struct declares is still unknown.
+  EXPECT_EQ(error_of(write("empty.yaml", "train:\n  seed:\n")), "");
+  EXPECT_NE(error_of(path, {"moe.top_kk=null"}).find("--set: unknown key 'moe.top_kk'"),
+            std::string::npos);
 }
 
 TEST_F(RecipeReaderTest, DumpRoundTrips) {
@@ -445,6 +527,19 @@ TEST_F(RecipeReaderTest, FullRecipeDumpRoundTrips) {
   const std::string yaml = recipe_to_yaml(r);
   const Recipe back = load_recipe(write("dump.yaml", yaml));
   EXPECT_EQ(recipe_to_yaml(back), yaml);
+}
+
+// --dump-config and RUN/recipe.yaml are recipe_to_yaml() of the loaded recipe:
+// a merging --set shows there with the keys it left alone.
+TEST_F(RecipeReaderTest, DumpShowsTheMergedSetMapping) {
+  const auto path = write("r.yaml", "model:\n  moe:\n    num_experts: 4\n    group_size: 64\n");
+  const std::string yaml = recipe_to_yaml(load_recipe(path, {"model.moe={top_k: 1}"}));
+  EXPECT_NE(yaml.find("\n    num_experts: 4 "), std::string::npos) << yaml;
+  EXPECT_NE(yaml.find("\n    top_k: 1 "), std::string::npos);
+  EXPECT_NE(yaml.find("\n    group_size: 64 "), std::string::npos);
+  const Recipe back = load_recipe(write("dump.yaml", yaml));
+  EXPECT_EQ(back.model.moe.num_experts, 4);
+  EXPECT_EQ(back.model.moe.top_k, 1);
 }
 
 }  // namespace
