@@ -36,7 +36,7 @@ enum class EvalMetric { kBleu, kChrf, kLoss };
 
 struct TrainConfig {
   std::int64_t seed = 1;                 // fixes data order, initialisation and routing noise
-  std::int64_t batch_tokens = 4096;      // target tokens per batch (per optimizer step / accum_steps)
+  std::int64_t batch_tokens = 4096;      // padded: sentences x max(src, tgt) length
   int accum_steps = 1;                   // batches whose gradients are summed before one update
   std::int64_t max_steps = 0;            // stop after this many updates (0 = no limit)
   std::int64_t max_tokens = 0;           // ... or this many target tokens (0 = no limit)
@@ -202,7 +202,9 @@ void visit(V& v, VocabConfig& c) {
 template <class V>
 void visit(V& v, TrainConfig& c) {
   v.field("seed", c.seed, "fixes data order, init and routing noise", Range(0, 9.0e18));
-  v.field("batch_tokens", c.batch_tokens, "target tokens per batch", Range(1, 1e12));
+  v.field("batch_tokens", c.batch_tokens,
+          "padded tokens per batch: sentences x their longest source or target length",
+          Range(1, 1e12));
   v.field("accum_steps", c.accum_steps, "batches per update", Range(1, 1 << 16));
   v.field("max_steps", c.max_steps, "stop after N updates (0 = no limit)", Range(0, 9.0e18));
   v.field("max_tokens", c.max_tokens, "stop after N target tokens (0 = no limit)", Range(0, 9.0e18));

@@ -1,6 +1,7 @@
 #include "train/data_loader.h"
 
 #include <omp.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <chrono>
@@ -24,13 +25,17 @@ namespace {
 constexpr char kCacheMagic[8] = {'M', 'O', 'E', 'I', 'D', 'S', '2', '\0'};
 
 // What a cached encoding depends on besides the vocabulary: the corpus file
-// (size and modification time) and the encoding options.
+// and the encoding options. The file is known by its size, modification and
+// status-change times (ns) and inode: an edit that keeps the size and puts the
+// old mtime back (touch -d, rsync -t) still moves the ctime, which no user can
+// set. One stat(), where hashing the contents would read the whole corpus
+// (~1 s a GB) at every start. A copied or restored corpus re-encodes once.
 std::string cache_key(const std::string& corpus_file, const EncodeOptions& o) {
-  std::error_code ec;
-  const auto size = fs::file_size(corpus_file, ec);
-  const auto mtime = fs::last_write_time(corpus_file, ec).time_since_epoch().count();
+  struct stat st {};
+  if (::stat(corpus_file.c_str(), &st) != 0) return "";  // read_corpus_pairs names the failure
   std::ostringstream k;
-  k << size << ":" << mtime << ":" << o.max_len << ":" << o.target_lang_tag;
+  k << st.st_size << ":" << st.st_mtim.tv_sec << "." << st.st_mtim.tv_nsec << ":" << st.st_ctim.tv_sec << "."
+    << st.st_ctim.tv_nsec << ":" << st.st_ino << ":" << o.max_len << ":" << o.target_lang_tag;
   return k.str();
 }
 
@@ -181,13 +186,13 @@ std::vector<EncodedLanguage> encode_corpus(const std::string& corpus_dir, data::
                (std::string(data::split_name(split)) + "." + code + "." + vocab_id + ".ids"))
                   .string();
       key = cache_key(file, options);
-      if (load_cache(cache, key, e)) {
+      if (!key.empty() && load_cache(cache, key, e)) {
         if (e.size() > 0) out.push_back(std::move(e));
         continue;
       }
     }
     e = encode_language(data::read_corpus_pairs(corpus_dir, split, code), code, vocab, options);
-    if (!cache.empty()) save_cache(cache, key, e);
+    if (!cache.empty() && !key.empty()) save_cache(cache, key, e);
     if (e.size() > 0) out.push_back(std::move(e));
   }
   return out;
@@ -195,8 +200,13 @@ std::vector<EncodedLanguage> encode_corpus(const std::string& corpus_dir, data::
 
 BatchSampler::BatchSampler(const std::vector<EncodedLanguage>& langs, std::vector<double> weights,
                            std::uint64_t seed, std::int64_t batch_tokens,
-                           std::int64_t pool_batches, DataPosition start)
-    : langs_(langs), seed_(seed), batch_tokens_(batch_tokens), pool_batches_(pool_batches), pos_(start) {
+                           std::int64_t pool_batches, DataPosition start, std::int64_t min_sentences)
+    : langs_(langs),
+      seed_(seed),
+      batch_tokens_(batch_tokens),
+      pool_batches_(pool_batches),
+      min_sentences_(min_sentences),
+      pos_(start) {
   MOE_CHECK(weights.size() == langs.size(), "one sampling weight per language");
   double total = 0;
   for (std::size_t l = 0; l < langs.size(); ++l) {
@@ -241,8 +251,15 @@ void BatchSampler::fill_pool(std::int64_t pool) {
     cur.tgt_tokens += langs_[s.lang].tgt_len(s.index);
     longest = std::max(longest, len);
   }
+  // The last batch is marked (position.batch -1) rather than left out before
+  // the shuffle, so that skipping it leaves the other batches in the order a
+  // single process draws them.
+  const bool short_last = static_cast<std::int64_t>(cur.sentences.size()) < min_sentences_ && !pool_.empty();
   if (!cur.sentences.empty()) pool_.push_back(std::move(cur));
+  if (short_last) pool_.back().position.batch = -1;
   for (std::size_t i = pool_.size(); i > 1; --i) std::swap(pool_[i - 1], pool_[rng.below(i)]);
+  if (short_last)
+    pool_.erase(std::find_if(pool_.begin(), pool_.end(), [](const GlobalBatch& b) { return b.position.batch < 0; }));
   for (std::size_t i = 0; i < pool_.size(); ++i) pool_[i].position = {pool, static_cast<std::int64_t>(i)};
   filled_pool_ = pool;
 }
@@ -257,6 +274,13 @@ GlobalBatch BatchSampler::next() {
   ++pos_.batch;
   if (pos_.batch >= static_cast<std::int64_t>(pool_.size())) pos_ = {pos_.pool + 1, 0};
   return b;
+}
+
+std::int64_t longest_padded_len(const std::vector<EncodedLanguage>& langs) {
+  std::int64_t longest = 0;
+  for (const EncodedLanguage& l : langs)
+    for (std::size_t i = 0; i < l.size(); ++i) longest = std::max(longest, padded_len(l, i));
+  return longest;
 }
 
 Batch make_batch(const std::vector<EncodedLanguage>& langs, const std::vector<SentenceRef>& sentences,

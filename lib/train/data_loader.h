@@ -70,10 +70,15 @@ struct GlobalBatch {
 
 class BatchSampler {
  public:
-  // `weights`: sampling probability per language (sums to 1).
+  // `weights`: sampling probability per language (sums to 1). A pool's last
+  // batch (what is left after the full ones are cut, so it may be a single
+  // sentence) is skipped when it holds fewer than `min_sentences`: a batch is
+  // shared sentence by sentence over the data-parallel ranks, and every rank
+  // needs one. Every other batch, and their order, stay as with 1, so the
+  // stream of a mesh is that of one process minus those short batches.
   BatchSampler(const std::vector<EncodedLanguage>& langs, std::vector<double> weights,
                std::uint64_t seed, std::int64_t batch_tokens, std::int64_t pool_batches,
-               DataPosition start = {});
+               DataPosition start = {}, std::int64_t min_sentences = 1);
   GlobalBatch next();
   DataPosition position() const { return pos_; }
 
@@ -82,11 +87,15 @@ class BatchSampler {
   const std::vector<EncodedLanguage>& langs_;
   std::vector<double> cumulative_;
   std::uint64_t seed_;
-  std::int64_t batch_tokens_, pool_batches_;
+  std::int64_t batch_tokens_, pool_batches_, min_sentences_;
   DataPosition pos_;
   std::int64_t filled_pool_ = -1;
   std::vector<GlobalBatch> pool_;
 };
+
+// The longest pair of `langs` in padded tokens, max(source, target): a batch
+// of n sentences takes at most n times this many of train.batch_tokens.
+std::int64_t longest_padded_len(const std::vector<EncodedLanguage>& langs);
 
 // The model batch of data rank `rank` of `ranks`: sentences i with
 // i % ranks == rank of the (length-sorted) global batch, padded.

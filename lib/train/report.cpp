@@ -201,12 +201,23 @@ std::string render_report(const std::string& text, const std::string& title) {
   std::vector<double> load_steps;
   std::vector<std::vector<std::vector<double>>> loads;  // [layer][t][e]
   std::vector<Series> dropped;
+  bool aux_is_sum = false;  // a record that does not say how many MoE layers its aux adds up
   for (const auto& j : train) {
     const double s = get(j, "step");
     for (auto [series, key] : {std::pair{&loss, "loss"}, {&nll, "nll"}, {&lr, "lr"},
-                               {&tps, "tokens_per_s"}, {&aux, "aux"}}) {
+                               {&tps, "tokens_per_s"}}) {
       const double v = get(j, key);
       if (std::isfinite(v)) series->x.push_back(s), series->y.push_back(v);
+    }
+    // "aux" is the sum over MoE layers (what the loss adds); each layer's is
+    // 1.0 when its routing is uniform, so the mean over layers reads on that scale.
+    const double aux_sum = get(j, "aux");
+    if (std::isfinite(aux_sum)) {
+      std::size_t layers = 0;
+      for (const char* key : {"moe_layers", "expert_load"})
+        if (layers == 0 && j.contains(key) && j[key].is_array()) layers = j[key].size();
+      aux_is_sum |= layers == 0;
+      aux.x.push_back(s), aux.y.push_back(layers > 0 ? aux_sum / static_cast<double>(layers) : aux_sum);
     }
     if (j.contains("moe_layers") && j["moe_layers"].is_array() && moe_layers.empty())
       for (const auto& n : j["moe_layers"]) moe_layers.push_back(n.is_string() ? n.get<std::string>() : "");
@@ -273,7 +284,10 @@ std::string render_report(const std::string& text, const std::string& title) {
   o << "</div>\n<h2>Optimisation</h2>\n<div class=\"grid-2\">\n";
   if (!lr.x.empty()) o << line_chart("Learning rate", {lr}, "lr");
   if (!tps.x.empty()) o << line_chart("Throughput", {tps}, "target tokens/s");
-  if (!aux.x.empty()) o << line_chart("Auxiliary load-balancing loss (1.0 = uniform)", {aux}, "aux");
+  if (!aux.x.empty())
+    o << line_chart(aux_is_sum ? "Auxiliary load-balancing loss (sum over MoE layers)"
+                               : "Auxiliary load-balancing loss, mean over MoE layers (1.0 = uniform)",
+                    {aux}, "aux");
   o << "</div>\n";
 
   if (!loads.empty()) {

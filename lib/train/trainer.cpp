@@ -155,24 +155,70 @@ std::string format_duration(double s) {
   return o.str();
 }
 
-// The first key whose value differs between two model configs, as
-// "model.d_model: 256 in the checkpoint, 512 in the recipe", or "".
-std::string model_difference(const ModelConfig& saved, const ModelConfig& now) {
+// The first key of a config section whose value differs between the
+// checkpoint's recipe and this one, as "model.d_model: 256 in the checkpoint,
+// 512 in the recipe", or "". `only`, when not empty, limits the keys compared.
+template <typename Section>
+std::string section_difference(const std::string& prefix, const Section& saved, const Section& now,
+                               const std::vector<std::string>& only = {}) {
   config::KeyLister a, b;
-  ModelConfig x = saved, y = now;
+  Section x = saved, y = now;
   visit(a, x);
   visit(b, y);
-  for (std::size_t i = 0; i < a.rows.size() && i < b.rows.size(); ++i)
+  for (std::size_t i = 0; i < a.rows.size() && i < b.rows.size(); ++i) {
+    if (!only.empty() && std::find(only.begin(), only.end(), a.rows[i].key) == only.end()) continue;
     if (a.rows[i].value != b.rows[i].value)
-      return "model." + a.rows[i].key + ": " + a.rows[i].value + " in the checkpoint, " + b.rows[i].value +
+      return prefix + "." + a.rows[i].key + ": " + a.rows[i].value + " in the checkpoint, " + b.rows[i].value +
              " in the recipe";
+  }
   return "";
 }
 
-// One optimizer step's worth of statistics, summed over its batches.
+std::string model_difference(const ModelConfig& saved, const ModelConfig& now) {
+  return section_difference("model", saved, now);
+}
+
+// What a resumed run must share with its checkpoint besides the model: the
+// optimiser and learning-rate schedule (the saved moments and step count mean
+// nothing under other settings, and other tensors would be missing), and the
+// keys that define the stream of batches, since the saved data position
+// (pool, batch) is a place in that stream. data.langs is compared elsewhere,
+// as the languages the run actually trains on. Not compared: train.accum_steps
+// (batches per update, the same stream grouped otherwise), the stop
+// conditions, logging, checkpoint and eval keys, threads, prefetch and the mesh.
+std::string resume_difference(const config::Recipe& saved, const config::Recipe& now) {
+  std::string diff = section_difference("optimizer", saved.optimizer, now.optimizer);
+  if (diff.empty()) diff = section_difference("schedule", saved.schedule, now.schedule);
+  if (diff.empty()) diff = section_difference("train", saved.train, now.train, {"seed", "batch_tokens"});
+  if (diff.empty())
+    diff = section_difference("data", saved.data, now.data,
+                              {"sampling_temperature", "max_len", "target_lang_tag", "pool_batches"});
+  return diff;
+}
+
+// Each training language's pairs and tokens after encoding: a summary saved
+// in the trainer state, so a resume notices a corpus that changed under it.
+Json corpus_summary(const std::vector<EncodedLanguage>& langs) {
+  Json summary = Json::object();
+  for (const EncodedLanguage& l : langs)
+    summary[l.code] = {{"pairs", l.size()}, {"src_tokens", l.src_ids.size()}, {"tgt_tokens", l.tgt_ids.size()}};
+  return summary;
+}
+
+std::string language_list(const std::vector<std::string>& codes) {
+  std::string out = "[";
+  for (std::size_t i = 0; i < codes.size(); ++i) out += (i ? ", " : "") + codes[i];
+  return out + "]";
+}
+
+// One optimizer step's, or one log window's, statistics, summed over its
+// batches. `steps` and `gnorm_sum` are the same on every rank; the other sums
+// are this rank's share until log_step() or window_sums() adds up the ranks.
 struct StepStats {
   double ls_nll_sum = 0, nll_sum = 0, aux_sum = 0;  // token-weighted / batch sums
   double tokens = 0, src_tokens = 0, batches = 0;
+  std::int64_t steps = 0;
+  double gnorm_sum = 0;                   // the global gradient norms before clipping, summed over steps
   std::vector<std::string> moe_names;
   std::vector<std::vector<double>> load;  // [layer][E], summed over batches
   std::vector<double> dropped;           // [layer], summed over batches
@@ -200,6 +246,7 @@ struct StepStats {
   void merge(const StepStats& o) {
     ls_nll_sum += o.ls_nll_sum, nll_sum += o.nll_sum, aux_sum += o.aux_sum;
     tokens += o.tokens, src_tokens += o.src_tokens, batches += o.batches;
+    steps += o.steps, gnorm_sum += o.gnorm_sum;
     if (load.empty()) {
       moe_names = o.moe_names;
       load = o.load;
@@ -210,6 +257,45 @@ struct StepStats {
       for (std::size_t e = 0; e < load[l].size(); ++e) load[l][e] += o.load[l][e];
       dropped[l] += o.dropped[l];
     }
+  }
+
+  // The per-rank sums, flat, for an all-reduce over the mesh (every rank's
+  // window has the same layers once it holds a step, or after a resume).
+  std::vector<double> rank_sums() const {
+    std::vector<double> flat = {ls_nll_sum, nll_sum, aux_sum, tokens, src_tokens, batches};
+    for (const auto& l : load) flat.insert(flat.end(), l.begin(), l.end());
+    flat.insert(flat.end(), dropped.begin(), dropped.end());
+    return flat;
+  }
+  void set_rank_sums(const std::vector<double>& flat) {
+    std::size_t k = 0;
+    for (double* v : {&ls_nll_sum, &nll_sum, &aux_sum, &tokens, &src_tokens, &batches}) *v = flat[k++];
+    for (auto& l : load)
+      for (double& v : l) v = flat[k++];
+    for (double& v : dropped) v = flat[k++];
+  }
+
+  // The trainer state's "log_window". JSON numbers keep a double exactly
+  // (nlohmann writes the shortest text that reads back to it), which the
+  // exact resume of the logged curve relies on.
+  Json to_json() const {
+    return {{"steps", steps},       {"ls_nll_sum", ls_nll_sum}, {"nll_sum", nll_sum},     {"aux_sum", aux_sum},
+            {"tokens", tokens},     {"src_tokens", src_tokens}, {"batches", batches},     {"gnorm_sum", gnorm_sum},
+            {"moe_layers", moe_names}, {"expert_load", load},   {"dropped", dropped}};
+  }
+  static StepStats from_json(const Json& j) {
+    StepStats w;
+    w.steps = j.at("steps").get<std::int64_t>();
+    w.ls_nll_sum = j.at("ls_nll_sum").get<double>(), w.nll_sum = j.at("nll_sum").get<double>();
+    w.aux_sum = j.at("aux_sum").get<double>(), w.tokens = j.at("tokens").get<double>();
+    w.src_tokens = j.at("src_tokens").get<double>(), w.batches = j.at("batches").get<double>();
+    w.gnorm_sum = j.at("gnorm_sum").get<double>();
+    w.moe_names = j.at("moe_layers").get<std::vector<std::string>>();
+    w.load = j.at("expert_load").get<std::vector<std::vector<double>>>();
+    w.dropped = j.at("dropped").get<std::vector<double>>();
+    if (w.steps < 0 || w.load.size() != w.moe_names.size() || w.dropped.size() != w.moe_names.size())
+      throw std::invalid_argument("'log_window' is inconsistent");
+    return w;
   }
 };
 
@@ -277,10 +363,15 @@ class Run {
   void prepare_run_dir();
   void load_data();
   void build_model();
+  void check_batches_can_be_shared();
   void resume_if_possible();
   bool should_stop();
-  void log_step(const StepStats& window, double lr, const StepTimes& times);
+  void log_step(double lr, const StepTimes& times);
   void validate();
+  std::string metric_name() const;
+  Json window_sums();
+  Json trainer_state();
+  std::vector<std::string> train_langs() const;
   void checkpoint();
   void print_progress(const std::string& line, bool final_line);
 
@@ -310,7 +401,12 @@ class Run {
   DataPosition data_pos_;
   double elapsed_before_ = 0;
   Clock::time_point started_ = Clock::now();
-  double best_metric_ = NAN;
+  // The open log window: the steps since the last "train" record. It is saved
+  // in checkpoints, so a resume goes on with it and logs the same records.
+  StepStats window_;
+  std::int64_t window_start_tokens_ = 0;  // tokens_seen_ when the window's timing began
+  double best_metric_ = NAN;              // lower is better: loss, -BLEU or -chrF
+  std::string best_metric_name_;          // which of those (metric_name()), "" before any validation
   std::int64_t best_step_ = -1;
   int evals_without_improvement_ = 0;
   bool early_stop_ = false;
@@ -318,6 +414,7 @@ class Run {
   std::string last_checkpoint_;
   std::unique_ptr<RunDirLock> run_dir_lock_;  // rank 0 only
   std::int64_t checkpointed_step_ = -1;
+  Json checkpointed_state_;  // the trainer state saved at checkpointed_step_
   bool tty_ = false;
 };
 
@@ -440,6 +537,21 @@ void Run::build_model() {
   }
 }
 
+// Every rank of the mesh takes its own sentences of each batch, so a batch
+// needs one per rank. Batches are cut at train.batch_tokens padded tokens; one
+// with room for data_ranks_ of the corpus's longest pairs always holds that
+// many, and the sampler skips a pool's leftover last batch that holds fewer.
+// Checked before training, not when such a batch comes up hours later.
+void Run::check_batches_can_be_shared() {
+  if (data_ranks_ <= 1) return;
+  const std::int64_t longest = longest_padded_len(train_);
+  if (r_.train.batch_tokens / data_ranks_ >= longest) return;
+  throw InputError("train.batch_tokens: " + std::to_string(r_.train.batch_tokens) + " cannot hold " +
+                   std::to_string(data_ranks_) + " sentences (one per rank) of the corpus's longest pair (" +
+                   std::to_string(longest) + " tokens): raise it to at least " +
+                   std::to_string(longest * data_ranks_) + " or lower data.max_len");
+}
+
 std::vector<io::ShardedTensor> optimizer_tensors(Optimizer& opt, WeightTable<float>& w, std::int64_t experts) {
   std::vector<io::ShardedTensor> out;
   for (const NamedState& s : opt.state()) {
@@ -452,7 +564,10 @@ std::vector<io::ShardedTensor> optimizer_tensors(Optimizer& opt, WeightTable<flo
 
 // Records past `step` belong to an interrupted attempt: dropping them makes the
 // log read as one uninterrupted run (step 0: a start from scratch drops all).
-void drop_metrics_after(const std::string& run_dir, std::int64_t step) {
+// `open_window`: the checkpoint at `step` was saved with a log window open, so
+// a "train" record at `step` is the partial one a stopping run writes; the
+// resumed run goes on with that window and logs it whole.
+void drop_metrics_after(const std::string& run_dir, std::int64_t step, bool open_window = false) {
   const std::string metrics = (fs::path(run_dir) / "metrics.jsonl").string();
   if (!fs::exists(metrics)) return;
   std::ifstream in(metrics);
@@ -460,7 +575,9 @@ void drop_metrics_after(const std::string& run_dir, std::int64_t step) {
   std::string line;
   while (std::getline(in, line)) {
     const Json j = Json::parse(line, nullptr, false);
-    const bool kept_record = step > 0 && j.is_object() && j.value("step", std::int64_t{0}) <= step;
+    const std::int64_t at = j.is_object() ? j.value("step", std::int64_t{0}) : 0;
+    const bool partial_train_record = open_window && at == step && j.value("type", "") == "train";
+    const bool kept_record = step > 0 && j.is_object() && at <= step && !partial_train_record;
     if (kept_record) kept << line << "\n";
   }
   in.close();
@@ -477,24 +594,47 @@ void Run::resume_if_possible() {
     throw InputError(run_dir_ + ": the run directory already has checkpoints; resume (the default) or "
                      "choose a new checkpoint.dir");
   const io::CheckpointInfo info = io::read_checkpoint_info(latest);
-  const std::string diff = model_difference(info.recipe.model, r_.model);
+  std::string diff = model_difference(info.recipe.model, r_.model);
   if (!diff.empty())
     throw FileError(latest, 0, "cannot resume: the checkpoint's model differs from the recipe (" + diff + ")");
   if (info.vocab_fingerprint != vocab_fp_)
     throw FileError(latest, 0, "cannot resume: the checkpoint was trained with another vocabulary than " +
                                    r_.vocab.model.value);
-  if (info.recipe.optimizer.name != r_.optimizer.name)
-    throw FileError(latest, 0, "cannot resume: the checkpoint's optimizer is " +
-                                   std::string(config::enum_name(info.recipe.optimizer.name)) + ", the recipe's " +
-                                   config::enum_name(r_.optimizer.name));
-  const std::int64_t E = r_.model.moe.num_experts;
-  io::load_checkpoint_tensors(latest, "weights", io::weight_tensors(model_->weights(), E));
-  io::load_checkpoint_tensors(latest, "optimizer", optimizer_tensors(*optimizer_, model_->weights(), E));
+  // Before the tensors load: another optimiser would miss tensors, and the
+  // message names the key instead.
+  diff = resume_difference(info.recipe, r_);
   const std::string state_path = latest + "/trainer_state.json";
   if (info.trainer_state_json.empty()) throw FileError(state_path, 0, "missing or empty: cannot resume without it");
   Json state;
   try {
     state = Json::parse(info.trainer_state_json);
+  } catch (const Json::exception& e) {
+    throw FileError(state_path, 0, std::string("corrupt trainer state: ") + e.what());
+  }
+  // The languages trained on, in order, as resolved (an empty data.langs
+  // means all the corpus has): a language added, gone or moved changes the
+  // stream (the sampler numbers languages in this order).
+  const std::vector<std::string> codes = train_langs();
+  const Json saved_langs = state.is_object() ? state.value("train_langs", Json()) : Json();
+  if (diff.empty() && saved_langs.is_array()) {
+    std::vector<std::string> saved_codes;
+    for (const Json& code : saved_langs) saved_codes.push_back(code.is_string() ? code.get<std::string>() : "?");
+    if (saved_codes != codes)
+      diff = "data.langs: the checkpoint trained on " + language_list(saved_codes) + ", this run would train on " +
+             language_list(codes);
+  } else if (diff.empty() && info.recipe.data.langs != r_.data.langs) {
+    diff = "data.langs: " + language_list(info.recipe.data.langs) + " in the checkpoint, " +
+           language_list(r_.data.langs) + " in the recipe";
+  }
+  if (!diff.empty())
+    throw FileError(latest, 0,
+                    "cannot resume: " + diff +
+                        " (a run resumes with the optimizer, schedule and data stream it was trained with: put the "
+                        "checkpoint's value back, or train into a new checkpoint.dir)");
+  const std::int64_t E = r_.model.moe.num_experts;
+  io::load_checkpoint_tensors(latest, "weights", io::weight_tensors(model_->weights(), E));
+  io::load_checkpoint_tensors(latest, "optimizer", optimizer_tensors(*optimizer_, model_->weights(), E));
+  try {
     step_ = state_counter(state, "step", state_path);
     tokens_seen_ = state_counter(state, "tokens", state_path);
     data_pos_ = {state_counter(state, "data_pool", state_path), state_counter(state, "data_batch", state_path)};
@@ -505,12 +645,61 @@ void Run::resume_if_possible() {
     best_metric_ = state.contains("best_metric") && state["best_metric"].is_number() ? state["best_metric"].get<double>() : NAN;
     best_step_ = state.value("best_step", static_cast<std::int64_t>(-1));
     evals_without_improvement_ = state.value("evals_without_improvement", 0);
+    // Checkpoints from before the name was saved: the metric their recipe validated with.
+    best_metric_name_ = state.value("best_metric_name", std::string());
+    if (best_metric_name_.empty() && std::isfinite(best_metric_))
+      best_metric_name_ = info.recipe.eval.metric == config::EvalMetric::kLoss || info.recipe.mesh.expert > 1
+                              ? "loss"
+                              : config::enum_name(info.recipe.eval.metric);
+    // Older checkpoints have no log window: their resumed log starts a new one.
+    if (state.contains("log_window")) {
+      window_ = StepStats::from_json(state["log_window"]);
+      // The saved sums are the whole mesh's; rank 0 carries them on, so the
+      // sum over ranks in log_step() counts them once.
+      if (!leader_) window_.set_rank_sums(std::vector<double>(window_.rank_sums().size(), 0.0));
+    }
   } catch (const Json::exception& e) {
-    throw FileError(latest + "/trainer_state.json", 0, std::string("corrupt trainer state: ") + e.what());
+    throw FileError(state_path, 0, std::string("corrupt trainer state: ") + e.what());
+  } catch (const std::invalid_argument& e) {
+    throw FileError(state_path, 0, std::string("corrupt trainer state: ") + e.what());
+  }
+  // `best` and patience compare one metric: loss against -BLEU would pick nonsense.
+  if (std::isfinite(best_metric_) && best_metric_name_ != metric_name()) {
+    if (leader_)
+      log::warn("eval.metric: the checkpoint's best is by " + best_metric_name_ + ", this run validates by " +
+                metric_name() + ": the best checkpoint and patience start anew with the next validation");
+    best_metric_ = NAN;
+    best_step_ = -1;
+    evals_without_improvement_ = 0;
+    best_metric_name_.clear();
+  }
+  // Marian and fairseq continue silently on a changed corpus; the data
+  // position still points into a valid stream, so this run does too, but says so.
+  const Json saved_corpus = state.is_object() ? state.value("train_data", Json()) : Json();
+  const Json corpus_now = corpus_summary(train_);
+  if (leader_ && saved_corpus.is_object() && saved_corpus != corpus_now) {
+    for (const auto& [code, now] : corpus_now.items()) {
+      const Json then = saved_corpus.value(code, Json());
+      if (then == now) continue;
+      auto pairs_and_tokens = [](const Json& j) {
+        if (!j.is_object()) return std::string("?");
+        return j.value("pairs", Json()).dump() + " pairs of " + j.value("src_tokens", Json()).dump() + " + " +
+               j.value("tgt_tokens", Json()).dump() + " tokens";
+      };
+      log::warn("data: the training corpus changed since the checkpoint (" + code + ": " + pairs_and_tokens(then) +
+                " then, " + pairs_and_tokens(now) + " now); the run goes on with it from the saved data position");
+      break;
+    }
   }
   last_checkpoint_ = latest;
   checkpointed_step_ = step_;
-  if (leader_) drop_metrics_after(run_dir_, step_);
+  checkpointed_state_ = state;
+  window_start_tokens_ = tokens_seen_;
+  if (leader_) {
+    // What a rewrite of the trainer state (checkpoint()) killed mid-write left.
+    remove_atomic_write_temporaries(latest);
+    drop_metrics_after(run_dir_, step_, window_.steps > 0);
+  }
   if (leader_ && !opt_.quiet) log::info("resuming from " + latest + " at step " + std::to_string(step_));
 }
 
@@ -526,28 +715,25 @@ bool Run::should_stop() {
   return flag > 0;
 }
 
-void Run::log_step(const StepStats& local, double lr, const StepTimes& times) {
+void Run::log_step(double lr, const StepTimes& times) {
   // Sum the window over the ranks (each saw its share of every batch).
-  StepStats w = local;
+  StepStats w = window_;
   if (mesh_.size() > 1) {
-    std::vector<double> flat = {w.ls_nll_sum, w.nll_sum, w.aux_sum, w.tokens, w.src_tokens, w.batches};
-    for (const auto& l : w.load) flat.insert(flat.end(), l.begin(), l.end());
-    flat.insert(flat.end(), w.dropped.begin(), w.dropped.end());
+    std::vector<double> flat = w.rank_sums();
     mesh_.world().all_reduce_sum(flat.data(), flat.size());
-    std::size_t k = 0;
-    for (double* v : {&w.ls_nll_sum, &w.nll_sum, &w.aux_sum, &w.tokens, &w.src_tokens, &w.batches}) *v = flat[k++];
-    for (auto& l : w.load)
-      for (double& v : l) v = flat[k++];
-    for (double& v : w.dropped) v = flat[k++];
+    w.set_rank_sums(flat);
   }
   const double loss = w.tokens > 0 ? w.ls_nll_sum / w.tokens : NAN;
   const double nll = w.tokens > 0 ? w.nll_sum / w.tokens : NAN;
   const double aux = w.batches > 0 ? w.aux_sum / w.batches : 0;
   last_loss_ = loss;
-  const double tps = times.total > 0 ? w.tokens / times.total : 0;
+  // The tokens of the timed steps: a window resumed from a checkpoint holds
+  // steps of the earlier process too.
+  const double tps = times.total > 0 ? static_cast<double>(tokens_seen_ - window_start_tokens_) / times.total : 0;
   if (!leader_) return;
   Json rec = {{"type", "train"}, {"step", step_},   {"loss", loss},   {"nll", nll},
-              {"ppl", std::exp(nll)}, {"aux", aux}, {"lr", lr},       {"tokens_per_s", tps},
+              {"ppl", std::exp(nll)}, {"aux", aux}, {"gnorm", w.steps > 0 ? w.gnorm_sum / w.steps : NAN},
+              {"lr", lr},       {"tokens_per_s", tps},
               {"tokens", tokens_seen_}, {"elapsed_s", elapsed_before_ + seconds_since(started_)},
               {"data_wait_s", times.data_wait}, {"steps_in_window", times.steps},
               {"peak_rss_mib", peak_rss_mib()}};
@@ -684,6 +870,7 @@ void Run::validate() {
   const bool improved = !std::isfinite(best_metric_) || metric < best_metric_;
   if (improved) {
     best_metric_ = metric;
+    best_metric_name_ = metric_name();
     best_step_ = step_;
     evals_without_improvement_ = 0;
   } else {
@@ -708,20 +895,66 @@ void Run::validate() {
     checkpoint();
     if (leader_) io::mark_best(run_dir_, last_checkpoint_);
   }
+  // A person watching a long run, or one killed later, has a report as recent
+  // as the last validation.
+  if (leader_) write_report(run_dir_, "moe-train: " + run_dir_);
+}
+
+// The metric `best` is chosen by: BLEU and chrF need dev decoding, which needs
+// every expert on rank 0, so with sharded experts the loss stands in.
+std::string Run::metric_name() const {
+  const bool decode_dev = r_.eval.metric != config::EvalMetric::kLoss && expert_axis_ == nullptr;
+  return decode_dev ? config::enum_name(r_.eval.metric) : "loss";
+}
+
+// The open log window with its sums added up over the mesh (a collective).
+Json Run::window_sums() {
+  StepStats w = window_;
+  if (mesh_.size() > 1) {
+    std::vector<double> flat = w.rank_sums();
+    mesh_.world().all_reduce_sum(flat.data(), flat.size());
+    w.set_rank_sums(flat);
+  }
+  return w.to_json();
+}
+
+std::vector<std::string> Run::train_langs() const {
+  std::vector<std::string> codes;
+  for (const EncodedLanguage& l : train_) codes.push_back(l.code);
+  return codes;
+}
+
+Json Run::trainer_state() {
+  return {{"format", io::kCheckpointFormat},
+          {"step", step_},
+          {"tokens", tokens_seen_},
+          {"data_pool", data_pos_.pool},
+          {"data_batch", data_pos_.batch},
+          {"elapsed_seconds", elapsed_before_ + seconds_since(started_)},
+          {"best_metric", std::isfinite(best_metric_) ? Json(best_metric_) : Json(nullptr)},
+          {"best_metric_name", best_metric_name_},
+          {"best_step", best_step_},
+          {"evals_without_improvement", evals_without_improvement_},
+          {"seed", r_.train.seed},
+          {"log_window", window_sums()},
+          {"train_langs", train_langs()},
+          {"train_data", corpus_summary(train_)}};
 }
 
 void Run::checkpoint() {
-  if (checkpointed_step_ == step_) return;  // validation already saved this step
-  const Json state = {{"format", io::kCheckpointFormat},
-                      {"step", step_},
-                      {"tokens", tokens_seen_},
-                      {"data_pool", data_pos_.pool},
-                      {"data_batch", data_pos_.batch},
-                      {"elapsed_seconds", elapsed_before_ + seconds_since(started_)},
-                      {"best_metric", std::isfinite(best_metric_) ? Json(best_metric_) : Json(nullptr)},
-                      {"best_step", best_step_},
-                      {"evals_without_improvement", evals_without_improvement_},
-                      {"seed", r_.train.seed}};
+  const Json state = trainer_state();
+  if (checkpointed_step_ == step_) {
+    // This step is saved already, but a validation since (the one at the end
+    // of a run) may have moved `best`: the saved state must say so, or a
+    // resume would measure later validations against the older best.
+    Json updated = checkpointed_state_;
+    for (const char* key : {"best_metric", "best_metric_name", "best_step", "evals_without_improvement"})
+      updated[key] = state[key];
+    if (leader_ && updated != checkpointed_state_)
+      write_file_atomically((fs::path(last_checkpoint_) / "trainer_state.json").string(), updated.dump(2));
+    checkpointed_state_ = updated;
+    return;
+  }
   io::CheckpointWrite w;
   w.run_dir = run_dir_;
   w.step = step_;
@@ -740,6 +973,7 @@ void Run::checkpoint() {
   w.keep_last = r_.checkpoint.keep_last;
   last_checkpoint_ = io::save_checkpoint(w);
   checkpointed_step_ = step_;
+  checkpointed_state_ = state;
 }
 
 TrainResult Run::go() {
@@ -752,6 +986,7 @@ TrainResult Run::go() {
   prepare_run_dir();
   load_data();
   build_model();
+  check_batches_can_be_shared();
   resume_if_possible();
   // After the resume checks, so a refused recipe prunes nothing: its keep_last
   // may not be the run's. A run that trains no further step still prunes here.
@@ -768,13 +1003,12 @@ TrainResult Run::go() {
   for (const auto& l : train_) counts.push_back(l.size());
   BatchSampler sampler(train_, data::temperature_weights(counts, r_.data.sampling_temperature),
                        static_cast<std::uint64_t>(r_.train.seed), r_.train.batch_tokens, r_.data.pool_batches,
-                       data_pos_);
+                       data_pos_, data_ranks_);
   Prefetcher prefetch(std::move(sampler), static_cast<std::size_t>(r_.data.prefetch_batches));
 
   WeightTable<float>& weights = model_->weights();
   weights.zero_grads();
   const std::int64_t first_step = step_;
-  StepStats window;
   StepTimes times;
   auto window_start = Clock::now();
   TrainResult result;
@@ -821,12 +1055,16 @@ TrainResult Run::go() {
     times.moe_exchange += moe_after.exchange - moe_before.exchange;
     if (grad_sync_) grad_sync_->finish();
     lap.to(times.grad_reduce);
-    if (r_.train.clip_norm > 0) {
-      double sq[2] = {grad_squared_norm(replicated_params_), grad_squared_norm(expert_params_)};
-      if (expert_axis_) expert_axis_->all_reduce_sum(&sq[1], 1);  // each shard holds different experts
-      const double norm = std::sqrt(sq[0] + sq[1]);
-      if (norm > r_.train.clip_norm) scale_grads(params_, static_cast<float>(r_.train.clip_norm / norm));
-    }
+    // The global norm is logged ("gnorm") with clipping off too: one read of
+    // the gradients, against the optimiser's reads and writes of gradients,
+    // weights and moments, and one double summed over the expert axis.
+    double sq[2] = {grad_squared_norm(replicated_params_), grad_squared_norm(expert_params_)};
+    if (expert_axis_) expert_axis_->all_reduce_sum(&sq[1], 1);  // each shard holds different experts
+    const double norm = std::sqrt(sq[0] + sq[1]);
+    if (r_.train.clip_norm > 0 && norm > r_.train.clip_norm)
+      scale_grads(params_, static_cast<float>(r_.train.clip_norm / norm));
+    step_stats.steps = 1;
+    step_stats.gnorm_sum = norm;
     lap.to(times.clip);
     const double lr = learning_rate(r_.optimizer, r_.schedule, step_);
     optimizer_->update(params_, lr, step_);
@@ -834,14 +1072,15 @@ TrainResult Run::go() {
     lap.to(times.optimizer);
     ++step_;
     ++times.steps;
-    window.merge(step_stats);
+    window_.merge(step_stats);
 
     if (step_ % r_.train.log_every == 0) {
       times.total = seconds_since(window_start);
-      log_step(window, lr, times);
-      window = StepStats{};
+      log_step(lr, times);
+      window_ = StepStats{};
       times = StepTimes{};
       window_start = Clock::now();
+      window_start_tokens_ = tokens_seen_;
     }
     // Validation and checkpoints count in the window that follows them.
     if (r_.eval.every > 0 && step_ % r_.eval.every == 0) {
@@ -855,9 +1094,11 @@ TrainResult Run::go() {
       saving.to(times.checkpoint);
     }
   }
-  if (window.batches > 0) {
+  // The open window is logged as it stands; it stays open in the checkpoint,
+  // and a resume replaces this record with the whole window's.
+  if (window_.steps > 0) {
     times.total = seconds_since(window_start);
-    log_step(window, learning_rate(r_.optimizer, r_.schedule, step_ - 1), times);
+    log_step(learning_rate(r_.optimizer, r_.schedule, step_ - 1), times);
   }
   if (leader_ && tty_ && !opt_.quiet) std::cerr << "\n";
   // The model as it ends is validated too (unless that step just was), so the

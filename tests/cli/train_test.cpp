@@ -623,3 +623,205 @@ TEST(MoeTrain, SigtermSavesACheckpointAndExitsZero) {
 
 }  // namespace
 }  // namespace moe::test
+
+namespace moe::test {
+namespace {
+
+std::vector<nlohmann::json> records(const std::string& run_dir, const std::string& type) {
+  std::ifstream in(run_dir + "/metrics.jsonl");
+  std::vector<nlohmann::json> out;
+  for (std::string line; std::getline(in, line);) {
+    auto j = nlohmann::json::parse(line);
+    if (j["type"] == type) out.push_back(std::move(j));
+  }
+  return out;
+}
+
+nlohmann::json trainer_state(const std::string& checkpoint_dir) {
+  return nlohmann::json::parse(read_file(checkpoint_dir + "/trainer_state.json"));
+}
+
+// A checkpoint in the middle of a log window (log_every 5, stop at 12): the
+// resumed run goes on with the saved window, so its records are those of the
+// uninterrupted run, and the partial record the stop wrote at 12 goes.
+TEST(MoeTrain, AResumeInTheMiddleOfALogWindowLogsTheUninterruptedRecords) {
+  const std::string a = temp_dir(), b = temp_dir();
+  const std::string common = " -q --set train.log_every=5";
+  ASSERT_EQ(run_app("moe-train", shell_quote(write_recipe(a)) + common + " --set train.max_steps=24").exit_code, 0);
+  const std::string rb = shell_quote(write_recipe(b));
+  ASSERT_EQ(run_app("moe-train", rb + common + " --set train.max_steps=12").exit_code, 0);
+  const auto stopped = records(b + "/run", "train");
+  ASSERT_EQ(stopped.size(), 3u);  // 5, 10 and the stop's partial window at 12
+  EXPECT_EQ(stopped.back()["step"], 12);
+  const auto r = run_app("moe-train", rb + common + " --set train.max_steps=24");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto whole = records(a + "/run", "train"), resumed = records(b + "/run", "train");
+  ASSERT_EQ(whole.size(), 5u);  // 5, 10, 15, 20, 24
+  ASSERT_EQ(resumed.size(), whole.size());
+  for (std::size_t i = 0; i < whole.size(); ++i)
+    for (const char* key : {"step", "loss", "nll", "ppl", "aux", "gnorm", "lr", "tokens", "expert_load", "dropped"})
+      EXPECT_EQ(resumed[i][key], whole[i][key]) << key << " of record " << i;
+}
+
+// The run ends at 12 with a validation that improves on step 8's, after step
+// 12's checkpoint was written: step 12's trainer state must name it best, or
+// the resumed run would measure later validations against step 8's.
+TEST(MoeTrain, AValidationAfterTheLastCheckpointUpdatesItsTrainerState) {
+  const std::string d = temp_dir();
+  const std::string recipe = shell_quote(write_recipe(d)) +
+                             " -q --set eval.every=8 --set eval.metric=loss --set checkpoint.every=4"
+                             " --set train.log_every=4";
+  ASSERT_EQ(run_app("moe-train", recipe + " --set train.max_steps=12").exit_code, 0);
+  auto dev = records(d + "/run", "dev");
+  ASSERT_EQ(dev.size(), 2u);
+  ASSERT_LT(dev[1]["loss"].get<double>(), dev[0]["loss"].get<double>());  // the premise: 12 improves on 8
+  EXPECT_EQ(read_file(d + "/run/checkpoints/best"), "step-00000012\n");
+  const auto state = trainer_state(d + "/run/checkpoints/step-00000012");
+  EXPECT_EQ(state["best_step"], 12);
+  EXPECT_EQ(state["best_metric"], dev[1]["loss"]);
+  EXPECT_EQ(state["best_metric_name"], "loss");
+  EXPECT_EQ(state["evals_without_improvement"], 0);
+  const auto r = run_app("moe-train", recipe + " --set train.max_steps=24");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  dev = records(d + "/run", "dev");
+  const auto lowest = std::min_element(dev.begin(), dev.end(), [](const auto& x, const auto& y) {
+    return x["loss"].template get<double>() < y["loss"].template get<double>();
+  });
+  char name[32];
+  std::snprintf(name, sizeof name, "step-%08lld\n", static_cast<long long>((*lowest)["step"].get<std::int64_t>()));
+  EXPECT_EQ(read_file(d + "/run/checkpoints/best"), name);
+}
+
+// What a resume must share with its checkpoint: every optimiser and schedule
+// key, and the keys that define the batch stream. The refusal names the key.
+TEST(MoeTrain, AChangedOptimizerScheduleOrDataStreamIsRefusedOnResume) {
+  const std::string d = temp_dir();
+  const std::string recipe = shell_quote(write_recipe(d));
+  ASSERT_EQ(run_app("moe-train", recipe + " -q --set train.max_steps=2").exit_code, 0);
+  const std::string metrics = read_file(d + "/run/metrics.jsonl");
+  for (const auto& [set, expected] : std::vector<std::pair<std::string, std::string>>{
+           {"optimizer.lr=0.5", "optimizer.lr: 0.003 in the checkpoint, 0.5 in the recipe"},
+           {"optimizer.beta1=0.8", "optimizer.beta1: 0.9 in the checkpoint, 0.8 in the recipe"},
+           {"optimizer.decay_pow=0.5", "optimizer.decay_pow: 0.8 in the checkpoint, 0.5 in the recipe"},
+           {"optimizer.min_dim_size_to_factor=8", "optimizer.min_dim_size_to_factor: 128 in the checkpoint, 8"},
+           {"schedule.warmup_steps=5", "schedule.warmup_steps: 10 in the checkpoint, 5 in the recipe"},
+           {"train.seed=4", "train.seed: 3 in the checkpoint, 4 in the recipe"},
+           {"train.batch_tokens=100", "train.batch_tokens: 128 in the checkpoint, 100 in the recipe"},
+           {"data.sampling_temperature=2", "data.sampling_temperature: 5.0 in the checkpoint, 2.0 in the recipe"},
+           {"data.pool_batches=3", "data.pool_batches: 64 in the checkpoint, 3 in the recipe"},
+           {"data.langs=[de]", "data.langs: the checkpoint trained on [de, fr], this run would train on [de]"},
+           {"data.langs=[fr,de]", "data.langs: the checkpoint trained on [de, fr], this run would train on [fr, de]"}}) {
+    const auto r = run_app("moe-train", recipe + " -q --set train.max_steps=4 --set " + set);
+    EXPECT_EQ(r.exit_code, 1) << set;
+    EXPECT_NE(r.err.find("step-00000002: cannot resume: " + expected), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("or train into a new checkpoint.dir"), std::string::npos) << r.err;
+    EXPECT_EQ(line_count(r.err), 1) << r.err;
+  }
+  EXPECT_EQ(read_file(d + "/run/metrics.jsonl"), metrics);
+  EXPECT_EQ(read_file(d + "/run/checkpoints/latest"), "step-00000002\n");
+  // The same languages named explicitly, more batches per update and other stop rules are fine.
+  const auto r = run_app("moe-train", recipe + " -q --set train.max_steps=4 --set data.langs=[de,fr]"
+                                               " --set train.accum_steps=2 --set train.max_minutes=60");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+}
+
+// A corpus edited under a run: the resume goes on (as Marian and fairseq do)
+// and says so in one line.
+TEST(MoeTrain, ACorpusThatChangedSinceTheCheckpointIsReported) {
+  const std::string d = temp_dir();
+  fs::copy(tiny_corpus(), d + "/corpus", fs::copy_options::recursive);
+  const std::string recipe =
+      shell_quote(write_recipe(d)) + " -q --set data.corpus_dir=" + shell_quote(d + "/corpus");
+  ASSERT_EQ(run_app("moe-train", recipe + " --set train.max_steps=2").exit_code, 0);
+  auto r = run_app("moe-train", recipe + " --set train.max_steps=3");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.err, "");  // unchanged: nothing to say
+  std::ofstream(d + "/corpus/train/de.tsv", std::ios::app) << "neuesen\tnew\n";
+  r = run_app("moe-train", recipe + " --set train.max_steps=4");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("data: the training corpus changed since the checkpoint (de: 270 pairs"), std::string::npos)
+      << r.err;
+  EXPECT_EQ(line_count(r.err), 1) << r.err;
+  EXPECT_EQ(losses(d + "/run").size(), 4u);
+}
+
+// best_metric = -chrF must not be compared with a dev loss: a resume that
+// validates by another metric starts `best` anew, with a note.
+TEST(MoeTrain, AChangedEvalMetricRestartsTheBestCheckpoint) {
+  const std::string d = temp_dir();
+  const std::string recipe = shell_quote(write_recipe(d)) +
+                             " -q --set eval.every=2 --set eval.max_sentences=4 --set checkpoint.every=2"
+                             " --set train.log_every=2";
+  ASSERT_EQ(run_app("moe-train", recipe + " --set eval.metric=chrf --set train.max_steps=4").exit_code, 0);
+  EXPECT_EQ(trainer_state(d + "/run/checkpoints/step-00000004")["best_metric_name"], "chrf");
+  const auto r = run_app("moe-train", recipe + " --set eval.metric=loss --set train.max_steps=6");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("eval.metric: the checkpoint's best is by chrf, this run validates by loss"),
+            std::string::npos)
+      << r.err;
+  EXPECT_EQ(line_count(r.err), 1) << r.err;
+  EXPECT_EQ(read_file(d + "/run/checkpoints/best"), "step-00000006\n");  // the first loss validation
+  const auto state = trainer_state(d + "/run/checkpoints/step-00000006");
+  EXPECT_EQ(state["best_metric_name"], "loss");
+  EXPECT_EQ(state["best_step"], 6);
+  EXPECT_EQ(state["best_metric"], records(d + "/run", "dev").back()["loss"]);
+}
+
+// report.html follows the validations, so a killed run leaves a recent one.
+TEST(MoeTrain, TheReportIsWrittenAfterEveryValidation) {
+  const std::string dir = temp_dir();
+  const std::string recipe = shell_quote(write_recipe(dir));
+  const std::string script =
+      "cd " + shell_quote(dir) + " || exit 1; (exec " + std::string(MOE_BIN_DIR) + "/moe-train " + recipe +
+      " -q --set train.max_steps=1000000 --set eval.every=3 --set eval.metric=loss >out 2>&1) & pid=$!;"
+      " for i in $(seq 300); do [ -f run/report.html ] && break; sleep 0.1; done;"
+      " { kill -9 $pid; wait $pid; } 2>/dev/null; [ -f run/report.html ]";
+  ASSERT_EQ(std::system(("bash -c " + shell_quote(script)).c_str()), 0) << "no report while training";
+  const std::string html = read_file(dir + "/run/report.html");
+  EXPECT_EQ(html.find("0 validations"), std::string::npos);
+  EXPECT_NE(html.find(" validations."), std::string::npos);
+}
+
+// The global gradient norm before clipping, per log window (fairseq's gnorm).
+TEST(MoeTrain, TheGradientNormIsLoggedBeforeClipping) {
+  const std::string d = temp_dir(), clipped = temp_dir();
+  ASSERT_EQ(run_app("moe-train", shell_quote(write_recipe(d)) + " -q --set train.max_steps=3").exit_code, 0);
+  ASSERT_EQ(run_app("moe-train", shell_quote(write_recipe(clipped)) +
+                                     " -q --set train.max_steps=3 --set train.clip_norm=0.001")
+                .exit_code,
+            0);
+  const auto free = records(d + "/run", "train"), clip = records(clipped + "/run", "train");
+  ASSERT_EQ(free.size(), 3u);
+  ASSERT_EQ(clip.size(), 3u);
+  for (const auto& rec : free) EXPECT_GT(rec.at("gnorm").get<double>(), 0.01) << rec.dump();
+  EXPECT_EQ(clip[0]["gnorm"], free[0]["gnorm"]);          // the same first step, measured before the clip
+  EXPECT_GT(clip[2]["gnorm"].get<double>(), 0.001 * 10);  // not the clipped norm
+}
+
+}  // namespace
+}  // namespace moe::test
+
+namespace moe::test {
+namespace {
+
+// Each rank takes its own sentences of a batch: a batch_tokens without room
+// for one of the longest pairs per rank is refused at the start, and a pool's
+// short last batch (one sentence, say) is skipped instead of ending the job.
+TEST(MoeTrainMesh, BatchesAlwaysHoldASentencePerDataRank) {
+  if (std::system("command -v mpirun >/dev/null 2>&1") != 0) GTEST_SKIP() << "mpirun not installed";
+  const std::string dir = temp_dir();
+  const std::string cmd = mpirun(2) + std::string(MOE_BIN_DIR) + "/moe-train " + shell_quote(write_recipe(dir)) +
+                          " -q --set mesh.data=2 --set train.max_steps=30 --set train.batch_tokens=";
+  ASSERT_NE(std::system((cmd + "4 >" + dir + "/out 2>&1").c_str()), 0);
+  EXPECT_NE(read_file(dir + "/out").find("error: train.batch_tokens: 4 cannot hold 2 sentences (one per rank) of "
+                                         "the corpus's longest pair ("),
+            std::string::npos)
+      << read_file(dir + "/out");
+  EXPECT_FALSE(fs::exists(dir + "/run/metrics.jsonl"));
+  // (without the skip, a pool's one-sentence last batch ended this job at step 19)
+  ASSERT_EQ(std::system((cmd + "18 >" + dir + "/out 2>&1").c_str()), 0) << read_file(dir + "/out");
+  EXPECT_EQ(losses(dir + "/run").size(), 30u);
+}
+
+}  // namespace
+}  // namespace moe::test

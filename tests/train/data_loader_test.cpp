@@ -2,9 +2,12 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <thread>
 
 #include "data/corpus_reader.h"
 #include "data/vocab_training.h"
@@ -92,6 +95,26 @@ TEST_F(DataLoaderTest, CacheGivesTheSameEncoding) {
   EXPECT_THROW(encode_corpus(*dir_, data::Split::kTrain, {"xx"}, *vocab_, o), InputError);
 }
 
+// An edit that keeps the file's size and puts its modification time back
+// (touch -d, rsync -t) must not reuse the encoding of the old text.
+TEST_F(DataLoaderTest, CacheNoticesAnEditThatKeepsSizeAndMtime) {
+  const std::string corpus = *dir_ + "/edited";
+  fs::create_directories(corpus + "/train");
+  const std::string file = corpus + "/train/de.tsv";
+  std::ofstream(file) << "wort1 wort2\thouse green\nwort3\ttree\n";
+  EncodeOptions o;
+  o.cache_dir = corpus + "/cache";
+  const auto before = encode_corpus(corpus, data::Split::kTrain, {}, *vocab_, o);
+  const auto mtime = fs::last_write_time(file);
+  std::this_thread::sleep_for(std::chrono::milliseconds(30));  // past the kernel's coarse clock tick
+  std::ofstream(file) << "wort1 wort2\tgreen house\nwort3\ttree\n";  // same size
+  fs::last_write_time(file, mtime);
+  const auto after = encode_corpus(corpus, data::Split::kTrain, {}, *vocab_, o);
+  ASSERT_EQ(after.size(), 1u);
+  EXPECT_NE(after[0].tgt_ids, before[0].tgt_ids);
+  EXPECT_EQ(after[0].tgt_ids, encode_corpus(corpus, data::Split::kTrain, {}, *vocab_, EncodeOptions{})[0].tgt_ids);
+}
+
 TEST_F(DataLoaderTest, SamplerIsDeterministicAndResumable) {
   const auto langs = encode_corpus(*dir_, data::Split::kTrain, {}, *vocab_, EncodeOptions{});
   BatchSampler a(langs, {0.5, 0.5}, 3, 64, 4), b(langs, {0.5, 0.5}, 3, 64, 4);
@@ -131,6 +154,38 @@ TEST_F(DataLoaderTest, BatchesRespectTheTokenBudget) {
     EXPECT_TRUE(b.batch == 1 || b.batch * std::max(b.src_len, b.tgt_len) <= 100)
         << b.batch << " x " << b.src_len << "/" << b.tgt_len;
   }
+}
+
+// With room for two of the longest pairs, only a pool's leftover last batch can
+// hold a single sentence; a sampler for two data ranks skips exactly those
+// and keeps the rest of the stream in order.
+TEST_F(DataLoaderTest, ASamplerForDataRanksSkipsAPoolsShortLastBatch) {
+  const auto langs = encode_corpus(*dir_, data::Split::kTrain, {}, *vocab_, EncodeOptions{});
+  std::int64_t longest = 0;
+  for (const auto& l : langs)
+    for (std::size_t i = 0; i < l.size(); ++i) longest = std::max({longest, l.src_len(i), l.tgt_len(i)});
+  ASSERT_EQ(longest_padded_len(langs), longest);
+  BatchSampler one(langs, {0.5, 0.5}, 5, 2 * longest, 4), two(langs, {0.5, 0.5}, 5, 2 * longest, 4, {}, 2);
+  std::vector<GlobalBatch> kept;
+  int short_batches = 0;
+  for (int i = 0; i < 300; ++i) {
+    GlobalBatch b = one.next();
+    if (b.sentences.size() < 2) ++short_batches;
+    else kept.push_back(std::move(b));
+  }
+  ASSERT_GT(short_batches, 0);  // the premise: the single-rank stream has some
+  for (const GlobalBatch& expected : kept) {
+    const GlobalBatch b = two.next();
+    ASSERT_EQ(b.sentences.size(), expected.sentences.size());
+    for (std::size_t k = 0; k < b.sentences.size(); ++k) {
+      EXPECT_EQ(b.sentences[k].lang, expected.sentences[k].lang);
+      EXPECT_EQ(b.sentences[k].index, expected.sentences[k].index);
+    }
+  }
+  // Positions count the kept batches, so a resume there continues the same stream.
+  const GlobalBatch at = two.next();
+  BatchSampler resumed(langs, {0.5, 0.5}, 5, 2 * longest, 4, at.position, 2);
+  EXPECT_EQ(resumed.next().sentences.size(), at.sentences.size());
 }
 
 TEST_F(DataLoaderTest, TemperatureSetsLanguageShares) {

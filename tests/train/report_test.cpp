@@ -59,6 +59,20 @@ TEST(Report, HasEveryChartAndNoExternalResources) {
   EXPECT_EQ(count(html, "<svg"), count(html, "</svg>"));
 }
 
+// "aux" in the log is the sum over MoE layers; the chart shows the mean, on
+// the scale where uniform routing is 1.0 (the sample's sums 1.1-1.3 over 2 layers).
+TEST(Report, TheAuxLossChartIsTheMeanOverMoeLayers) {
+  const std::string html = render_report(sample_metrics(), "aux");
+  const std::size_t begin = html.find("Auxiliary load-balancing loss, mean over MoE layers (1.0 = uniform)");
+  ASSERT_NE(begin, std::string::npos);
+  const std::string chart = html.substr(begin, html.find("</svg>", begin) - begin);
+  EXPECT_NE(chart.find(">0.6</text>"), std::string::npos) << chart;   // a tick of 0.55-0.65
+  EXPECT_EQ(chart.find(">1.2</text>"), std::string::npos) << chart;   // none of 1.1-1.3
+  // Without the layers the sum is plotted, and the title says so.
+  const std::string bare = render_report(R"({"type":"train","step":1,"aux":2.5})", "aux");
+  EXPECT_NE(bare.find("Auxiliary load-balancing loss (sum over MoE layers)"), std::string::npos);
+}
+
 TEST(Report, EmptyLogStillRendersAPage) {
   const std::string html = render_report("", "empty");
   EXPECT_NE(html.find("0 training records"), std::string::npos);
