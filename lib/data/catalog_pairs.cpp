@@ -33,6 +33,15 @@ std::optional<std::string> decode_english(const std::string& bytes, CharsetDecod
   return decoder.to_utf8(bytes);
 }
 
+// The first 400 translations without markup and placeholders ("<b>", "%(name)s"), whose
+// Latin letters would count for Latin in resolve_code's script decision.
+std::vector<std::string> script_samples(const std::vector<RawPair>& raw) {
+  std::vector<std::string> samples;
+  for (std::size_t i = 0; i < raw.size() && samples.size() < 400; ++i)
+    samples.push_back(remove_placeholders(strip_markup(raw[i].source)));
+  return samples;
+}
+
 CatalogPairs clean_all(const std::vector<RawPair>& raw, const std::string& code, bool libreoffice) {
   CatalogPairs out;
   out.code = code;
@@ -126,9 +135,7 @@ CatalogPairs catalog_pairs(const MoCatalog& catalog, const std::string& locale, 
     skipped.skipped = "msgids look like keys";
     return skipped;
   }
-  std::vector<std::string> samples;
-  for (std::size_t i = 0; i < raw.size() && samples.size() < 400; ++i) samples.push_back(raw[i].source);
-  return clean_all(raw, resolve_code(parsed, samples), libreoffice);
+  return clean_all(raw, resolve_code(parsed, script_samples(raw)), libreoffice);
 }
 
 namespace {
@@ -232,15 +239,13 @@ std::vector<CatalogPairs> debconf_template_pairs(const std::string& templates_te
   for (const auto& [locale, raw] : by_locale) {
     const LocaleCode parsed = parse_locale(locale);
     if (parsed.status == LocaleCode::Status::kDropped) continue;
-    std::vector<std::string> samples;
-    for (std::size_t i = 0; i < raw.size() && samples.size() < 400; ++i) samples.push_back(raw[i].source);
     bool valid = true;
     for (const auto& p : raw) valid = valid && utf8::is_valid(p.source) && utf8::is_valid(p.english);
     if (!valid) {
       log::warn(origin + ": " + locale + " translations are not valid UTF-8; skipped");
       continue;
     }
-    out.push_back(clean_all(raw, resolve_code(parsed, samples), /*libreoffice=*/false));
+    out.push_back(clean_all(raw, resolve_code(parsed, script_samples(raw)), /*libreoffice=*/false));
   }
   return out;
 }

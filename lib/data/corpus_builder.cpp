@@ -29,7 +29,7 @@ namespace fs = std::filesystem;
 namespace {
 
 // Bump when cleaning rules change: cached parses of older rules are ignored.
-constexpr int kParsedFormatVersion = 3;
+constexpr int kParsedFormatVersion = 4;
 constexpr std::size_t kDownloadBatch = 8;
 
 double seconds_since(std::chrono::steady_clock::time_point start) {

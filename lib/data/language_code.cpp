@@ -178,12 +178,19 @@ std::string resolve_code(const LocaleCode& locale, const std::vector<std::string
   }
   const auto multi = multi_script_defaults().find(locale.code);
   if (multi == multi_script_defaults().end()) return locale.code;
-  std::map<Script, std::size_t> votes;
-  for (const auto& s : samples) ++votes[dominant_script(s)];
-  votes.erase(Script::kOther);
+  // Letters of each script over all the samples, not one vote per string, and a Latin letter
+  // weighs a third of another script's: non-Latin translations borrow English words and names
+  // ("session түлхүүр", "redirect хаанаас" made python3-django's mn catalogs mn-Latn), Latin
+  // ones do not borrow Cyrillic. In the core list's catalogs, Latin-script ones have at most
+  // 9% letters of another script, and the others at most 44% Latin letters.
+  std::map<Script, std::size_t> weighted_letters;
+  for (const auto& s : samples)
+    for (char32_t cp : utf8::decode(s))
+      if (is_letter(cp)) weighted_letters[script_of(cp)] += script_of(cp) == Script::kLatn ? 1 : 3;
+  weighted_letters.erase(Script::kOther);
   Script script = script_from_name(locale.script_hint);
-  if (!votes.empty())
-    script = std::max_element(votes.begin(), votes.end(),
+  if (!weighted_letters.empty())
+    script = std::max_element(weighted_letters.begin(), weighted_letters.end(),
                               [](const auto& a, const auto& b) { return a.second < b.second; })
                  ->first;
   if (script == Script::kOther || script == multi->second) return locale.code;

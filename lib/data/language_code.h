@@ -29,8 +29,11 @@ LocaleCode parse_locale(std::string_view locale);
 
 // The final code of a catalog in `locale` whose translations are `samples`:
 // decides zh-Hans vs zh-Hant, and the script subtag of multi-script
-// languages (sr vs sr-Latn) from the characters, falling back to the locale's
-// hint (zh_TW -> zh-Hant) when the text has no evidence.
+// languages (sr vs sr-Latn) from the characters (the script with the most
+// letters over all samples, a Latin letter counting a third), falling back to
+// the locale's hint (zh_TW -> zh-Hant) when the text has no evidence. Pass
+// samples without markup and placeholders, whose Latin letters are not the
+// language's.
 std::string resolve_code(const LocaleCode& locale, const std::vector<std::string>& samples);
 
 // The script every source string of `code` must have a letter of; kLatn for

@@ -22,6 +22,11 @@ bool is_ascii_digit(char c) { return c >= '0' && c <= '9'; }
 // non-ASCII character (the lead byte of a UTF-8 sequence).
 bool is_accelerated(char c) { return is_ascii_alnum(c) || static_cast<unsigned char>(c) >= 0xC0; }
 
+// U+FDD0..U+FDEF and the last two code points of every plane: never text.
+bool is_noncharacter(char32_t cp) {
+  return (cp >= 0xFDD0 && cp <= 0xFDEF) || (cp & 0xFFFE) == 0xFFFE;
+}
+
 // Length of an HTML entity ("&amp;", "&#233;", "&#xE9;") starting at s[i], or 0.
 std::size_t entity_length(std::string_view s, std::size_t i) {
   if (i >= s.size() || s[i] != '&') return 0;
@@ -58,13 +63,24 @@ const std::unordered_set<std::string_view>& known_tags() {
       "a", "b", "big", "blockquote", "body", "br", "center", "code", "dd", "div", "dl", "dt", "em",
       "font", "h1", "h2", "h3", "h4", "h5", "h6", "head", "hr", "html", "i", "img", "kbd", "li",
       "nobr", "ol", "p", "pre", "s", "samp", "small", "span", "strike", "strong", "sub", "sup",
-      "table", "td", "th", "tr", "tt", "u", "ul", "var", "markup", "qt",
+      "table", "td", "th", "tr", "tt", "u", "ul", "var", "markup", "qt", "section", "header",
+      "footer", "caption", "thead", "tbody", "tfoot",
       // KDE KUIT
       "application", "bcode", "command", "email", "emphasis", "envar", "filename", "icode",
       "interface", "link", "message", "nl", "note", "numid", "para", "placeholder", "resource",
       "shortcut", "subtitle", "title", "warning", "list", "item", "tip", "label",
       // DocBook-ish UI markup in GNOME help strings
       "guimenu", "guimenuitem", "guibutton", "guilabel", "literal", "keycap", "accel", "menuchoice"};
+  return tags;
+}
+
+// Tags that break lines or open/close a block: removing them must leave a space.
+const std::unordered_set<std::string_view>& block_tags() {
+  static const std::unordered_set<std::string_view> tags = {
+      "br", "p", "nl", "li", "para", "h1", "h2", "h3", "h4", "h5", "h6", "div", "title", "subtitle",
+      "table", "caption", "thead", "tbody", "tfoot", "tr", "td", "th", "ul", "ol", "dl", "dt", "dd",
+      "blockquote", "pre", "hr", "center", "section", "header", "footer", "html", "head", "body",
+      "list", "item"};
   return tags;
 }
 
@@ -100,8 +116,21 @@ void decode_entities_into(std::string_view s, std::string& out) {
     else if (name == "trade") cp = 0x2122;
     else if (name[0] == '#') {
       const bool hex = name.size() > 1 && (name[1] == 'x' || name[1] == 'X');
-      cp = static_cast<char32_t>(std::stoul(std::string(name.substr(hex ? 2 : 1)), nullptr, hex ? 16 : 10));
-      if (cp == 0 || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) cp = 0;
+      const std::string digits(name.substr(hex ? 2 : 1));
+      // Seven hex or eight decimal digits already exceed U+10FFFF (and would overflow stoul).
+      const std::size_t significant =
+          digits.size() - std::min(digits.find_first_not_of('0'), digits.size());
+      const unsigned long value =
+          significant > (hex ? 6u : 7u) ? 0x110000 : std::stoul(digits, nullptr, hex ? 16 : 10);
+      // A number that names no character (U+0000, a surrogate, a noncharacter, beyond
+      // U+10FFFF) is dropped; one for a control character is decoded here and removed by
+      // the remove_invisible() pass that follows the decoding (clean_pair).
+      if (value == 0 || value > 0x10FFFF || (value >= 0xD800 && value <= 0xDFFF) ||
+          is_noncharacter(static_cast<char32_t>(value))) {
+        i += len;
+        continue;
+      }
+      cp = static_cast<char32_t>(value);
     }
     if (cp == 0) {
       out.append(s.substr(i, len));  // an entity we do not know stays as written
@@ -238,12 +267,12 @@ std::string remove_invisible(std::string_view text) {
   std::string out;
   out.reserve(text.size());
   for (char32_t cp : utf8::decode(text)) {
-    if (cp == '\n') {
+    if (cp == '\n' || cp == 0x2028 || cp == 0x2029) {  // LINE / PARAGRAPH SEPARATOR break lines too
       out += '\n';
     } else if (cp == '\t' || cp == 0x00A0 || cp == 0x2007 || cp == 0x202F) {
       out += ' ';
     } else if (cp < 0x20 || (cp >= 0x7F && cp <= 0x9F) || cp == 0xFEFF || cp == 0x00AD || cp == 0x200B ||
-               cp == 0x2060 || cp == 0x200E || cp == 0x200F) {
+               cp == 0x2060 || cp == 0x200E || cp == 0x200F || is_noncharacter(cp)) {
       continue;
     } else {
       utf8::append(out, cp);
@@ -367,8 +396,8 @@ static std::string strip_markup_once(std::string_view text) {
       continue;
     }
     if (closing || self_closing || has_attributes || known_tags().count(name)) {
-      // A line-break tag separates words.
-      if (name == "br" || name == "p" || name == "nl" || name == "li" || name == "para") without_tags += ' ';
+      // A line-break or block-level tag separates words ("Help</h1>Documentation").
+      if (block_tags().count(name)) without_tags += ' ';
       i = close;
       continue;
     }
@@ -438,10 +467,30 @@ std::string remove_placeholders(std::string_view text) {
 
 bool is_identifier_like(std::string_view english) {
   if (english.empty() || english.find(' ') != std::string_view::npos) return false;
+  // A path ("/usr/share", "~/.config", "./configure") is a key; "Input/Output", "TCP/IP" and
+  // the one-level menu paths of Pidgin ("/Tools", translated as words) are not.
+  const auto starts_with = [&](std::string_view prefix) {
+    return english.substr(0, prefix.size()) == prefix;
+  };
+  const std::size_t second_slash = english.find('/', 1);
+  const bool rooted_path = starts_with("/") && second_slash != std::string_view::npos &&
+                           second_slash + 1 < english.size() &&
+                           is_ascii_alnum(english[second_slash + 1]);
+  if ((rooted_path || starts_with("~/") || starts_with("./") || starts_with("../")) &&
+      std::any_of(english.begin(), english.end(), is_ascii_alnum))
+    return true;
+  // A tz database name ("Indian/Comoro", "America/Argentina/Salta", the old "US/Eastern"): a
+  // key, and a place name (CORPUS.md step 1 leaves city names out); KDE's catalogs carry ~550.
+  static constexpr std::string_view kTimeZoneAreas[] = {
+      "Africa/", "America/", "Antarctica/", "Arctic/", "Asia/", "Atlantic/", "Australia/",
+      "Europe/", "Indian/", "Pacific/", "Etc/", "Brazil/", "Canada/", "Chile/", "Mexico/", "US/"};
+  for (std::string_view area : kTimeZoneAreas)
+    if (starts_with(area) && english.size() > area.size() && is_ascii_alnum(english[area.size()]))
+      return true;
   bool inner_separator = false, lower_then_upper = false;
   for (std::size_t i = 1; i + 1 < english.size(); ++i) {
     const char c = english[i];
-    if ((c == ':' || c == '.' || c == '_' || c == '/' || c == '=') && is_ascii_alnum(english[i - 1]) &&
+    if ((c == ':' || c == '.' || c == '_' || c == '=') && is_ascii_alnum(english[i - 1]) &&
         is_ascii_alnum(english[i + 1]))
       inner_separator = true;
     if (std::islower(static_cast<unsigned char>(english[i - 1])) && is_ascii_upper(c)) lower_then_upper = true;
@@ -545,7 +594,10 @@ CleanedPairs clean_pair(std::string_view english_in, std::string_view source_in,
     if (libreoffice) s = expand_product_name(s);
     s = remove_literal_newline_escapes(s);
     s = strip_accelerators(s, marks);
+    const bool has_entities = s.find('&') != std::string::npos;
     s = strip_markup(s);
+    // Decoded entities ("&#25;", "&#x2028;", "e&#769;") get step 4's removal and NFC too.
+    if (has_entities) s = remove_invisible(normalize_nfc(s));
     return normalise_positional_printf(s);
   };
   const std::string english = prepare(english_in, english_marks);
@@ -556,7 +608,12 @@ CleanedPairs clean_pair(std::string_view english_in, std::string_view source_in,
   }
   std::vector<std::string> english_lines = split_lines(english);
   std::vector<std::string> source_lines = split_lines(source);
-  if (english_lines.size() != source_lines.size() || english_lines.size() <= 1) {
+  // Line pairs must match the way the whole strings do: the same number of lines, and the same
+  // placeholders on each pair of lines; otherwise the entry stays one pair.
+  bool lines_align = english_lines.size() == source_lines.size() && english_lines.size() > 1;
+  for (std::size_t i = 0; lines_align && i < english_lines.size(); ++i)
+    lines_align = placeholders(english_lines[i]) == placeholders(source_lines[i]);
+  if (!lines_align) {
     english_lines = {collapse_spaces(english)};
     source_lines = {collapse_spaces(source)};
   }

@@ -24,7 +24,8 @@ bool uses_underscore_accelerators(const std::vector<std::string>& msgids);
 bool has_replacement_char(std::string_view text);
 bool has_mojibake(std::string_view text);
 // Step 4: control characters (tab and newline become a space / stay), BOM,
-// soft hyphen and ZWSP removed; ZWJ/ZWNJ kept.
+// soft hyphen, ZWSP and noncharacters removed; ZWJ/ZWNJ kept; U+2028/U+2029
+// (line / paragraph separator) become newlines, so step 9 splits on them.
 std::string remove_invisible(std::string_view text);
 
 // Step 5: KDE Transcript "text|/|$[script]" -> "text"; %PRODUCTNAME ->
@@ -38,8 +39,11 @@ std::string remove_literal_newline_escapes(std::string_view text);
 std::string strip_accelerators(std::string_view text, const AcceleratorMarks& marks);
 
 // Step 7: known tags (Pango, HTML, KDE KUIT, <qt>) and any tag with
-// attributes or a slash removed; "<file>"-style placeholders kept; entities
-// decoded; a second pass for markup that was itself escaped ("&lt;br/&gt;").
+// attributes or a slash removed, block-level ones (br, p, h1, div, td, li...)
+// leaving a space; "<file>"-style placeholders kept; entities decoded (a
+// numeric one that names no character, like "&#0;", dropped); a second pass for
+// markup that was itself escaped ("&lt;br/&gt;"). clean_pair() then runs step 4
+// again on what the entities decoded to.
 std::string strip_markup(std::string_view text);
 
 // Step 8: "%1$s" -> "%s"; the sorted multiset of placeholders

@@ -89,6 +89,14 @@ TEST(CatalogPairs, ChineseVariantComesFromTheCharacters) {
   EXPECT_EQ(catalog_pairs(no_evidence, "zh_CN", "app", false).code, "zh-Hans");
 }
 
+TEST(CatalogPairs, ScriptSubtagIgnoresMarkupAndPlaceholders) {
+  // The Latin letters of "<span weight=...>" and "%(name)s" are not Mongolian text.
+  MoCatalog catalog;
+  catalog.entries.push_back(
+      {"", "Current: %(value)s", "", {"<span weight=\"bold\">Гүйдэл</span>: %(value)s"}});
+  EXPECT_EQ(catalog_pairs(catalog, "mn", "app", false).code, "mn");
+}
+
 TEST(CatalogPairs, DebconfTemplatesAlignDescriptionsAndChoices) {
   const std::string templates =
       "Template: foo/mode\n"

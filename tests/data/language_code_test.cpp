@@ -36,6 +36,24 @@ TEST(LanguageCode, ScriptSubtagFollowsTheText) {
   EXPECT_EQ(code_of("de", "Открыть"), "de");  // single-script languages keep their code
 }
 
+TEST(LanguageCode, LatinLoanwordsDoNotMakeACyrillicCatalogLatin) {
+  // python3-django's mn catalogs: most short strings lead with an English word, but most
+  // letters are Cyrillic (one vote per string made them mn-Latn).
+  const std::vector<std::string> redirects = {"redirect хаанаас", "redirect хаашаа", "сайт"};
+  EXPECT_EQ(resolve_code(parse_locale("mn"), redirects), "mn");
+  // Its sessions catalog has even more Latin letters than Cyrillic ones (35 to 33).
+  const std::vector<std::string> sessions = {"Session-ууд", "дуусах хугацаа", "session",
+                                             "session өгөгдөл", "session түлхүүр", "session-ууд"};
+  EXPECT_EQ(resolve_code(parse_locale("mn"), sessions), "mn");
+  // Real Latin-script catalogs still get their subtag, whatever the locale name says, also
+  // with a few Cyrillic letters (glib's tt@iqtelif catalog has 9%).
+  const std::vector<std::string> latin = {"Otvori datoteku", "Sačuvaj ДА"};
+  EXPECT_EQ(resolve_code(parse_locale("sr"), latin), "sr-Latn");
+  EXPECT_EQ(resolve_code(parse_locale("tt"), {"Faylnı açu", "Faylnı saqlaw", "Файл"}), "tt-Latn");
+  EXPECT_EQ(resolve_code(parse_locale("uz"), {"Файлни очиш", "OK"}), "uz-Cyrl");
+  EXPECT_EQ(resolve_code(parse_locale("tt@iqtelif"), {"Faylnı açu"}), "tt-Latn");
+}
+
 TEST(LanguageCode, UnknownCodesAreKeptButFlagged) {
   EXPECT_EQ(parse_locale("xyz").status, LocaleCode::Status::kUnknown);
   EXPECT_EQ(parse_locale("xyz").code, "xyz");

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "data/script.h"
+
 namespace moe::data {
 namespace {
 
@@ -21,6 +23,42 @@ TEST(TextClean, InvisibleCharacters) {
   EXPECT_EQ(remove_invisible("tab\there\nline"), "tab here\nline");
   // ZWNJ (U+200C) and ZWJ (U+200D) are spelling in Persian and Indic scripts.
   EXPECT_EQ(remove_invisible("می\xE2\x80\x8Cخواهم"), "می\xE2\x80\x8Cخواهم");
+}
+
+TEST(TextClean, EntitiesDecodeToNoControlOrNonCharacter) {
+  // inkscape's is.mo: "&#25;" decoded after the control-character pass came back as U+0019.
+  const CleanedPairs control =
+      clean_pair("Open &#25;the file", "Opna &#25;skrána", "is", kGtk, kGtk, false);
+  ASSERT_EQ(control.pairs.size(), 1u);
+  EXPECT_EQ(control.pairs[0].first, "Opna skrána");
+  EXPECT_EQ(control.pairs[0].second, "Open the file");
+  // What an entity decodes to is normalised too: "e" + U+0301 -> U+00E9.
+  const CleanedPairs nfc =
+      clean_pair("Open the cafe", "Ouvrir le cafe&#769;", "fr", kGtk, kGtk, false);
+  ASSERT_EQ(nfc.pairs.size(), 1u);
+  EXPECT_EQ(nfc.pairs[0].first, "Ouvrir le caf\u00E9");
+  // Numbers that name no character are dropped, not decoded and not kept as written.
+  EXPECT_EQ(strip_markup("a&#0;b&#xD800;c&#xFFFF;d&#xFDD0;e&#x110000;f"), "abcdef");
+  // Too many digits for stoul: no std::out_of_range.
+  EXPECT_EQ(strip_markup("x&#99999999999999999999999;y&#x0000000041;"), "xyA");
+  EXPECT_EQ(remove_invisible("a\uFFFEb\U0010FFFFc"), "abc");
+}
+
+TEST(TextClean, LineAndParagraphSeparatorsBreakLines) {
+  EXPECT_EQ(remove_invisible("a\u2028b\u2029c"), "a\nb\nc");
+  const CleanedPairs split = clean_pair("First line\u2028Second line", "Πρώτη γραμμή\u2028Δεύτερη",
+                                        "el", kGtk, kGtk, false);
+  ASSERT_EQ(split.pairs.size(), 2u);
+  EXPECT_EQ(split.pairs[0].second, "First line");
+  EXPECT_EQ(split.pairs[1].second, "Second line");
+  const CleanedPairs trailing =
+      clean_pair("Open the file\u2029", "Άνοιγμα αρχείου\u2029", "el", kGtk, kGtk, false);
+  ASSERT_EQ(trailing.pairs.size(), 1u);
+  EXPECT_EQ(trailing.pairs[0].second, "Open the file");
+  EXPECT_EQ(trailing.pairs[0].first.find("\u2029"), std::string::npos);
+  // An escaped separator is a line break too.
+  EXPECT_EQ(clean_pair("One&#x2028;Two", "Eins&#x2028;Zwei", "de", kGtk, kGtk, false).pairs.size(),
+            2u);
 }
 
 TEST(TextClean, KdeTranscriptProductNameAndNewlineEscapes) {
@@ -69,6 +107,15 @@ TEST(TextClean, Markup) {
   EXPECT_EQ(strip_markup("if x < 5 and y > 3"), "if x < 5 and y > 3");
   // Escaped markup and named punctuation entities (KDE help texts).
   EXPECT_EQ(strip_markup("new &amp;mdash; split&lt;br /&gt;view"), "new \u2014 split view");
+  // Every block-level tag separates words (VLC's help: "media player</h2>Documentation").
+  EXPECT_EQ(collapse_spaces(strip_markup("media player</h2>Documentation<div>You</div>can")),
+            "media player Documentation You can");
+  const std::string blocks =
+      "<title>A</title><table><tr><td>B</td><td>C</td></tr></table><ul><li>D</li></ul>E<hr>F"
+      "<blockquote>G</blockquote><pre>H</pre><center>I</center><dl><dt>J</dt><dd>K</dd></dl>"
+      "<section><header>L</header>M<footer>N</footer></section>O";
+  EXPECT_EQ(collapse_spaces(strip_markup(blocks)), "A B C D E F G H I J K L M N O");
+  EXPECT_EQ(strip_markup("<b>Bold</b>er"), "Bolder");  // inline tags still join
 }
 
 TEST(TextClean, Placeholders) {
@@ -90,6 +137,41 @@ TEST(TextClean, IdentifierLikeEnglish) {
   EXPECT_FALSE(is_identifier_like("e-mail"));
   EXPECT_FALSE(is_identifier_like("3.5"));
   EXPECT_FALSE(is_identifier_like("Save as: PDF"));
+  // Slash-joined words are English, not keys.
+  for (const char* words : {"Add/Remove", "Input/Output", "Audio/Video", "GNU/Linux",
+                            "Hue/Saturation/Value", "TCP/IP", "I/O"})
+    EXPECT_FALSE(is_identifier_like(words)) << words;
+  EXPECT_EQ(check_pair("Input/Output", "Eingabe/Ausgabe", "de"), DropReason::kKept);
+  // Paths still are: two levels from "/", or a leading "~/", "./", "../", or a dotted part.
+  for (const char* path : {"/usr/share/doc", "/etc/passwd", "~/.config", "~/Documents",
+                           "./configure", "../lib", "share/icons/hicolor.png",
+                           "org/gnome/desktop.interface"})
+    EXPECT_TRUE(is_identifier_like(path)) << path;
+  // tz database names are keys (and place names): "Indian/Comoro" stays out of the corpus.
+  EXPECT_TRUE(is_identifier_like("Indian/Comoro"));
+  EXPECT_TRUE(is_identifier_like("America/Argentina/Salta"));
+  EXPECT_TRUE(is_identifier_like("US/Eastern"));
+  EXPECT_FALSE(is_identifier_like("/"));
+  EXPECT_FALSE(is_identifier_like("/Tools"));  // Pidgin's menu paths: "/Werkzeuge"
+  EXPECT_FALSE(is_identifier_like("/Go/"));
+  // Deliberate extensions of the spec's "a:b", "a.b.c" (docs/corpus.md): '=', '_' and camelCase.
+  EXPECT_TRUE(is_identifier_like("key=value"));
+}
+
+TEST(TextClean, ScriptPunctuationIsNotALetter) {
+  for (char32_t punctuation : {U'\u17D6', U'\u17DA', U'\u1366', U'\u1361', U'\u104C', U'\u104A',
+                               U'\u0F0D', U'\u0964', U'\u060C', U'\u2E80', U'\u30FB', U'\u1369'})
+    EXPECT_FALSE(is_letter(punctuation)) << std::hex << static_cast<unsigned>(punctuation);
+  // Letters and the marks that build them still count: Khmer KA and vowel sign AA,
+  // Ethiopic HA, Myanmar KA, Devanagari KA and vowel sign AA, Japanese prolonged sound mark.
+  for (char32_t letter :
+       {U'\u1780', U'\u17B6', U'\u1200', U'\u1000', U'\u0915', U'\u093E', U'\u30FC'})
+    EXPECT_TRUE(is_letter(letter)) << std::hex << static_cast<unsigned>(letter);
+  // Near-copies of English with script punctuation are copies (CORPUS.md step 10).
+  EXPECT_EQ(check_pair("VOD:", "VOD \u17D6", "km"), DropReason::kCopyOfEnglish);
+  EXPECT_EQ(check_pair("URL: %s", "URL\u1366 %s", "am"), DropReason::kCopyOfEnglish);
+  // Script punctuation alone is not a letter of the script.
+  EXPECT_EQ(check_pair("Stream URL", "Stream link \u1366", "am"), DropReason::kWrongScript);
 }
 
 TEST(TextClean, DropRules) {
@@ -127,6 +209,13 @@ TEST(TextClean, CleanPairRunsEveryStepAndSplitsLines) {
   const CleanedPairs joined = clean_pair("One line\nand another", "Eine Zeile und noch eine", "de", kGtk, kGtk, false);
   ASSERT_EQ(joined.pairs.size(), 1u);
   EXPECT_EQ(joined.pairs[0].second, "One line and another");
+
+  // Line pairs need the same placeholders too; if one differs, the entry stays one pair.
+  const CleanedPairs shifted =
+      clean_pair("A wireless encryption key is required for\nthe network %s.",
+                 "无线网络“%s”\n需要无线加密密钥", "zh-Hans", kGtk, kGtk, false);
+  ASSERT_EQ(shifted.pairs.size(), 1u);
+  EXPECT_EQ(shifted.pairs[0].second, "A wireless encryption key is required for the network %s.");
 
   EXPECT_EQ(clean_pair("Delete %s", "Löschen", "de", kGtk, kGtk, false).reason, DropReason::kPlaceholders);
   EXPECT_EQ(clean_pair("Copy %1$s to %2$s", "%2$s nach %1$s kopieren", "de", kGtk, kGtk, false).reason,
