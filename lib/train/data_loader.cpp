@@ -22,7 +22,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr char kCacheMagic[8] = {'M', 'O', 'E', 'I', 'D', 'S', '2', '\0'};
+// The format version is the magic's last digit: a cache of another layout
+// (version 2 had no dropped-pair counts) fails the check and is re-encoded.
+constexpr char kCacheMagic[8] = {'M', 'O', 'E', 'I', 'D', 'S', '3', '\0'};
 
 // What a cached encoding depends on besides the vocabulary: the corpus file
 // and the encoding options. The file is known by its size, modification and
@@ -65,6 +67,9 @@ bool load_cache(const std::string& path, const std::string& key, EncodedLanguage
   if (!in.read(stored.data(), static_cast<std::streamsize>(key_len)) || stored != key) return false;
   EncodedLanguage e;
   e.code = out.code;
+  if (!in.read(reinterpret_cast<char*>(&e.dropped.too_long), sizeof e.dropped.too_long) ||
+      !in.read(reinterpret_cast<char*>(&e.dropped.empty), sizeof e.dropped.empty))
+    return false;
   if (!read_vec(in, e.src_ids) || !read_vec(in, e.tgt_ids) || !read_vec(in, e.src_off) ||
       !read_vec(in, e.tgt_off) || !read_vec(in, e.line))
     return false;
@@ -82,6 +87,8 @@ void save_cache(const std::string& path, const std::string& key, const EncodedLa
     const std::uint64_t key_len = key.size();
     out.write(reinterpret_cast<const char*>(&key_len), sizeof key_len);
     out.write(key.data(), static_cast<std::streamsize>(key.size()));
+    out.write(reinterpret_cast<const char*>(&e.dropped.too_long), sizeof e.dropped.too_long);
+    out.write(reinterpret_cast<const char*>(&e.dropped.empty), sizeof e.dropped.empty);
     write_vec(out, e.src_ids);
     write_vec(out, e.tgt_ids);
     write_vec(out, e.src_off);
@@ -106,22 +113,27 @@ EncodedLanguage encode_language(const std::vector<data::Pair>& pairs, const std:
     src[i] = vocab.encode_ids(pairs[i].first);
     tgt[i] = vocab.encode_ids(pairs[i].second);
   }
-  const auto kept = [&](std::size_t i) {
+  const auto is_empty = [&](std::size_t i) { return src[i].empty() || tgt[i].empty(); };
+  const auto is_too_long = [&](std::size_t i) {
     const std::size_t src_len = src[i].size() + 1 + (tag >= 0), tgt_len = tgt[i].size() + 1;
-    return !src[i].empty() && !tgt[i].empty() && src_len <= static_cast<std::size_t>(o.max_len) &&
-           tgt_len <= static_cast<std::size_t>(o.max_len);
+    return src_len > static_cast<std::size_t>(o.max_len) || tgt_len > static_cast<std::size_t>(o.max_len);
   };
+  const auto kept = [&](std::size_t i) { return !is_empty(i) && !is_too_long(i); };
+  EncodedLanguage e;
+  e.code = code;
   // Sized exactly: the encoded corpus stays in memory for the whole run, and
   // vectors grown by doubling would hold up to twice what they use.
   std::size_t n = 0, src_total = 0, tgt_total = 0;
   for (std::size_t i = 0; i < pairs.size(); ++i)
-    if (kept(i)) {
+    if (is_empty(i)) {
+      ++e.dropped.empty;
+    } else if (is_too_long(i)) {
+      ++e.dropped.too_long;
+    } else {
       ++n;
       src_total += src[i].size() + 1 + (tag >= 0);
       tgt_total += tgt[i].size() + 1;
     }
-  EncodedLanguage e;
-  e.code = code;
   e.src_ids.reserve(src_total);
   e.tgt_ids.reserve(tgt_total);
   e.src_off.reserve(e.src_off.size() + n);
@@ -149,7 +161,9 @@ std::int64_t padded_len(const EncodedLanguage& l, std::size_t i) {
 
 std::vector<EncodedLanguage> encode_corpus(const std::string& corpus_dir, data::Split split,
                                            const std::vector<std::string>& langs,
-                                           const data::Vocab& vocab, const EncodeOptions& options) {
+                                           const data::Vocab& vocab, const EncodeOptions& options,
+                                           DroppedPairs* dropped) {
+  if (dropped) *dropped = {};
   std::vector<std::string> codes = langs;
   const auto available = data::list_corpus_languages(corpus_dir);
   if (codes.empty()) {
@@ -187,12 +201,14 @@ std::vector<EncodedLanguage> encode_corpus(const std::string& corpus_dir, data::
                   .string();
       key = cache_key(file, options);
       if (!key.empty() && load_cache(cache, key, e)) {
+        if (dropped) *dropped += e.dropped;
         if (e.size() > 0) out.push_back(std::move(e));
         continue;
       }
     }
     e = encode_language(data::read_corpus_pairs(corpus_dir, split, code), code, vocab, options);
     if (!cache.empty() && !key.empty()) save_cache(cache, key, e);
+    if (dropped) *dropped += e.dropped;
     if (e.size() > 0) out.push_back(std::move(e));
   }
   return out;

@@ -25,6 +25,20 @@
 
 namespace moe::train {
 
+// The pairs of a corpus split that encoding leaves out, by reason. A pair
+// with an empty side counts as empty whatever its other side's length.
+struct DroppedPairs {
+  std::uint64_t too_long = 0;  // a side over EncodeOptions::max_len tokens (eos and <2en> included)
+  std::uint64_t empty = 0;     // a side that encodes to no piece (empty or only whitespace)
+  std::uint64_t total() const { return too_long + empty; }
+  DroppedPairs& operator+=(const DroppedPairs& o) {
+    too_long += o.too_long;
+    empty += o.empty;
+    return *this;
+  }
+  bool operator==(const DroppedPairs&) const = default;
+};
+
 // One language's pairs as token ids, flattened: sentence i's source is
 // src_ids[src_off[i] .. src_off[i+1]) (eos included; the <2en> tag first
 // when the recipe asks for it), its target likewise (eos included).
@@ -33,6 +47,7 @@ struct EncodedLanguage {
   std::vector<std::int32_t> src_ids, tgt_ids;
   std::vector<std::uint32_t> src_off{0}, tgt_off{0};
   std::vector<std::uint32_t> line;  // [size()] 0-based line of each kept pair in its corpus file
+  DroppedPairs dropped;             // the pairs of its corpus file that were left out
   std::size_t size() const { return src_off.size() - 1; }
   std::int64_t src_len(std::size_t i) const { return src_off[i + 1] - src_off[i]; }
   std::int64_t tgt_len(std::size_t i) const { return tgt_off[i + 1] - tgt_off[i]; }
@@ -46,11 +61,14 @@ struct EncodeOptions {
 };
 
 // Encodes `langs` (all languages of the corpus when empty) of one split.
-// Languages with no pairs in that split are left out. Throws FileError for
-// unreadable corpus files and InputError for a language the corpus lacks.
+// Languages with no pairs in that split are left out. `dropped`, when given,
+// receives the pairs dropped over all languages, those left out included (the
+// cache keeps the counts, so a cached start reports the same). Throws FileError
+// for unreadable corpus files and InputError for a language the corpus lacks.
 std::vector<EncodedLanguage> encode_corpus(const std::string& corpus_dir, data::Split split,
                                            const std::vector<std::string>& langs,
-                                           const data::Vocab& vocab, const EncodeOptions& options);
+                                           const data::Vocab& vocab, const EncodeOptions& options,
+                                           DroppedPairs* dropped = nullptr);
 
 struct SentenceRef {
   std::uint32_t lang = 0, index = 0;

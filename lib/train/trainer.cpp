@@ -21,6 +21,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <utility>
 
 #include "config/dump.h"
 #include "data/corpus_reader.h"
@@ -374,6 +375,7 @@ class Run {
   std::vector<std::string> train_langs() const;
   void checkpoint();
   void print_progress(const std::string& line, bool final_line);
+  void append_metrics(Json record);
 
   const config::Recipe& r_;
   Mesh& mesh_;
@@ -383,6 +385,9 @@ class Run {
   std::unique_ptr<data::Vocab> vocab_;
   std::vector<EncodedLanguage> train_, dev_;
   std::vector<std::vector<std::string>> dev_refs_;  // [lang][kept pair] raw English, for BLEU
+  // Pairs kept and dropped per split; the first metrics record this process
+  // writes carries it (rank 0), then it is null.
+  Json data_summary_;
   std::unique_ptr<Transformer<float>> model_;
   std::vector<ParamRef> params_;
   std::vector<ParamRef> replicated_params_, expert_params_;  // params_ split by mesh axis (clipping)
@@ -489,12 +494,15 @@ void Run::load_data() {
   enc.threads = r_.train.threads;
   const auto t0 = Clock::now();
   // Rank 0 encodes first so the other ranks read its cache instead of racing it.
-  if (leader_) train_ = encode_corpus(r_.data.corpus_dir.value, data::Split::kTrain, r_.data.langs, *vocab_, enc);
+  DroppedPairs train_dropped, dev_dropped;
+  if (leader_)
+    train_ = encode_corpus(r_.data.corpus_dir.value, data::Split::kTrain, r_.data.langs, *vocab_, enc, &train_dropped);
   mesh_.world().barrier();
   if (!leader_) train_ = encode_corpus(r_.data.corpus_dir.value, data::Split::kTrain, r_.data.langs, *vocab_, enc);
   if (train_.empty()) throw InputError("data: the corpus " + r_.data.corpus_dir.value + " has no training pairs");
   if (r_.eval.every > 0) {
-    if (leader_) dev_ = encode_corpus(r_.data.corpus_dir.value, data::Split::kDev, r_.data.langs, *vocab_, enc);
+    if (leader_)
+      dev_ = encode_corpus(r_.data.corpus_dir.value, data::Split::kDev, r_.data.langs, *vocab_, enc, &dev_dropped);
     mesh_.world().barrier();
     if (!leader_) dev_ = encode_corpus(r_.data.corpus_dir.value, data::Split::kDev, r_.data.langs, *vocab_, enc);
     for (const auto& l : dev_) {
@@ -513,6 +521,32 @@ void Run::load_data() {
       << " dev sets (" << std::fixed << std::setprecision(1) << seconds_since(t0) << " s)";
     log::info(o.str());
   }
+  // fairseq says what its filters dropped; a pair dropped in silence looks like a corpus bug.
+  const std::string max_len_key =
+      r_.model.max_positions < r_.data.max_len ? "model.max_positions" : "data.max_len";
+  data_summary_ = {{"max_len", enc.max_len}};
+  const auto summarize = [&](const char* split, const std::vector<EncodedLanguage>& langs, const DroppedPairs& d) {
+    std::uint64_t kept = 0;
+    for (const auto& l : langs) kept += l.size();
+    data_summary_[split] = {{"kept", kept}, {"dropped", d.total()}, {"too_long", d.too_long}, {"empty", d.empty}};
+    if (!leader_ || opt_.quiet) return;
+    std::ostringstream o;
+    o << split << ": " << kept << " pairs kept, " << d.total() << " dropped";
+    std::vector<std::string> reasons;
+    if (d.too_long > 0)
+      reasons.push_back(std::to_string(d.too_long) + " longer than " + max_len_key + "=" + std::to_string(enc.max_len));
+    if (d.empty > 0) reasons.push_back(std::to_string(d.empty) + " empty");
+    for (std::size_t i = 0; i < reasons.size(); ++i) o << (i ? ", " : " (") << reasons[i];
+    if (!reasons.empty()) o << ")";
+    log::info(o.str());
+  };
+  summarize("train", train_, train_dropped);
+  if (r_.eval.every > 0) summarize("dev", dev_, dev_dropped);
+}
+
+void Run::append_metrics(Json record) {
+  if (!data_summary_.is_null()) record["data"] = std::exchange(data_summary_, Json());
+  std::ofstream((fs::path(run_dir_) / "metrics.jsonl").string(), std::ios::app) << record.dump() << "\n";
 }
 
 void Run::build_model() {
@@ -755,7 +789,7 @@ void Run::log_step(double lr, const StepTimes& times) {
     rec["expert_load"] = load;
     rec["dropped"] = dropped;
   }
-  std::ofstream((fs::path(run_dir_) / "metrics.jsonl").string(), std::ios::app) << rec.dump() << "\n";
+  append_metrics(std::move(rec));
 
   std::ostringstream o;
   const double elapsed = elapsed_before_ + seconds_since(started_);
@@ -881,7 +915,7 @@ void Run::validate() {
     Json rec = {{"type", "dev"},          {"step", step_},          {"loss", loss},
                 {"ppl", std::exp(loss)},  {"per_lang", per_lang},   {"per_group", per_group}};
     if (decode_dev) rec["bleu"] = bleu, rec["chrf"] = chrf;
-    std::ofstream((fs::path(run_dir_) / "metrics.jsonl").string(), std::ios::app) << rec.dump() << "\n";
+    append_metrics(std::move(rec));
     std::ostringstream o;
     o << "dev step " << step_ << " | loss " << std::fixed << std::setprecision(3) << loss << " | ppl "
       << std::setprecision(2) << std::exp(loss);

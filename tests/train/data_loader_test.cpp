@@ -115,6 +115,44 @@ TEST_F(DataLoaderTest, CacheNoticesAnEditThatKeepsSizeAndMtime) {
   EXPECT_EQ(after[0].tgt_ids, encode_corpus(corpus, data::Split::kTrain, {}, *vocab_, EncodeOptions{})[0].tgt_ids);
 }
 
+// fairseq says what its filters dropped: the counts, by reason, over all
+// languages (one whose every pair is dropped included), and the same again
+// from the cache, which a later start reads instead of encoding.
+TEST_F(DataLoaderTest, CountsDroppedPairsByReasonAlsoFromTheCache) {
+  const std::string corpus = *dir_ + "/dropping";
+  fs::create_directories(corpus + "/train");
+  const std::string long_text = "wort1 wort2 wort3 wort4 wort5 wort6 wort7 wort8 wort9 wort10";
+  std::ofstream(corpus + "/train/de.tsv") << "wort1 wort2\thouse green\n"  // kept
+                                          << "\thouse\n"                    // empty source
+                                          << "wort1\t\n"                    // empty target
+                                          << "   \ttree\n"                  // only whitespace
+                                          << "\t" << long_text << "\n"      // empty wins over long
+                                          << long_text << "\ttree\n"        // too long
+                                          << "wort3\ttree\n";              // kept
+  std::ofstream(corpus + "/train/sw.tsv") << "neno1\t" << long_text << "\n";  // nothing kept
+  EncodeOptions o;
+  o.max_len = 8;
+  o.cache_dir = corpus + "/cache";
+  const DroppedPairs expected{/*too_long=*/2, /*empty=*/4};
+  DroppedPairs dropped{99, 99};
+  const auto encoded = encode_corpus(corpus, data::Split::kTrain, {}, *vocab_, o, &dropped);
+  ASSERT_EQ(encoded.size(), 1u);  // sw kept nothing
+  EXPECT_EQ(encoded[0].size(), 2u);
+  EXPECT_EQ(encoded[0].line, (std::vector<std::uint32_t>{0, 6}));
+  EXPECT_EQ(dropped, expected);
+  EXPECT_EQ(dropped.total(), 6u);
+  // Back-dated, so a rewrite (an encoding rather than a cache read) shows.
+  const auto long_ago = fs::file_time_type::clock::now() - std::chrono::hours(24);
+  std::size_t cache_files = 0;
+  for (const auto& f : fs::directory_iterator(o.cache_dir)) fs::last_write_time(f.path(), long_ago), ++cache_files;
+  EXPECT_EQ(cache_files, 2u);  // sw's counts are cached too
+  DroppedPairs cached{99, 99};
+  const auto from_cache = encode_corpus(corpus, data::Split::kTrain, {}, *vocab_, o, &cached);
+  EXPECT_EQ(cached, expected);
+  EXPECT_EQ(from_cache[0].dropped, (DroppedPairs{1, 4}));
+  for (const auto& f : fs::directory_iterator(o.cache_dir)) EXPECT_EQ(fs::last_write_time(f.path()), long_ago);
+}
+
 TEST_F(DataLoaderTest, SamplerIsDeterministicAndResumable) {
   const auto langs = encode_corpus(*dir_, data::Split::kTrain, {}, *vocab_, EncodeOptions{});
   BatchSampler a(langs, {0.5, 0.5}, 3, 64, 4), b(langs, {0.5, 0.5}, 3, 64, 4);
