@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
@@ -98,15 +99,19 @@ std::vector<std::string> normalize_arguments(int argc, char** argv) {
 
 void define_options(CLI::App& app, Args& a) {
   app.add_option("refs", a.refs, "reference files (one or more)");
-  app.add_option("-i,--input", a.inputs, "hypothesis file(s); stdin when absent; several = paired test");
-  app.add_option("-m,--metrics", a.metrics, "metrics: bleu chrf ter (default: bleu)");
+  // A repeated -i or -m replaces the earlier list, as in sacreBLEU (argparse).
+  moe::apps::replace_when_repeated(
+      app.add_option("-i,--input", a.inputs, "hypothesis file(s); stdin when absent; several = paired test"));
+  moe::apps::replace_when_repeated(
+      app.add_option("-m,--metrics", a.metrics, "metrics: bleu chrf ter (default: bleu)"));
   app.add_option("--tokenize", a.tokenize, "BLEU tokenizer (-tok): 13a intl zh char none");
   app.add_flag("--lowercase", a.lowercase, "BLEU: lowercase (-lc)");
   app.add_option("-s,--smooth-method", a.smooth_method, "BLEU smoothing: exp floor add-k none");
   app.add_option("--smooth-value", a.smooth_value, "BLEU smoothing value (-sv)");
   app.add_flag("--force", a.force, "no warning for tokenized-looking input");
   app.add_flag("--sentence-level", a.sentence_level, "one score per line (-sl)");
-  app.add_option("-f,--format", a.format, "output format: json (default) or text");
+  app.add_option("-f,--format", a.format,
+                 "output format: json (default) or text; SACREBLEU_FORMAT overrides it");
   app.add_option("-w,--width", a.width, "decimals of the score (default 1)");
   app.add_flag("-b,--score-only", a.score_only, "print only the score");
   app.add_flag("--short", a.short_signature, "short signature in text output (-sh)");
@@ -273,7 +278,7 @@ struct Config {
   ev::SeedSetting seed;
 };
 
-Config make_config(const Args& a, bool smooth_value_given, bool format_given) {
+Config make_config(const Args& a, bool smooth_value_given) {
   Config c;
   c.metrics = parse_metrics(a.metrics);
   if (a.sentence_level && c.metrics.count() != 1) {
@@ -309,12 +314,25 @@ Config make_config(const Args& a, bool smooth_value_given, bool format_given) {
   c.ter = a.ter;
   if (a.width < 0 || a.width > 50) throw InputError("--width must be between 0 and 50");
   c.output = {a.width, a.short_signature, a.score_only};
+  // sacreBLEU's "latex" is a LaTeX table of several systems (paired tests),
+  // which moe-eval does not write; for one system sacreBLEU prints its text.
+  const bool paired = a.paired_bs || a.paired_ar;
   std::string format = a.format;
-  if (!format_given) {
-    if (const char* env = std::getenv("SACREBLEU_FORMAT")) format = env;
+  // As in sacreBLEU's parse_args: SACREBLEU_FORMAT, in any case, overrides -f
+  // when it names a format and is ignored otherwise (here also a "latex" that
+  // would need the table).
+  if (const char* env = std::getenv("SACREBLEU_FORMAT")) {
+    std::string value = env;
+    std::transform(value.begin(), value.end(), value.begin(),
+                   [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+    if (value == "json" || value == "text" || (value == "latex" && !paired)) format = value;
+  }
+  if (format == "latex") {
+    if (paired) throw InputError("format 'latex' (a LaTeX table) is not supported; use json or text");
+    format = "text";
   }
   if (format != "json" && format != "text") {
-    throw InputError("unknown format '" + format + "' (choose from json, text)");
+    throw InputError("unknown format '" + format + "' (choose from json, text, latex)");
   }
   c.json = format == "json";
   c.bootstrap_ci = a.confidence && a.confidence_n > 1;
@@ -466,9 +484,9 @@ int check_stdout(int status) {
   return status == 0 ? 1 : status;
 }
 
-int run(const Args& args, bool smooth_value_given, bool format_given) {
+int run(const Args& args, bool smooth_value_given) {
   try {
-    const Config config = make_config(args, smooth_value_given, format_given);
+    const Config config = make_config(args, smooth_value_given);
     const Inputs inputs = read_inputs(args);
     check_inputs(args, inputs);
     if (args.sentence_level) return run_sentence_level(config, inputs);
@@ -508,5 +526,5 @@ int main(int argc, char** argv) {
   if (const auto status = moe::apps::parse_flags(app, "moe-eval", arguments)) {
     return *status;  // parse_flags has checked stdout after --help / --version
   }
-  return check_stdout(run(args, app.count("--smooth-value") > 0, app.count("--format") > 0));
+  return check_stdout(run(args, app.count("--smooth-value") > 0));
 }

@@ -502,12 +502,31 @@ TEST(MoeEvalCliErrors, FailedWriteToStdoutIsAnError) {
 
 TEST(MoeEvalCli, EnvironmentSelectsFormatAndSeedAsInSacrebleu) {
   const std::string base = data("ref.en") + " -i " + data("hyp.en");
+  const std::string paired = base + " " + data("hyp2.en") + " --paired-bs -cin 2";
+  // sacreBLEU's parse_args: SACREBLEU_FORMAT, in any case, overrides -f; a value
+  // that is no format is ignored; latex is text for one system.
   setenv("SACREBLEU_FORMAT", "text", 1);
   const CommandResult text = eval(base);
-  const CommandResult forced_json = eval(base + " -f json");
+  setenv("SACREBLEU_FORMAT", "TeXt", 1);
+  const CommandResult over_json = eval(base + " -f json");
+  setenv("SACREBLEU_FORMAT", "xml", 1);
+  const CommandResult ignored = eval(base);
+  const CommandResult ignored_text = eval(base + " -f text");
+  setenv("SACREBLEU_FORMAT", "latex", 1);
+  const CommandResult latex = eval(base + " -f json");
+  const CommandResult latex_paired = eval(paired);  // the LaTeX table is not written: ignored
   unsetenv("SACREBLEU_FORMAT");
-  EXPECT_EQ(text.out.substr(0, 5), "BLEU|");
-  EXPECT_EQ(forced_json.out.substr(0, 2), "{\n");
+  const CommandResult latex_flag = eval(base + " -f latex");
+  const CommandResult latex_flag_paired = eval(paired + " -f latex");
+  EXPECT_EQ(text.out.substr(0, 5), "BLEU|") << text.err;
+  EXPECT_EQ(over_json.out.substr(0, 5), "BLEU|") << over_json.err;
+  EXPECT_EQ(ignored.out.substr(0, 2), "{\n") << ignored.err;
+  EXPECT_EQ(ignored_text.out.substr(0, 5), "BLEU|") << ignored_text.err;
+  EXPECT_EQ(latex.out.substr(0, 5), "BLEU|") << latex.err;
+  EXPECT_EQ(latex_paired.exit_code, 0) << latex_paired.err;
+  EXPECT_EQ(latex_paired.out.substr(0, 1), "[") << latex_paired.out;
+  EXPECT_EQ(latex_flag.out.substr(0, 5), "BLEU|") << latex_flag.err;
+  expect_one_line_error(latex_flag_paired, "format 'latex' (a LaTeX table) is not supported");
   setenv("SACREBLEU_SEED", "None", 1);
   const CommandResult unseeded = eval(base + " -ci -cin 50 -f text");
   setenv("SACREBLEU_SEED", "abc", 1);
@@ -521,6 +540,25 @@ TEST(MoeEvalCli, EnvironmentSelectsFormatAndSeedAsInSacrebleu) {
   expect_one_line_error(bad_seed, "SACREBLEU_SEED");
   expect_one_line_error(negative_seed, "SACREBLEU_SEED must be 'none' or an integer >= 0");
   expect_one_line_error(negative_paired, "SACREBLEU_SEED must be 'none' or an integer >= 0");
+}
+
+TEST(MoeEvalCli, ARepeatedFlagTakesItsLastValueAsInSacrebleu) {
+  // argparse keeps the last value of a repeated option, and a repeated list
+  // option (-m, -i) replaces the earlier list instead of extending it.
+  const CommandResult scalar = eval(data("ref.en") + " -i " + data("hyp.en") +
+                                    " -w 1 -w 4 -f json -f text -b -b");
+  ASSERT_EQ(scalar.exit_code, 0) << scalar.err;
+  EXPECT_EQ(scalar.out, "74.1945\n");
+  const CommandResult metrics = eval(data("chrf_ref.txt") + " -i " + data("chrf_hyp.txt") +
+                                     " -m bleu ter -m chrf -f text -w 4");
+  ASSERT_EQ(metrics.exit_code, 0) << metrics.err;
+  EXPECT_EQ(metrics.out.rfind("chrF2|", 0), 0u) << metrics.out;
+  EXPECT_EQ(std::count(metrics.out.begin(), metrics.out.end(), '\n'), 1) << metrics.out;
+  // Two -i options are one system, the last: no "several systems" error.
+  const CommandResult inputs = eval(data("ref.en") + " -i " + data("hyp2.en") + " -i " +
+                                    data("hyp.en") + " -b -w 4");
+  ASSERT_EQ(inputs.exit_code, 0) << inputs.err;
+  EXPECT_EQ(inputs.out, "74.1945\n");
 }
 
 // stress.* are 300 generated lines mixing the tokenizers' hard cases (entities,

@@ -368,5 +368,18 @@ TEST(TokenizeCli, CodecErrorsAreOneLineAndNonZero) {
             "moe-tokenize: error: " + empty + ": not a SentencePiece model (empty)\n");
 }
 
+TEST(TokenizeCli, ARepeatedFlagTakesItsLastValue) {
+  // As argparse and fairseq: no "At Most 1 required but received 2".
+  const std::string model = shell_quote(small_model().model);
+  const std::string not_model = shell_quote(write_file(temp_dir(), "bad.model", "not a model"));
+  const CommandResult ids =
+      run_app("moe-tokenize", "encode -m " + not_model + " -m " + model + " -j 1 -j 2 --ids --ids", "Datei\n");
+  ASSERT_EQ(ids.exit_code, 0) << ids.err;
+  EXPECT_FALSE(ids.out.empty());
+  EXPECT_EQ(ids.out.find_first_not_of("0123456789 \n"), std::string::npos) << ids.out;
+  expect_one_line_error(run_app("moe-tokenize", "encode -m " + model + " -m " + not_model, "Datei\n"),
+                        "not a SentencePiece model");
+}
+
 }  // namespace
 }  // namespace moe::test

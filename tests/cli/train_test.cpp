@@ -823,5 +823,18 @@ TEST(MoeTrainMesh, BatchesAlwaysHoldASentencePerDataRank) {
   EXPECT_EQ(losses(dir + "/run").size(), 30u);
 }
 
+TEST(MoeTrain, ARepeatedFlagTakesItsLastValueAndSetStillAccumulates) {
+  const std::string d = temp_dir();
+  const std::string recipe = shell_quote(write_recipe(d));
+  const auto plan = run_app("moe-train", recipe + " --plan --format table --format json -q -q");
+  ASSERT_EQ(plan.exit_code, 0) << plan.err;
+  EXPECT_TRUE(nlohmann::json::parse(plan.out, nullptr, /*allow_exceptions=*/false).is_object()) << plan.out;
+  // --set is repeatable: every override applies, not only the last.
+  const auto dump = run_app("moe-train", recipe + " --dump-config --set train.seed=77 --set train.max_steps=123");
+  ASSERT_EQ(dump.exit_code, 0) << dump.err;
+  EXPECT_NE(dump.out.find("seed: 77"), std::string::npos) << dump.out;
+  EXPECT_NE(dump.out.find("max_steps: 123"), std::string::npos) << dump.out;
+}
+
 }  // namespace
 }  // namespace moe::test

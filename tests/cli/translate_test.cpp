@@ -707,5 +707,20 @@ TEST(MoeTranslateMesh, ExpertsThatDoNotSplitOrAMissingShardEndTheJob) {
   EXPECT_NE(missing.err.find("weights-experts-"), std::string::npos) << missing.err;
 }
 
+TEST(MoeTranslate, ARepeatedFlagTakesItsLastValue) {
+  // As fairseq (argparse): no "At Most 1 required but received 2". translate_args
+  // already gives --threads 1 and -q.
+  const TinyRun& t = tiny_run();
+  const auto r = run_app("moe-translate",
+                         translate_args("--threads 2 -q --output-format text --output-format json -n 1 -n 2"),
+                         t.pairs[0].first + "\n");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto out = lines_of(r.out);
+  ASSERT_EQ(out.size(), 1u) << r.out;
+  const auto j = nlohmann::json::parse(out[0], nullptr, /*allow_exceptions=*/false);
+  ASSERT_TRUE(j.is_object()) << out[0];
+  EXPECT_EQ(j["n_best"].size(), 2u);
+}
+
 }  // namespace
 }  // namespace moe::test
