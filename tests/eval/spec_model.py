@@ -78,7 +78,12 @@ def bleu_score(st, method='exp', sv=None, eff=False):
             elif method == 'floor': prec[n] = 100. * k / total[n]
         else: prec[n] = 100. * correct[n] / total[n]
     lg = lambda x: -9999999999 if x == 0 else math.log(x)
-    return bp * math.exp(sum(lg(p) for p in prec[:eo]) / eo)
+    # Plain left-to-right addition, as METRICS.md 2.7 says (from Python 3.12,
+    # sum() of floats is compensated and can differ in the last bit).
+    total = 0.0
+    for p in prec[:eo]:
+        total += lg(p)
+    return bp * math.exp(total / eo)
 
 PUNCT = set('!"#$%&\'()*+,-./:;<=>?@[\\]^_`{|}~')
 def chrf_words(line):
