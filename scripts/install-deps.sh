@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages moe-nmt needs, and nothing else.
 # Idempotent and quiet when everything is already there.
+# --tests adds what only the test suite uses: Debian's chromium, in which a
+# test opens the training report (it is skipped where chromium is absent, so
+# without it CI would never run that check).
 set -euo pipefail
 
 packages=(
@@ -11,6 +14,11 @@ packages=(
   nlohmann-json3-dev
   dpkg-dev python3 procps
 )
+case "${1:-}" in
+  "") ;;
+  --tests) packages+=(chromium) ;;
+  *) echo "install-deps: unknown option '$1' (only --tests)" >&2; exit 2 ;;
+esac
 
 missing=()
 for p in "${packages[@]}"; do
