@@ -78,6 +78,7 @@ struct EvalConfig {
   EvalMetric metric = EvalMetric::kBleu; // picks the `best` checkpoint
   int beam_size = 1;                     // 1 = greedy
   int patience = 0;                      // stop after this many validations without improvement (0 = never)
+  bool final_decode = false;             // metric loss: the last validation decodes too (per-language BLEU/chrF)
 };
 
 struct MeshConfig {
@@ -250,6 +251,7 @@ void visit(V& v, EvalConfig& c) {
   v.field("metric", c.metric, "picks the best checkpoint");
   v.field("beam_size", c.beam_size, "beam for dev decoding (1 = greedy)", Range(1, 256));
   v.field("patience", c.patience, "early stopping patience (0 = off)", Range(0, 1 << 20));
+  v.field("final_decode", c.final_decode, "metric loss: decode at the last validation too (report's BLEU bars)");
 }
 
 template <class V>

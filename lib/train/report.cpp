@@ -275,7 +275,9 @@ std::string render_report(const std::string& text, const std::string& title) {
   for (Series* s : {&loss, &nll, &dev_loss})
     if (!s->x.empty()) losses.push_back(*s);
   o << line_chart("Loss (label-smoothed train, NLL, dev)", losses, "loss");
-  if (!bleu.x.empty() || !chrf.x.empty()) {
+  // One scored validation (a run validated by loss that decoded only at its
+  // end) is no curve: its numbers head the per-language bars instead.
+  if (bleu.x.size() >= 2 || chrf.x.size() >= 2) {
     std::vector<Series> q;
     for (Series* s : {&bleu, &chrf})
       if (!s->x.empty()) q.push_back(*s);
@@ -317,6 +319,9 @@ std::string render_report(const std::string& text, const std::string& title) {
       if (!items.empty()) {
         o << "<h2>Per-language " << (have_bleu ? "BLEU" : "dev loss") << " at step " << num(get(last, "step"), 8)
           << "</h2>\n";
+        if (have_bleu && std::isfinite(get(last, "bleu")) && std::isfinite(get(last, "chrf")))
+          o << "<p>Macro average over " << items.size() << " languages: BLEU " << num(get(last, "bleu"), 3)
+            << ", chrF " << num(get(last, "chrf"), 3) << ".</p>\n";
         o << bars(have_bleu ? "Dev BLEU by source language" : "Dev loss (NLL) by source language, lowest first",
                   items);
       }

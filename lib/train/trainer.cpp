@@ -366,9 +366,15 @@ class Run {
   void build_model();
   void check_batches_can_be_shared();
   void resume_if_possible();
+  bool budget_spent_here() const;
+  bool budget_spent();
   bool should_stop();
   void log_step(double lr, const StepTimes& times);
-  void validate();
+  // `last`: the run ends after this validation, which then also decodes when
+  // eval.final_decode asks for it (see validate).
+  void validate(bool last);
+  void decode_dev_sample(Json& per_lang, double& bleu, double& chrf);
+  bool validates_by_loss() const;
   std::string metric_name() const;
   Json window_sums();
   Json trainer_state();
@@ -415,6 +421,7 @@ class Run {
   std::int64_t best_step_ = -1;
   int evals_without_improvement_ = 0;
   bool early_stop_ = false;
+  bool last_validation_decoded_ = false;
   double last_loss_ = NAN;
   std::string last_checkpoint_;
   std::unique_ptr<RunDirLock> run_dir_lock_;  // rank 0 only
@@ -737,12 +744,23 @@ void Run::resume_if_possible() {
   if (leader_ && !opt_.quiet) log::info("resuming from " + latest + " at step " + std::to_string(step_));
 }
 
-bool Run::should_stop() {
+// The recipe's budget (updates, target tokens, minutes) as this rank sees it.
+bool Run::budget_spent_here() const {
   const double elapsed = elapsed_before_ + seconds_since(started_);
-  bool stop = g_stop_requested.load() || early_stop_;
-  stop |= r_.train.max_steps > 0 && step_ >= r_.train.max_steps;
-  stop |= r_.train.max_tokens > 0 && tokens_seen_ >= r_.train.max_tokens;
-  stop |= r_.train.max_minutes > 0 && elapsed >= 60.0 * r_.train.max_minutes;
+  return (r_.train.max_steps > 0 && step_ >= r_.train.max_steps) ||
+         (r_.train.max_tokens > 0 && tokens_seen_ >= r_.train.max_tokens) ||
+         (r_.train.max_minutes > 0 && elapsed >= 60.0 * r_.train.max_minutes);
+}
+
+// The same, agreed by every rank (a collective: clocks differ).
+bool Run::budget_spent() {
+  double flag = budget_spent_here() ? 1.0 : 0.0;
+  mesh_.world().all_reduce_sum(&flag, 1);
+  return flag > 0;
+}
+
+bool Run::should_stop() {
+  const bool stop = g_stop_requested.load() || early_stop_ || budget_spent_here();
   // Every rank must take the same decision (clocks and signals differ).
   double flag = stop ? 1.0 : 0.0;
   mesh_.world().all_reduce_sum(&flag, 1);
@@ -809,7 +827,7 @@ void Run::log_step(double lr, const StepTimes& times) {
   print_progress(o.str(), false);
 }
 
-void Run::validate() {
+void Run::validate(bool last) {
   if (dev_.empty()) return;
   const auto batches = evaluation_batches(dev_, std::max<std::int64_t>(256, r_.train.batch_tokens),
                                           r_.eval.max_sentences > 0 ? r_.eval.max_sentences : 1 << 30);
@@ -860,47 +878,16 @@ void Run::validate() {
     if (g_tok > 0) per_group[group_names[g]] = {{"loss", g_nll / g_tok}, {"ppl", std::exp(g_nll / g_tok)}, {"languages", langs}};
   }
 
-  // BLEU / chrF of greedy or beam translations of the first max_sentences
-  // dev pairs per language, macro-averaged over languages (GShard's way of
-  // reporting 100 languages). Rank 0 decodes alone, so this needs every
-  // expert on rank 0 (mesh.expert == 1); with sharded experts only the loss
-  // is validated.
   double bleu = NAN, chrf = NAN;
-  const bool decode_dev = r_.eval.metric != config::EvalMetric::kLoss && expert_axis_ == nullptr;
-  if (decode_dev) {
-    double scores[2] = {0, 0};
-    if (leader_) {
-      decode::SearchOptions search;
-      search.beam_size = r_.eval.beam_size;
-      search.never_generate = decode::never_generated_ids(*vocab_);  // as moe-translate decodes
-      double bleu_sum = 0, chrf_sum = 0;
-      int scored = 0;
-      for (std::size_t l = 0; l < dev_.size(); ++l) {
-        const EncodedLanguage& lang = dev_[l];
-        std::vector<std::vector<std::int32_t>> sources;
-        for (std::size_t i = 0; i < dev_refs_[l].size(); ++i)
-          sources.emplace_back(lang.src_ids.begin() + lang.src_off[i], lang.src_ids.begin() + lang.src_off[i + 1]);
-        if (sources.empty()) continue;
-        const auto hyps = decode::translate(*model_, sources, search);
-        std::vector<std::string> texts;
-        for (const auto& h : hyps)
-          texts.push_back(h.empty() ? "" : vocab_->decode_ids(std::vector<int>(h[0].tokens.begin(), h[0].tokens.end())));
-        const double b = eval::corpus_bleu(texts, {dev_refs_[l]}).score;
-        const double c = eval::corpus_chrf(texts, {dev_refs_[l]});
-        per_lang[lang.code]["bleu"] = b;
-        per_lang[lang.code]["chrf"] = c;
-        bleu_sum += b, chrf_sum += c, ++scored;
-      }
-      scores[0] = scored ? bleu_sum / scored : 0;
-      scores[1] = scored ? chrf_sum / scored : 0;
-    }
-    mesh_.world().broadcast(scores, sizeof scores, 0);
-    bleu = scores[0], chrf = scores[1];
+  bool decoded = false;
+  if (!validates_by_loss()) {
+    decode_dev_sample(per_lang, bleu, chrf);
+    decoded = true;
   }
   // `best` follows the recipe's metric; loss is lower-is-better, the others higher.
   double metric = loss;
-  if (decode_dev && r_.eval.metric == config::EvalMetric::kBleu) metric = -bleu;
-  if (decode_dev && r_.eval.metric == config::EvalMetric::kChrf) metric = -chrf;
+  if (decoded && r_.eval.metric == config::EvalMetric::kBleu) metric = -bleu;
+  if (decoded && r_.eval.metric == config::EvalMetric::kChrf) metric = -chrf;
   const bool improved = !std::isfinite(best_metric_) || metric < best_metric_;
   if (improved) {
     best_metric_ = metric;
@@ -911,17 +898,26 @@ void Run::validate() {
     ++evals_without_improvement_;
     if (r_.eval.patience > 0 && evals_without_improvement_ >= r_.eval.patience) early_stop_ = true;
   }
+  // A run validated by loss can still end with per-language BLEU/chrF (the
+  // report's bars) when the recipe asks: decoding at every validation would
+  // eat a short budget, once at the end costs one dev-sample translation.
+  // Early stopping makes this validation the last one as well.
+  if (!decoded && r_.eval.final_decode && expert_axis_ == nullptr && (last || early_stop_)) {
+    decode_dev_sample(per_lang, bleu, chrf);
+    decoded = true;
+  }
+  last_validation_decoded_ = decoded;
   if (leader_) {
     Json rec = {{"type", "dev"},          {"step", step_},          {"loss", loss},
                 {"ppl", std::exp(loss)},  {"per_lang", per_lang},   {"per_group", per_group}};
-    if (decode_dev) rec["bleu"] = bleu, rec["chrf"] = chrf;
+    if (decoded) rec["bleu"] = bleu, rec["chrf"] = chrf;
     append_metrics(std::move(rec));
     std::ostringstream o;
     o << "dev step " << step_ << " | loss " << std::fixed << std::setprecision(3) << loss << " | ppl "
       << std::setprecision(2) << std::exp(loss);
     for (const char* g : group_names)
       if (per_group.contains(g)) o << " | " << g << " " << std::setprecision(3) << per_group[g]["loss"].get<double>();
-    if (decode_dev) o << std::setprecision(2) << " | BLEU " << bleu << " | chrF " << chrf;
+    if (decoded) o << std::setprecision(2) << " | BLEU " << bleu << " | chrF " << chrf;
     o << (improved ? " | best" : "");
     print_progress(o.str(), true);
   }
@@ -934,11 +930,51 @@ void Run::validate() {
   if (leader_) write_report(run_dir_, "moe-train: " + run_dir_);
 }
 
-// The metric `best` is chosen by: BLEU and chrF need dev decoding, which needs
-// every expert on rank 0, so with sharded experts the loss stands in.
+// BLEU and chrF need dev decoding, which needs every expert on rank 0, so
+// with sharded experts the loss stands in for them.
+bool Run::validates_by_loss() const {
+  return r_.eval.metric == config::EvalMetric::kLoss || expert_axis_ != nullptr;
+}
+
+// The metric `best` is chosen by.
 std::string Run::metric_name() const {
-  const bool decode_dev = r_.eval.metric != config::EvalMetric::kLoss && expert_axis_ == nullptr;
-  return decode_dev ? config::enum_name(r_.eval.metric) : "loss";
+  return validates_by_loss() ? "loss" : config::enum_name(r_.eval.metric);
+}
+
+// BLEU / chrF of greedy or beam translations of the first max_sentences dev
+// pairs per language into per_lang, and their macro averages over languages
+// (GShard's way of reporting 100 languages) into bleu and chrf on every rank.
+// Rank 0 decodes alone, so this needs every expert on rank 0 (mesh.expert ==
+// 1). A collective.
+void Run::decode_dev_sample(Json& per_lang, double& bleu, double& chrf) {
+  double scores[2] = {0, 0};
+  if (leader_) {
+    decode::SearchOptions search;
+    search.beam_size = r_.eval.beam_size;
+    search.never_generate = decode::never_generated_ids(*vocab_);  // as moe-translate decodes
+    double bleu_sum = 0, chrf_sum = 0;
+    int scored = 0;
+    for (std::size_t l = 0; l < dev_.size(); ++l) {
+      const EncodedLanguage& lang = dev_[l];
+      std::vector<std::vector<std::int32_t>> sources;
+      for (std::size_t i = 0; i < dev_refs_[l].size(); ++i)
+        sources.emplace_back(lang.src_ids.begin() + lang.src_off[i], lang.src_ids.begin() + lang.src_off[i + 1]);
+      if (sources.empty()) continue;
+      const auto hyps = decode::translate(*model_, sources, search);
+      std::vector<std::string> texts;
+      for (const auto& h : hyps)
+        texts.push_back(h.empty() ? "" : vocab_->decode_ids(std::vector<int>(h[0].tokens.begin(), h[0].tokens.end())));
+      const double b = eval::corpus_bleu(texts, {dev_refs_[l]}).score;
+      const double c = eval::corpus_chrf(texts, {dev_refs_[l]});
+      per_lang[lang.code]["bleu"] = b;
+      per_lang[lang.code]["chrf"] = c;
+      bleu_sum += b, chrf_sum += c, ++scored;
+    }
+    scores[0] = scored ? bleu_sum / scored : 0;
+    scores[1] = scored ? chrf_sum / scored : 0;
+  }
+  mesh_.world().broadcast(scores, sizeof scores, 0);
+  bleu = scores[0], chrf = scores[1];
 }
 
 // The open log window with its sums added up over the mesh (a collective).
@@ -1119,7 +1155,9 @@ TrainResult Run::go() {
     // Validation and checkpoints count in the window that follows them.
     if (r_.eval.every > 0 && step_ % r_.eval.every == 0) {
       Lap validation;
-      validate();
+      // Whether this is the run's last validation matters only to final_decode
+      // (and asking is a collective).
+      validate(r_.eval.final_decode && budget_spent());
       validation.to(times.validation);
     }
     if (step_ % r_.checkpoint.every == 0) {
@@ -1137,8 +1175,12 @@ TrainResult Run::go() {
   if (leader_ && tty_ && !opt_.quiet) std::cerr << "\n";
   // The model as it ends is validated too (unless that step just was), so the
   // log and the report end with its numbers and `best` can be the last one.
-  if (r_.eval.every > 0 && step_ % r_.eval.every != 0 && step_ > first_step && !g_stop_requested.load())
-    validate();
+  // A final_decode run whose budget ran out during that step's validation has
+  // it again, decoded (a second dev record for the step).
+  const bool validated_here = step_ % std::max<std::int64_t>(r_.eval.every, 1) == 0;
+  if (r_.eval.every > 0 && step_ > first_step && !g_stop_requested.load() &&
+      (!validated_here || (r_.eval.final_decode && expert_axis_ == nullptr && !last_validation_decoded_)))
+    validate(/*last=*/true);
   checkpoint();
   if (leader_) write_report(run_dir_, "moe-train: " + run_dir_);
   result.steps = step_;

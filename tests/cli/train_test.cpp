@@ -692,6 +692,78 @@ TEST(MoeTrain, AValidationAfterTheLastCheckpointUpdatesItsTrainerState) {
   EXPECT_EQ(read_file(d + "/run/checkpoints/best"), name);
 }
 
+// A run validated by loss decodes only at its last validation when
+// eval.final_decode asks (the report's per-language BLEU bars): after the
+// loop (step 6), or in it when the budget ends on an eval.every step (8),
+// without a second record for that step; or where early stopping ends the
+// run. Without the key nothing decodes.
+TEST(MoeTrain, FinalDecodeScoresOnlyTheLastValidation) {
+  for (const int steps : {6, 8}) {
+    const std::string d = temp_dir();
+    const std::string recipe = shell_quote(write_recipe(d)) +
+                               " -q --set eval.every=4 --set eval.metric=loss --set eval.final_decode=true"
+                               " --set train.max_steps=" + std::to_string(steps);
+    const auto r = run_app("moe-train", recipe);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const auto dev = records(d + "/run", "dev");
+    ASSERT_EQ(dev.size(), 2u) << "steps " << steps;
+    EXPECT_FALSE(dev[0].contains("bleu"));
+    EXPECT_FALSE(dev[0]["per_lang"]["de"].contains("bleu"));
+    EXPECT_EQ(dev[1]["step"], steps);
+    ASSERT_TRUE(dev[1].contains("bleu")) << "steps " << steps;
+    EXPECT_TRUE(dev[1].contains("chrf"));
+    for (const char* lang : {"de", "fr"}) {
+      EXPECT_TRUE(dev[1]["per_lang"][lang].contains("bleu")) << lang;
+      EXPECT_TRUE(dev[1]["per_lang"][lang].contains("loss")) << lang;
+    }
+    // `best` still follows the loss.
+    EXPECT_EQ(trainer_state(d + "/run/checkpoints/step-0000000" + std::to_string(steps))["best_metric_name"], "loss");
+    EXPECT_NE(read_file(d + "/run/report.html").find("Dev BLEU by source language"), std::string::npos);
+    // A finished run started again trains and validates nothing more.
+    ASSERT_EQ(run_app("moe-train", recipe).exit_code, 0);
+    EXPECT_EQ(records(d + "/run", "dev").size(), 2u);
+  }
+  {
+    // Early stopping makes a validation the last: lr 0 repeats step 4's loss at 8.
+    const std::string d = temp_dir();
+    const auto r = run_app("moe-train", shell_quote(write_recipe(d)) +
+                                            " -q --set eval.every=4 --set eval.metric=loss --set eval.final_decode=true"
+                                            " --set eval.patience=1 --set optimizer.lr=0 --set train.max_steps=100");
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const auto dev = records(d + "/run", "dev");
+    ASSERT_EQ(dev.size(), 2u);
+    EXPECT_EQ(dev[1]["step"], 8);
+    EXPECT_FALSE(dev[0].contains("bleu"));
+    EXPECT_TRUE(dev[1].contains("bleu"));
+  }
+  const std::string d = temp_dir();
+  const auto r = run_app("moe-train", shell_quote(write_recipe(d)) +
+                                          " -q --set eval.every=4 --set eval.metric=loss --set train.max_steps=6");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  for (const auto& rec : records(d + "/run", "dev")) EXPECT_FALSE(rec.contains("bleu"));
+  EXPECT_EQ(read_file(d + "/run/report.html").find("Dev BLEU by source language"), std::string::npos);
+}
+
+// eval.final_decode on a mesh: every rank agrees that a validation is the
+// last (rank 0 decodes, the others wait in the broadcast), and with sharded
+// experts, where nothing can decode, the run still ends once, undecoded.
+TEST(MoeTrainMesh, FinalDecodeOnAMesh) {
+  if (std::system("command -v mpirun >/dev/null 2>&1") != 0) GTEST_SKIP() << "mpirun not installed";
+  for (const auto& [mesh, decodes] : std::vector<std::pair<std::string, bool>>{
+           {" --set mesh.data=2", true}, {" --set mesh.data=2 --set mesh.expert=2", false}}) {
+    const std::string dir = temp_dir();
+    const std::string cmd = mpirun(mesh.find("expert") != std::string::npos ? 4 : 2) + std::string(MOE_BIN_DIR) +
+                            "/moe-train " + shell_quote(write_recipe(dir)) +
+                            " -q --set train.max_steps=8 --set eval.every=4 --set eval.metric=loss"
+                            " --set eval.final_decode=true" + mesh + " >" + dir + "/out 2>&1";
+    ASSERT_EQ(std::system(("timeout 120 " + cmd).c_str()), 0) << read_file(dir + "/out");
+    const auto dev = records(dir + "/run", "dev");
+    ASSERT_EQ(dev.size(), 2u) << mesh;
+    EXPECT_FALSE(dev[0].contains("bleu")) << mesh;
+    EXPECT_EQ(dev[1].contains("bleu"), decodes) << mesh;
+  }
+}
+
 // What a resume must share with its checkpoint: every optimiser and schedule
 // key, and the keys that define the batch stream. The refusal names the key.
 TEST(MoeTrain, AChangedOptimizerScheduleOrDataStreamIsRefusedOnResume) {

@@ -73,6 +73,22 @@ TEST(Report, TheAuxLossChartIsTheMeanOverMoeLayers) {
   EXPECT_NE(bare.find("Auxiliary load-balancing loss (sum over MoE layers)"), std::string::npos);
 }
 
+// A run validated by loss that decoded only at its last validation
+// (eval.final_decode): one BLEU point is no curve, so the bars are headed by
+// its macro averages instead of a one-point chart.
+TEST(Report, OneScoredValidationHeadsTheBarsWithItsAverages) {
+  std::ostringstream o;
+  o << R"({"type":"train","step":10,"loss":7.0,"nll":6.5,"aux":1.1,"lr":0.01,"tokens_per_s":1000})" << "\n";
+  o << R"({"type":"dev","step":10,"loss":6.5,"per_lang":{"de":{"loss":6.0},"sw":{"loss":7.0}}})" << "\n";
+  o << R"({"type":"dev","step":15,"loss":6.25,"bleu":4.6648,"chrf":14.08,"per_lang":{"de":{"loss":5.5,"bleu":6.0},"sw":{"loss":7.0,"bleu":3.3296}}})"
+    << "\n";
+  const std::string html = render_report(o.str(), "final decode");
+  EXPECT_EQ(html.find("Dev BLEU / chrF"), std::string::npos);
+  EXPECT_NE(html.find("Per-language BLEU at step 15"), std::string::npos);
+  EXPECT_NE(html.find("Macro average over 2 languages: BLEU 4.66, chrF 14.1."), std::string::npos);
+  EXPECT_EQ(count(html, "class=\"bar\""), 2u);
+}
+
 TEST(Report, EmptyLogStillRendersAPage) {
   const std::string html = render_report("", "empty");
   EXPECT_NE(html.find("0 training records"), std::string::npos);
