@@ -375,6 +375,7 @@ class Run {
   void validate(bool last);
   void decode_dev_sample(Json& per_lang, double& bleu, double& chrf);
   bool validates_by_loss() const;
+  bool decodes_last_validation() const;
   std::string metric_name() const;
   Json window_sums();
   Json trainer_state();
@@ -902,7 +903,7 @@ void Run::validate(bool last) {
   // report's bars) when the recipe asks: decoding at every validation would
   // eat a short budget, once at the end costs one dev-sample translation.
   // Early stopping makes this validation the last one as well.
-  if (!decoded && r_.eval.final_decode && expert_axis_ == nullptr && (last || early_stop_)) {
+  if (!decoded && decodes_last_validation() && (last || early_stop_)) {
     decode_dev_sample(per_lang, bleu, chrf);
     decoded = true;
   }
@@ -935,6 +936,9 @@ void Run::validate(bool last) {
 bool Run::validates_by_loss() const {
   return r_.eval.metric == config::EvalMetric::kLoss || expert_axis_ != nullptr;
 }
+
+// eval.final_decode, where the experts allow dev decoding at all.
+bool Run::decodes_last_validation() const { return r_.eval.final_decode && expert_axis_ == nullptr; }
 
 // The metric `best` is chosen by.
 std::string Run::metric_name() const {
@@ -1157,7 +1161,7 @@ TrainResult Run::go() {
       Lap validation;
       // Whether this is the run's last validation matters only to final_decode
       // (and asking is a collective).
-      validate(r_.eval.final_decode && budget_spent());
+      validate(decodes_last_validation() && budget_spent());
       validation.to(times.validation);
     }
     if (step_ % r_.checkpoint.every == 0) {
@@ -1179,7 +1183,7 @@ TrainResult Run::go() {
   // it again, decoded (a second dev record for the step).
   const bool validated_here = step_ % std::max<std::int64_t>(r_.eval.every, 1) == 0;
   if (r_.eval.every > 0 && step_ > first_step && !g_stop_requested.load() &&
-      (!validated_here || (r_.eval.final_decode && expert_axis_ == nullptr && !last_validation_decoded_)))
+      (!validated_here || (decodes_last_validation() && !last_validation_decoded_)))
     validate(/*last=*/true);
   checkpoint();
   if (leader_) write_report(run_dir_, "moe-train: " + run_dir_);
