@@ -26,6 +26,7 @@
 #include "util/error.h"
 #include "util/log.h"
 #include "util/utf8.h"
+#include "util/version.h"
 
 namespace {
 
@@ -185,7 +186,8 @@ int run_codec(const CodecArgs& args, bool encode) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"moe-tokenize: the Debian X->English corpus and its SentencePiece vocabulary"};
+  CLI::App app{"moe-tokenize: the Debian X->English corpus and its SentencePiece vocabulary", "moe-tokenize"};
+  app.set_version_flag("-V,--version", std::string("moe-tokenize ") + moe::kVersion);
   app.require_subcommand(1);
   app.fallthrough();  // -q may follow the subcommand
   bool quiet = false;

@@ -18,19 +18,22 @@ int main(int argc, char** argv) {
   CLI::App app{"Train a GShard-style MoE Transformer from a YAML recipe.", "moe-train"};
   std::string recipe_path;
   std::vector<std::string> overrides;
-  bool dump = false, help_config = false, no_resume = false, quiet = false, version = false;
+  bool dump = false, help_config = false, no_resume = false, quiet = false;
   bool plan = false, no_profile = false;
   std::string plan_format = "table", plan_mesh;
   app.add_option("recipe", recipe_path, "the recipe (YAML)");
+  // One KEY=VALUE per --set: a vector option would otherwise take every
+  // value after it, the recipe path included ("--set a=1 recipe.yaml").
   app.add_option("--set", overrides, "override a recipe key: --set train.max_steps=100 (repeatable)")
-      ->type_name("KEY=VALUE");
+      ->type_name("KEY=VALUE")
+      ->allow_extra_args(false);
   app.add_flag("--dump-config", dump, "print the effective recipe (defaults filled) and exit");
   app.add_flag("--help-config", help_config, "list every recipe key with its type and default, and exit");
   app.add_flag("--no-resume", no_resume, "fail instead of resuming when the run directory has checkpoints");
   app.add_flag("-q,--quiet", quiet, "no progress output");
   app.add_flag("--no-profile", no_profile,
                "do not time GEMMs and MoE routing for the step-time breakdown in metrics.jsonl");
-  app.add_flag("--version", version, "print the version and exit");
+  app.set_version_flag("-V,--version", std::string("moe-train ") + moe::kVersion);
   CLI::Option* plan_flag = app.add_flag(
       "--plan", plan,
       "print parameters, per-device memory, FLOPs and all-to-all sizes of the recipe, and exit (allocates nothing)");
@@ -51,10 +54,6 @@ int main(int argc, char** argv) {
     std::cerr << "moe-train: error: <stdout>: write failed\n";
     return 1;
   };
-  if (version) {
-    std::cout << "moe-train " << moe::kVersion << "\n";
-    return exit_status();
-  }
   if (help_config) {
     moe::config::Recipe defaults;
     moe::config::KeyLister lister;

@@ -381,5 +381,14 @@ TEST(TokenizeCli, ARepeatedFlagTakesItsLastValue) {
                         "not a SentencePiece model");
 }
 
+TEST(TokenizeCli, VersionAndUsageName) {
+  CommandResult r = run_app("moe-tokenize", "-V");
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_EQ(r.out.rfind("moe-tokenize ", 0), 0u) << r.out;
+  r = run_app("moe-tokenize", "--help");
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_NE(r.out.find("Usage: moe-tokenize"), std::string::npos) << r.out;
+}
+
 }  // namespace
 }  // namespace moe::test

@@ -124,6 +124,20 @@ TEST(MoeTrain, RecipeErrorsNameFileLineAndKey) {
   EXPECT_EQ(r.err, "moe-train: error: The following argument was not expected: --bogus\n");
 }
 
+TEST(MoeTrain, EachSetTakesOneKeyValue) {
+  const std::string d = temp_dir();
+  const std::string recipe = shell_quote(write_recipe(d));
+  // Flags before the recipe: the recipe is not taken as a second override.
+  auto r = run_app("moe-train", "--set train.seed=9 --set train.max_steps=3 " + recipe + " --dump-config");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("seed: 9"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("max_steps: 3"), std::string::npos) << r.out;
+  // A second value after one --set is a stray argument, not a silent override.
+  r = run_app("moe-train", recipe + " --dump-config --set train.seed=9 train.max_steps=3");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("train.max_steps=3"), std::string::npos) << r.err;
+}
+
 TEST(MoeTrain, DumpConfigRoundTrips) {
   const std::string d = temp_dir();
   // A recipe named by a relative path, whose relative paths resolve to relative ones.
