@@ -74,7 +74,7 @@ struct CheckpointConfig {
 
 struct EvalConfig {
   std::int64_t every = 1000;             // steps between validations (0 = never)
-  int max_sentences = 500;               // dev sentences decoded per language for BLEU/chrF
+  int max_sentences = 500;               // dev pairs per language validated: loss and BLEU/chrF (0 = all)
   EvalMetric metric = EvalMetric::kBleu; // picks the `best` checkpoint
   int beam_size = 1;                     // 1 = greedy
   int patience = 0;                      // stop after this many validations without improvement (0 = never)
@@ -247,7 +247,7 @@ void visit(V& v, CheckpointConfig& c) {
 template <class V>
 void visit(V& v, EvalConfig& c) {
   v.field("every", c.every, "steps between validations (0 = never)", Range(0, 9.0e18));
-  v.field("max_sentences", c.max_sentences, "dev sentences per language decoded", Range(0, 1 << 30));
+  v.field("max_sentences", c.max_sentences, "dev pairs per language validated: loss and decoding (0 = all)", Range(0, 1 << 30));
   v.field("metric", c.metric, "picks the best checkpoint");
   v.field("beam_size", c.beam_size, "beam for dev decoding (1 = greedy)", Range(1, 256));
   v.field("patience", c.patience, "early stopping patience (0 = off)", Range(0, 1 << 20));

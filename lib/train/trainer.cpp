@@ -62,6 +62,12 @@ extern "C" void on_stop_signal(int sig) {
   }
 }
 
+// eval.max_sentences: the dev pairs of each language that validation scores
+// (loss, and decoding where it decodes); 0 = all of them.
+std::size_t dev_pairs_per_language(const config::Recipe& r) {
+  return r.eval.max_sentences > 0 ? static_cast<std::size_t>(r.eval.max_sentences) : SIZE_MAX;
+}
+
 // Gradient all-reduce buckets: small enough that a model of d 256 (a block
 // holds about 1-3 MB of gradients) has several in flight during backward,
 // large enough that per-call latency stays small. Overlap keeps the loss
@@ -516,7 +522,7 @@ void Run::load_data() {
     for (const auto& l : dev_) {
       const auto pairs = data::read_corpus_pairs(r_.data.corpus_dir.value, data::Split::kDev, l.code);
       std::vector<std::string> refs;
-      const std::size_t n = std::min<std::size_t>(l.size(), static_cast<std::size_t>(r_.eval.max_sentences));
+      const std::size_t n = std::min(l.size(), dev_pairs_per_language(r_));
       for (std::size_t i = 0; i < n; ++i) refs.push_back(pairs[l.line[i]].second);
       dev_refs_.push_back(std::move(refs));
     }
@@ -855,7 +861,7 @@ void Run::validate(bool last) {
     all_nll += nll[l] / copies, all_tok += tokens[l] / copies;
     if (tokens[l] > 0)
       per_lang[dev_[l].code] = {{"loss", nll[l] / tokens[l]}, {"ppl", std::exp(nll[l] / tokens[l])},
-                                {"sentences", std::min<std::size_t>(dev_[l].size(), r_.eval.max_sentences)}};
+                                {"sentences", std::min(dev_[l].size(), dev_pairs_per_language(r_))}};
   }
   const double loss = all_tok > 0 ? all_nll / all_tok : NAN;
 

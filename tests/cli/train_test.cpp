@@ -711,6 +711,27 @@ TEST(MoeTrain, AValidationAfterTheLastCheckpointUpdatesItsTrainerState) {
 // loop (step 6), or in it when the budget ends on an eval.every step (8),
 // without a second record for that step; or where early stopping ends the
 // run. Without the key nothing decodes.
+// eval.max_sentences caps the dev pairs of each language for the loss and the
+// decoding alike; 0 means all of them for both (it once decoded none).
+TEST(MoeTrain, MaxSentencesCapsLossAndDecodingAlike) {
+  const std::string dev_de = read_file(tiny_corpus() + "/dev/de.tsv");
+  const auto all_de = static_cast<std::size_t>(std::count(dev_de.begin(), dev_de.end(), '\n'));
+  ASSERT_GT(all_de, 2u);
+  for (const int cap : {0, 2}) {
+    const std::string d = temp_dir();
+    const auto r = run_app("moe-train", shell_quote(write_recipe(d)) +
+                                            " -q --set eval.every=2 --set eval.metric=bleu --set train.max_steps=2"
+                                            " --set eval.max_sentences=" + std::to_string(cap));
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const auto dev = records(d + "/run", "dev");
+    ASSERT_EQ(dev.size(), 1u);
+    const auto& de = dev[0]["per_lang"]["de"];
+    EXPECT_EQ(de["sentences"], cap == 0 ? all_de : 2u) << "cap " << cap;
+    EXPECT_TRUE(de.contains("loss")) << "cap " << cap;
+    EXPECT_TRUE(de.contains("bleu")) << "cap " << cap;
+  }
+}
+
 TEST(MoeTrain, FinalDecodeScoresOnlyTheLastValidation) {
   for (const int steps : {6, 8}) {
     const std::string d = temp_dir();
