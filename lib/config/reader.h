@@ -44,7 +44,8 @@ class Reader {
       if constexpr (std::is_arithmetic_v<T> && !std::is_same_v<T, bool>) {
         if (!range.contains(static_cast<double>(value)))
           throw std::invalid_argument(describe(static_cast<double>(value)) +
-                                      " is out of range [" + describe(range.min) + ", " +
+                                      " is out of range " + (range.min_excluded ? "(" : "[") +
+                                      describe(range.min) + ", " +
                                       describe(range.max) + "]");
       }
     } catch (const std::invalid_argument& ex) {

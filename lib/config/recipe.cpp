@@ -93,6 +93,12 @@ void validate_recipe(const Recipe& r, const Source* source) {
     for (std::size_t j = 0; j < i; ++j)
       if (r.data.langs[i] == r.data.langs[j])
         fail_at(source, "data.langs", "'" + r.data.langs[i] + "' is listed twice");
+  // The dev decoding's beam search needs that many distinct tokens; found only
+  // at the first validation, the error would cost the steps trained before it.
+  if (r.eval.beam_size > r.model.vocab)
+    fail_at(source, "eval.beam_size",
+            "must be at most model.vocab (" + std::to_string(r.model.vocab) + "), got " +
+                std::to_string(r.eval.beam_size));
   if (r.vocab.model_type != "unigram" && r.vocab.model_type != "bpe")
     fail_at(source, "vocab.model_type",
             "expected unigram or bpe, got '" + r.vocab.model_type + "'");

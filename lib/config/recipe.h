@@ -221,12 +221,12 @@ void visit(V& v, OptimizerConfig& c) {
   v.field("lr", c.lr, "peak learning rate", Range(0, 1e6));
   v.field("beta1", c.beta1, "first-moment decay (Adafactor: 0 = none)", Range(0, 0.999999));
   v.field("beta2", c.beta2, "Adam second-moment decay", Range(0, 0.999999999));
-  v.field("eps", c.eps, "Adam epsilon", Range(0, 1));
+  v.field("eps", c.eps, "Adam epsilon", Range::above(0, 1));
   v.field("weight_decay", c.weight_decay, "AdamW decoupled weight decay", Range(0, 1));
   v.field("decay_pow", c.decay_pow, "Adafactor second-moment decay 1-(t+1)^-pow", Range(0, 1));
-  v.field("clip_threshold", c.clip_threshold, "Adafactor update clipping", Range(0, 1e9));
-  v.field("eps1", c.eps1, "Adafactor epsilon on squared gradients", Range(0, 1));
-  v.field("eps2", c.eps2, "Adafactor parameter-scale floor", Range(0, 1));
+  v.field("clip_threshold", c.clip_threshold, "Adafactor update clipping (0 = off)", Range(0, 1e9));
+  v.field("eps1", c.eps1, "Adafactor epsilon on squared gradients", Range::above(0, 1));
+  v.field("eps2", c.eps2, "Adafactor parameter-scale floor", Range::above(0, 1));
   v.field("multiply_by_parameter_scale", c.multiply_by_parameter_scale, "Adafactor relative step");
   v.field("min_dim_size_to_factor", c.min_dim_size_to_factor, "Adafactor factoring threshold", Range(1, 1 << 30));
 }

@@ -22,10 +22,16 @@ namespace moe::config {
 struct Range {
   double min = -std::numeric_limits<double>::infinity();
   double max = std::numeric_limits<double>::infinity();
+  bool min_excluded = false;  // (min, max]: for values that divide, like an epsilon
   Range() = default;
   Range(double lo, double hi) : min(lo), max(hi) {}
   static Range at_least(double lo) { return Range(lo, std::numeric_limits<double>::infinity()); }
-  bool contains(double x) const { return x >= min && x <= max; }
+  static Range above(double lo, double hi) {
+    Range r(lo, hi);
+    r.min_excluded = true;
+    return r;
+  }
+  bool contains(double x) const { return (min_excluded ? x > min : x >= min) && x <= max; }
 };
 
 // A filesystem path field. Relative paths in a recipe are relative to the

@@ -1,5 +1,6 @@
 #include "model/model_config.h"
 
+#include <algorithm>
 #include <string>
 
 #include "util/error.h"
@@ -28,6 +29,11 @@ void ModelConfig::validate() const {
   require(moe_every == 0 || (moe_offset >= 0 && moe_offset < moe_every), "moe_offset",
           "must be in [0, moe_every)");
   require(moe.num_experts >= 0, "moe.num_experts", "must be >= 0");
+  // Experts that no layer uses would make a dense model that calls itself MoE.
+  const int deepest = std::max(enc_layers, dec_layers);
+  require(moe.num_experts == 0 || moe_every == 0 || moe_offset < deepest, "moe_offset",
+          std::to_string(moe_offset) + " leaves no MoE layer in " + std::to_string(deepest) +
+              " layers (moe.num_experts: 0 for a dense model)");
   require(dropout >= 0 && dropout < 1, "dropout", "must be in [0, 1)");
   require(attention_dropout >= 0 && attention_dropout < 1, "attention_dropout",
           "must be in [0, 1)");

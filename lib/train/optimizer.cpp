@@ -158,7 +158,7 @@ class Adafactor final : public Optimizer {
       sum_w2 += w2;
     }
     const double rms_u = std::sqrt(sum_u2 / n);
-    const double clip = std::max(1.0, rms_u / cfg_.clip_threshold);
+    const double clip = cfg_.clip_threshold > 0 ? std::max(1.0, rms_u / cfg_.clip_threshold) : 1.0;
     double scale = lr;
     if (cfg_.multiply_by_parameter_scale) scale *= std::max(cfg_.eps2, std::sqrt(sum_w2 / n));
     float* m = cfg_.beta1 > 0 ? slot.momentum.data() + b * n : nullptr;

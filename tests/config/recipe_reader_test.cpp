@@ -465,6 +465,29 @@ TEST_F(RecipeReaderTest, MoeAndVocabRulesNameFileLineAndFullKey) {
       << load_error(type);
 }
 
+// Values the ranges admitted and the code could not use: an epsilon of 0
+// divides 0 by 0 on the first update, a dev beam wider than the vocabulary
+// failed only at the first validation, after the steps before it, and a
+// moe_offset past the last layer gave a dense model with experts configured.
+TEST_F(RecipeReaderTest, UnusableEpsilonsBeamsAndMoeLayoutsAreRefusedAtLoad) {
+  const auto plain = write("p.yaml", "model:\n  vocab: 64\n");
+  for (const char* key : {"optimizer.eps", "optimizer.eps1", "optimizer.eps2"})
+    EXPECT_EQ(load_error(plain, {std::string(key) + "=0"}),
+              std::string("--set: key '") + key + "': 0 is out of range (0, 1]");
+  EXPECT_EQ(load_error(plain, {"optimizer.eps=1e-30"}), "");
+  EXPECT_EQ(load_error(plain, {"optimizer.clip_threshold=0"}), "");  // 0 = off
+  EXPECT_EQ(load_error(plain, {"eval.beam_size=65"}),
+            "--set: key 'eval.beam_size': must be at most model.vocab (64), got 65");
+  EXPECT_EQ(load_error(plain, {"eval.beam_size=64"}), "");
+  // Experts with no layer to live in.
+  EXPECT_EQ(load_error(plain, {"model.moe.num_experts=4", "model.enc_layers=1", "model.dec_layers=1",
+                               "model.moe_every=4", "model.moe_offset=2"}),
+            "--set: key 'model.moe_offset': 2 leaves no MoE layer in 1 layers (moe.num_experts: 0 for a dense model)");
+  EXPECT_EQ(load_error(plain, {"model.moe.num_experts=0", "model.enc_layers=1", "model.dec_layers=1",
+                               "model.moe_every=4", "model.moe_offset=2"}),
+            "");
+}
+
 TEST_F(RecipeReaderTest, ALanguageListedTwiceIsAnError) {
   const auto path = write("l.yaml", "model:\n  vocab: 64\ndata:\n  langs: [de, fr, de]\n");
   EXPECT_EQ(load_error(path), path + ":4: key 'data.langs': 'de' is listed twice");

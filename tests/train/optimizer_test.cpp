@@ -171,6 +171,25 @@ TEST(Adafactor, UpdateClippingBoundsTheStep) {
   EXPECT_NEAR(std::sqrt(ss / 4), 0.5, 1e-5);
 }
 
+TEST(Adafactor, ClipThresholdZeroMeansNoClipping) {
+  // As train.clip_norm: 0 = off; it once made every update zero (RMS / 0 = inf).
+  const auto step = [](double threshold) {
+    config::OptimizerConfig cfg = adafactor_config();
+    cfg.min_dim_size_to_factor = 2;
+    cfg.multiply_by_parameter_scale = false;
+    cfg.clip_threshold = threshold;
+    Param p(Shape{2, 2}, {0, 0, 0, 0});
+    std::vector<ParamRef> params = {p.ref("m")};
+    auto opt = make_optimizer(cfg, params);
+    p.set_grad({1.0f, 1e-3f, 1e-3f, 1.0f});
+    opt->update(params, 1.0, 0);
+    return std::vector<float>(p.w.data(), p.w.data() + 4);
+  };
+  const std::vector<float> off = step(0), unbounded = step(1e9);
+  EXPECT_EQ(off, unbounded);
+  EXPECT_NE(off, std::vector<float>(4, 0.0f));
+}
+
 TEST(Adam, FirstStepIsLearningRateTimesSign) {
   config::OptimizerConfig cfg;
   cfg.name = config::OptimizerKind::kAdam;
