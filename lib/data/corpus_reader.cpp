@@ -60,10 +60,13 @@ std::vector<Pair> read_corpus_pairs(const std::string& dir, Split split, const s
 
 std::vector<double> temperature_weights(const std::vector<std::size_t>& counts, double temperature) {
   if (!(temperature > 0)) throw InputError("sampling temperature must be > 0, got " + std::to_string(temperature));
+  // n^(1/T) overflows a double for small T (270^(1/0.001)); (n / n_max)^(1/T)
+  // gives the same proportions and stays in (0, 1].
   std::vector<double> weights(counts.size(), 0.0);
+  const double n_max = static_cast<double>(counts.empty() ? 0 : *std::max_element(counts.begin(), counts.end()));
   double total = 0;
   for (std::size_t i = 0; i < counts.size(); ++i) {
-    weights[i] = counts[i] == 0 ? 0.0 : std::pow(static_cast<double>(counts[i]), 1.0 / temperature);
+    weights[i] = counts[i] == 0 ? 0.0 : std::exp(std::log(static_cast<double>(counts[i]) / n_max) / temperature);
     total += weights[i];
   }
   if (total > 0)

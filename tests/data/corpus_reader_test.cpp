@@ -30,6 +30,16 @@ TEST(TemperatureSampling, ProportionsFollowCountsToTheOneOverT) {
   EXPECT_THROW(temperature_weights(counts, 0.0), InputError);
 }
 
+TEST(TemperatureSampling, ALowTemperatureDoesNotOverflow) {
+  // n^(1/T) is inf for these; the proportions are still defined.
+  EXPECT_EQ(temperature_weights({270, 270}, 1e-3), (std::vector<double>{0.5, 0.5}));
+  const std::vector<double> cold = temperature_weights({1000000, 999999, 0, 10}, 1e-3);
+  EXPECT_NEAR(cold[0] / cold[1], std::pow(1000000.0 / 999999.0, 1e3), 1e-9);
+  EXPECT_NEAR(cold[0] + cold[1], 1.0, 1e-12);
+  EXPECT_EQ(cold[2], 0.0);
+  EXPECT_EQ(cold[3], 0.0);  // (1e-5)^1000 underflows to exactly nothing
+}
+
 TEST(CorpusReader, ListsLanguagesAndReadsPairs) {
   const fs::path dir = fs::temp_directory_path() / ("moe-corpus-reader-" + std::to_string(::getpid()));
   fs::create_directories(dir / "train");
