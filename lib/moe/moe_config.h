@@ -41,6 +41,7 @@ inline std::int64_t expert_capacity(const MoeConfig& c, std::int64_t group_token
   if (std::fabs(exact - static_cast<double>(cap)) > 1e-9 * std::max(1.0, exact) &&
       static_cast<double>(cap) < exact)
     ++cap;
+  if (exact > 0 && cap < 1) cap = 1;  // the ceil of a positive C, however small
   if (cap < c.min_capacity) cap = c.min_capacity;
   const std::int64_t r = c.round_capacity_to > 1 ? c.round_capacity_to : 1;
   return (cap + r - 1) / r * r;

@@ -218,6 +218,17 @@ TEST(MoeLayerConfig, CapacityOfADecimalFactorIsTheDecimalCeiling) {
   EXPECT_EQ(expert_capacity(c, 101, true), 11);  // 10.1: a real fraction still rounds up
 }
 
+TEST(MoeLayerConfig, APositiveFactorGivesAtLeastOneSlot) {
+  // ceil(S * cf / E) >= 1 for any cf > 0, however small, with no minimum set.
+  MoeConfig c;
+  c.num_experts = 4;
+  c.min_capacity = 0;
+  c.capacity_factor = 1e-12;
+  EXPECT_EQ(expert_capacity(c, 32, true), 1);
+  c.capacity_factor = 1e-6;
+  EXPECT_EQ(expert_capacity(c, 32, true), 1);
+}
+
 TEST(MoeLayerConfig, PolicyNamesRoundTrip) {
   for (auto p : {SecondExpertPolicy::kAll, SecondExpertPolicy::kRandom, SecondExpertPolicy::kThreshold})
     EXPECT_EQ(parse_second_expert_policy(to_string(p)), p);
