@@ -513,7 +513,17 @@ void Run::load_data() {
     train_ = encode_corpus(r_.data.corpus_dir.value, data::Split::kTrain, r_.data.langs, *vocab_, enc, &train_dropped);
   mesh_.world().barrier();
   if (!leader_) train_ = encode_corpus(r_.data.corpus_dir.value, data::Split::kTrain, r_.data.langs, *vocab_, enc);
-  if (train_.empty()) throw InputError("data: the corpus " + r_.data.corpus_dir.value + " has no training pairs");
+  // fairseq says what its filters dropped; a pair dropped in silence looks like a corpus bug.
+  const std::string max_len_key =
+      r_.model.max_positions < r_.data.max_len ? "model.max_positions" : "data.max_len";
+  if (train_.empty()) {
+    // Rank 0 counted the drops; a limit that keeps nothing is named, not the corpus.
+    if (train_dropped.too_long > 0)
+      throw InputError(max_len_key + ": no training pair of " + r_.data.corpus_dir.value + " fits in " +
+                       std::to_string(enc.max_len) + " tokens a side (EOS included; " +
+                       std::to_string(train_dropped.too_long) + " pairs are longer)");
+    throw InputError("data: the corpus " + r_.data.corpus_dir.value + " has no training pairs");
+  }
   if (r_.eval.every > 0) {
     if (leader_)
       dev_ = encode_corpus(r_.data.corpus_dir.value, data::Split::kDev, r_.data.langs, *vocab_, enc, &dev_dropped);
@@ -535,9 +545,6 @@ void Run::load_data() {
       << " dev sets (" << std::fixed << std::setprecision(1) << seconds_since(t0) << " s)";
     log::info(o.str());
   }
-  // fairseq says what its filters dropped; a pair dropped in silence looks like a corpus bug.
-  const std::string max_len_key =
-      r_.model.max_positions < r_.data.max_len ? "model.max_positions" : "data.max_len";
   data_summary_ = {{"max_len", enc.max_len}};
   const auto summarize = [&](const char* split, const std::vector<EncodedLanguage>& langs, const DroppedPairs& d) {
     std::uint64_t kept = 0;

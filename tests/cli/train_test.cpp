@@ -138,6 +138,16 @@ TEST(MoeTrain, EachSetTakesOneKeyValue) {
   EXPECT_NE(r.err.find("train.max_steps=3"), std::string::npos) << r.err;
 }
 
+TEST(MoeTrain, AMaxLenThatKeepsNoPairNamesTheKey) {
+  const std::string d = temp_dir();
+  const auto r = run_app("moe-train", shell_quote(write_recipe(d)) + " -q --set data.max_len=1");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  EXPECT_NE(r.err.find("data.max_len: no training pair of " + tiny_corpus() + " fits in 1 tokens a side"),
+            std::string::npos)
+      << r.err;
+}
+
 TEST(MoeTrain, DumpConfigRoundTrips) {
   const std::string d = temp_dir();
   // A recipe named by a relative path, whose relative paths resolve to relative ones.
