@@ -362,9 +362,12 @@ int run(Args& a, moe::MpiRuntime& runtime) {
     throw with_flag_names(e);
   }
   const dec::SearchOptions& search = a.translator.search;
-  if (search.max_length_a == 0 && search.min_length > search.max_length_b)
-    throw InputError("--min-length: must be at most --max-length-b (" + std::to_string(search.max_length_b) +
-                     ") when --max-length-a is 0, got " + std::to_string(search.min_length));
+  // The search allows at least one target token whatever the limit says.
+  const int fixed_max_length = std::max(search.max_length_b, 1);
+  if (search.max_length_a == 0 && search.min_length > fixed_max_length)
+    throw InputError("--min-length: must be at most the longest output, max(1, --max-length-b) = " +
+                     std::to_string(fixed_max_length) + " when --max-length-a is 0, got " +
+                     std::to_string(search.min_length));
   if (a.threads > 0) moe::set_num_threads(a.threads);
 
   // Experts sharded over every rank of the job (one rank: all local).

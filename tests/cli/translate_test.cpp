@@ -493,6 +493,14 @@ TEST(MoeTranslate, MinLengthBeyondTheModelsLongestOutputIsAnError) {
                     tiny_run().pairs[0].first + "\n")
                 .exit_code,
             0);
+  // A limit of 0 still lets one token out, so a minimum of 1 can be met.
+  const auto one = run_app("moe-translate", translate_args("--min-length 1 --max-length-a 0 --max-length-b 0"),
+                           tiny_run().pairs[0].first + "\n");
+  ASSERT_EQ(one.exit_code, 0) << one.err;
+  EXPECT_FALSE(one.out == "\n") << "one token, not an empty line";
+  expect_one_line_error(run_app("moe-translate", translate_args("--min-length 2 --max-length-a 0 --max-length-b 0"), "x\n"),
+                        "--min-length: must be at most the longest output, max(1, --max-length-b) = 1 when "
+                        "--max-length-a is 0, got 2");
 }
 
 TEST(MoeTranslate, AnotherVocabularyInTheCheckpointIsRefused) {
