@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <set>
 #include <sstream>
 #include <stdexcept>
 
@@ -55,6 +56,7 @@ SamplingOptions parse_sampling(const std::string& spec) {
     return InputError("--sampling '" + spec + "': " + why +
                       " (expected topk:K, temperature:T or topk:K,temperature:T)");
   };
+  std::set<std::string> seen;
   std::size_t begin = 0;
   while (begin <= spec.size()) {
     const std::size_t comma = std::min(spec.find(',', begin), spec.size());
@@ -62,6 +64,7 @@ SamplingOptions parse_sampling(const std::string& spec) {
     const std::size_t colon = part.find(':');
     if (colon == std::string::npos) throw bad("'" + part + "' has no ':'");
     const std::string key = part.substr(0, colon), value = part.substr(colon + 1);
+    if (!seen.insert(key).second) throw bad("'" + key + "' is given twice");
     std::size_t used = 0;
     try {
       if (key == "topk") {

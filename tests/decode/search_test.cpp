@@ -500,6 +500,14 @@ TEST(SearchOptions, BadValuesAreOneLineErrors) {
       EXPECT_NE(std::string(e.what()).find("temperature must be a finite number"), std::string::npos) << e.what();
     }
   }
+  for (const char* twice : {"topk:3,topk:5", "temperature:1,topk:3,temperature:2"}) {
+    try {
+      parse_sampling(twice);
+      ADD_FAILURE() << twice;
+    } catch (const InputError& e) {
+      EXPECT_NE(std::string(e.what()).find("is given twice"), std::string::npos) << e.what();
+    }
+  }
   const SamplingOptions both = parse_sampling("topk:40,temperature:0.5");
   EXPECT_TRUE(both.enabled);
   EXPECT_EQ(both.top_k, 40);
