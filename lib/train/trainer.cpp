@@ -873,7 +873,9 @@ void Run::validate(bool last) {
   const double loss = all_tok > 0 ? all_nll / all_tok : NAN;
 
   // Language groups by training data, as GShard reports high/medium/low-resource
-  // languages: the dev languages in thirds by their training pairs.
+  // languages: the dev languages in thirds by their training pairs (none with
+  // fewer than three languages, where a "third" would name one language
+  // "low" for no reason).
   std::map<std::string, std::size_t> train_pairs;
   for (const auto& l : train_) train_pairs[l.code] = l.size();
   std::vector<std::size_t> order(dev_.size());
@@ -883,7 +885,7 @@ void Run::validate(bool last) {
   });
   Json per_group = Json::object();
   const char* group_names[3] = {"high", "medium", "low"};
-  for (int g = 0; g < 3; ++g) {
+  for (int g = 0; g < 3 && order.size() >= 3; ++g) {
     double g_nll = 0, g_tok = 0;
     std::size_t langs = 0;
     for (std::size_t k = order.size() * g / 3; k < order.size() * (g + 1) / 3; ++k) {

@@ -739,6 +739,8 @@ TEST(MoeTrain, MaxSentencesCapsLossAndDecodingAlike) {
     EXPECT_EQ(de["sentences"], cap == 0 ? all_de : 2u) << "cap " << cap;
     EXPECT_TRUE(de.contains("loss")) << "cap " << cap;
     EXPECT_TRUE(de.contains("bleu")) << "cap " << cap;
+    // Two languages make no high/medium/low thirds.
+    EXPECT_TRUE(dev[0]["per_group"].empty()) << dev[0]["per_group"].dump();
   }
 }
 
