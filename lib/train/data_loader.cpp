@@ -56,7 +56,30 @@ bool read_vec(std::istream& in, std::vector<T>& v) {
   return static_cast<bool>(in.read(reinterpret_cast<char*>(v.data()), static_cast<std::streamsize>(n * sizeof(T))));
 }
 
-bool load_cache(const std::string& path, const std::string& key, EncodedLanguage& out) {
+// Whether a cache's content could have come from encode_language with these
+// options: offsets that start at 0 and step by 1..max_len tokens, ids inside
+// the vocabulary, corpus lines increasing. Anything else (a flipped bit, a
+// truncated or hand-made file) would index outside the id arrays later.
+bool plausible_encoding(const EncodedLanguage& e, const EncodeOptions& o, int vocab_size) {
+  if (e.src_off.empty() || e.src_off.size() != e.tgt_off.size() || e.line.size() + 1 != e.src_off.size() ||
+      e.src_off.front() != 0 || e.tgt_off.front() != 0 || e.src_off.back() != e.src_ids.size() ||
+      e.tgt_off.back() != e.tgt_ids.size())
+    return false;
+  const std::int64_t max_len = o.max_len;
+  for (std::size_t i = 0; i < e.size(); ++i) {
+    if (e.src_off[i + 1] <= e.src_off[i] || e.tgt_off[i + 1] <= e.tgt_off[i]) return false;
+    if (e.src_len(i) > max_len || e.tgt_len(i) > max_len) return false;
+    if (i > 0 && e.line[i] <= e.line[i - 1]) return false;
+  }
+  // Every line of the file was kept or dropped, so no kept line is past their count.
+  if (e.size() > 0 && e.line.back() >= e.size() + e.dropped.total()) return false;
+  const auto in_vocab = [&](std::int32_t id) { return id >= 0 && id < vocab_size; };
+  return std::all_of(e.src_ids.begin(), e.src_ids.end(), in_vocab) &&
+         std::all_of(e.tgt_ids.begin(), e.tgt_ids.end(), in_vocab);
+}
+
+bool load_cache(const std::string& path, const std::string& key, const EncodeOptions& o, int vocab_size,
+                EncodedLanguage& out) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return false;
   char magic[8];
@@ -73,10 +96,8 @@ bool load_cache(const std::string& path, const std::string& key, EncodedLanguage
   if (!read_vec(in, e.src_ids) || !read_vec(in, e.tgt_ids) || !read_vec(in, e.src_off) ||
       !read_vec(in, e.tgt_off) || !read_vec(in, e.line))
     return false;
-  // A damaged cache is re-encoded, never trusted: check the offsets' shape.
-  if (e.src_off.empty() || e.src_off.size() != e.tgt_off.size() || e.src_off.back() != e.src_ids.size() ||
-      e.tgt_off.back() != e.tgt_ids.size() || e.line.size() + 1 != e.src_off.size())
-    return false;
+  // A damaged cache is re-encoded, never trusted.
+  if (!plausible_encoding(e, o, vocab_size)) return false;
   out = std::move(e);
   return true;
 }
@@ -200,7 +221,7 @@ std::vector<EncodedLanguage> encode_corpus(const std::string& corpus_dir, data::
                (std::string(data::split_name(split)) + "." + code + "." + vocab_id + ".ids"))
                   .string();
       key = cache_key(file, options);
-      if (!key.empty() && load_cache(cache, key, e)) {
+      if (!key.empty() && load_cache(cache, key, options, vocab.size(), e)) {
         if (dropped) *dropped += e.dropped;
         if (e.size() > 0) out.push_back(std::move(e));
         continue;

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -93,6 +94,58 @@ TEST_F(DataLoaderTest, CacheGivesTheSameEncoding) {
     EXPECT_EQ(second[l].tgt_off, first[l].tgt_off);
   }
   EXPECT_THROW(encode_corpus(*dir_, data::Split::kTrain, {"xx"}, *vocab_, o), InputError);
+}
+
+// A damaged cache file is re-encoded: offsets past the ids, ids outside the
+// vocabulary or corpus lines past the file would index out of bounds later
+// (a flipped high byte of an offset once crashed moe-train).
+TEST_F(DataLoaderTest, ADamagedCacheIsReencodedNotTrusted) {
+  EncodeOptions o;
+  o.cache_dir = *dir_ + "/damaged-cache";
+  const auto fresh = encode_corpus(*dir_, data::Split::kTrain, {"de"}, *vocab_, o);
+  ASSERT_EQ(fresh.size(), 1u);
+  const EncodedLanguage& de = fresh[0];
+  ASSERT_GT(de.size(), 1u);
+  std::string path;
+  for (const auto& f : fs::directory_iterator(o.cache_dir)) path = f.path().string();
+  std::string original;
+  {
+    std::ifstream in(path, std::ios::binary);
+    original.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  // Layout: magic, key length, key, the two dropped counts, then each vector
+  // as a count and its elements: src_ids, tgt_ids, src_off, tgt_off, line.
+  std::uint64_t key_len = 0;
+  std::memcpy(&key_len, original.data() + 8, 8);
+  const std::size_t src_ids_at = 16 + key_len + 16 + 8;
+  const std::size_t tgt_ids_at = src_ids_at + 4 * de.src_ids.size() + 8;
+  const std::size_t src_off_at = tgt_ids_at + 4 * de.tgt_ids.size() + 8;
+  const std::size_t tgt_off_at = src_off_at + 4 * de.src_off.size() + 8;
+  const std::size_t line_at = tgt_off_at + 4 * de.tgt_off.size() + 8;
+  ASSERT_EQ(line_at + 4 * de.line.size(), original.size());
+  const auto put = [](std::string& bytes, std::size_t at, std::uint32_t value) { std::memcpy(&bytes[at], &value, 4); };
+  struct Damage {
+    const char* what;
+    std::size_t at;
+    std::uint32_t value;
+  };
+  const std::uint32_t v = static_cast<std::uint32_t>(vocab_->size());
+  for (const Damage& d : {Damage{"an offset far past the ids", src_off_at + 4, de.src_off[1] | 0x40000000u},
+                          Damage{"offsets that go back", tgt_off_at + 4, 0},
+                          Damage{"a source id outside the vocabulary", src_ids_at, v},
+                          Damage{"a negative target id", tgt_ids_at, 0xFFFFFFFFu},
+                          Damage{"a line past the file", line_at + 4 * (de.line.size() - 1), 1u << 30}}) {
+    std::string bytes = original;
+    put(bytes, d.at, d.value);
+    std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
+    const auto again = encode_corpus(*dir_, data::Split::kTrain, {"de"}, *vocab_, o);
+    ASSERT_EQ(again.size(), 1u) << d.what;
+    EXPECT_EQ(again[0].src_ids, de.src_ids) << d.what;
+    EXPECT_EQ(again[0].tgt_ids, de.tgt_ids) << d.what;
+    EXPECT_EQ(again[0].src_off, de.src_off) << d.what;
+    EXPECT_EQ(again[0].tgt_off, de.tgt_off) << d.what;
+    EXPECT_EQ(again[0].line, de.line) << d.what;
+  }
 }
 
 // An edit that keeps the file's size and puts its modification time back
