@@ -191,8 +191,12 @@ std::string render_report(const std::string& text, const std::string& title) {
   while (std::getline(in, line)) {
     if (line.empty()) continue;
     Json j = Json::parse(line, nullptr, /*allow_exceptions=*/false);
-    if (!j.is_object() || !j.contains("step")) continue;
-    (j.value("type", "train") == "dev" ? dev : train).push_back(std::move(j));
+    // A hand-edited or damaged record (a step that is no number, a type that
+    // is no string) is skipped like a line that is no JSON.
+    if (!j.is_object() || !j.contains("step") || !j["step"].is_number()) continue;
+    const auto type = j.find("type");
+    if (type != j.end() && !type->is_string()) continue;
+    (type != j.end() && *type == "dev" ? dev : train).push_back(std::move(j));
   }
 
   Series loss{"train loss"}, nll{"train nll"}, dev_loss{"dev loss"}, lr{"learning rate"},

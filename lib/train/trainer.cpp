@@ -630,9 +630,13 @@ void drop_metrics_after(const std::string& run_dir, std::int64_t step, bool open
   std::string line;
   while (std::getline(in, line)) {
     const Json j = Json::parse(line, nullptr, false);
-    const std::int64_t at = j.is_object() ? j.value("step", std::int64_t{0}) : 0;
-    const bool partial_train_record = open_window && at == step && j.value("type", "") == "train";
-    const bool kept_record = step > 0 && j.is_object() && at <= step && !partial_train_record;
+    // Only records this trainer could have written are kept: an integer step,
+    // a string type (a hand-edited line would otherwise stop every resume).
+    const bool well_formed = j.is_object() && j.contains("step") && j["step"].is_number_integer() &&
+                             j.contains("type") && j["type"].is_string();
+    const std::int64_t at = well_formed ? j["step"].get<std::int64_t>() : 0;
+    const bool partial_train_record = open_window && at == step && well_formed && j["type"] == "train";
+    const bool kept_record = step > 0 && well_formed && at <= step && !partial_train_record;
     if (kept_record) kept << line << "\n";
   }
   in.close();

@@ -359,6 +359,21 @@ TEST(MoeTrain, ARestartWithoutACheckpointDropsTheKilledAttemptsRecords) {
   EXPECT_EQ(steps, (std::vector<std::int64_t>{1, 2, 3, 4}));
 }
 
+// Hand-edited records (a step that is no number, a type that is no string)
+// are dropped on resume, and the report skips them, instead of an exit-2
+// JSON type error at every later start.
+TEST(MoeTrain, DamagedMetricsRecordsAreDroppedOnResume) {
+  const std::string d = temp_dir();
+  const std::string recipe = shell_quote(write_recipe(d)) + " -q --set checkpoint.every=2";
+  ASSERT_EQ(run_app("moe-train", recipe + " --set train.max_steps=2").exit_code, 0);
+  std::ofstream(d + "/run/metrics.jsonl", std::ios::app)
+      << "{\"type\":\"train\",\"step\":\"3\"}\n{\"type\":null,\"step\":1}\n{\"step\":null}\nnot json\n";
+  const auto r = run_app("moe-train", recipe + " --set train.max_steps=4 --set eval.every=2 --set eval.metric=loss");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(losses(d + "/run").size(), 4u);  // parses: the line that is no JSON went too
+  EXPECT_EQ(read_file(d + "/run/metrics.jsonl").find("null"), std::string::npos);
+}
+
 // What kills at any point of writing and pruning leave behind goes at the next
 // start, even one that trains no further step; the user's files stay.
 TEST(MoeTrain, AStartRemovesWhatKilledWritesLeftAndPrunes) {
