@@ -24,13 +24,22 @@ std::string shard_file(const std::string& dir, const std::string& prefix, int r,
       .string();
 }
 
-// The shard count of the expert files present in `dir` (0 if none).
+// The shard count of the expert files present in `dir` (0 if none): the N of
+// PREFIX-experts-0-of-N.safetensors. Other names (a backup copy, an editor's
+// file) are not shards.
 int find_expert_shards(const std::string& dir, const std::string& prefix) {
-  const std::string head = prefix + "-experts-0-of-";
+  const std::string head = prefix + "-experts-0-of-", tail = ".safetensors";
+  constexpr long kMaxShards = 1 << 24;
   for (const auto& e : fs::directory_iterator(dir)) {
     const std::string name = e.path().filename().string();
-    if (name.rfind(head, 0) == 0 && name.size() > head.size() + 12)
-      return std::stoi(name.substr(head.size()));
+    if (name.size() <= head.size() + tail.size() || name.rfind(head, 0) != 0 ||
+        name.compare(name.size() - tail.size(), tail.size(), tail) != 0)
+      continue;
+    const std::string digits = name.substr(head.size(), name.size() - head.size() - tail.size());
+    if (digits.find_first_not_of("0123456789") != std::string::npos) continue;
+    if (digits.size() > 8 || std::stol(digits) < 1 || std::stol(digits) > kMaxShards)
+      throw FileError(e.path().string(), 0, "not a shard count between 1 and " + std::to_string(kMaxShards));
+    return static_cast<int>(std::stol(digits));
   }
   return 0;
 }

@@ -109,5 +109,34 @@ TEST_F(TensorSetTest, MissingOrMismatchedFilesAreClearErrors) {
   }
 }
 
+// Only PREFIX-experts-0-of-N.safetensors names a shard count: a renamed
+// backup is not one, and a count no checkpoint has is a one-line error (both
+// were a bare "stoi" before).
+TEST_F(TensorSetTest, ExpertShardNamesAreParsedStrictly) {
+  Model saved(0, 1);
+  save_tensor_set(dir_, "weights", saved.tensors(), ShardRole{}, {});
+  const std::string shard = dir_ + "/weights-experts-0-of-1.safetensors";
+  fs::rename(shard, dir_ + "/weights-experts-0-of-.safetensors.bak");
+  Model loaded(0, 1);
+  try {
+    load_tensor_set(dir_, "weights", loaded.tensors());
+    FAIL();
+  } catch (const FileError& e) {
+    EXPECT_NE(std::string(e.what()).find("expert weights are missing"), std::string::npos) << e.what();
+  }
+  fs::rename(dir_ + "/weights-experts-0-of-.safetensors.bak", dir_ + "/weights-experts-0-of-99999999999.safetensors");
+  try {
+    load_tensor_set(dir_, "weights", loaded.tensors());
+    FAIL();
+  } catch (const FileError& e) {
+    EXPECT_NE(std::string(e.what()).find("weights-experts-0-of-99999999999.safetensors: not a shard count"),
+              std::string::npos)
+        << e.what();
+  }
+  fs::rename(dir_ + "/weights-experts-0-of-99999999999.safetensors", shard);
+  load_tensor_set(dir_, "weights", loaded.tensors());
+  expect_same(saved, loaded);
+}
+
 }  // namespace
 }  // namespace moe::io
