@@ -199,8 +199,28 @@ void mark_best(const std::string& run_dir, const std::string& step_dir) {
 }
 
 std::string latest_checkpoint(const std::string& run_dir) {
-  const fs::path pointer = fs::path(run_dir) / "checkpoints" / "latest";
-  if (!fs::exists(pointer)) return "";
+  const fs::path checkpoints = fs::path(run_dir) / "checkpoints";
+  const fs::path pointer = checkpoints / "latest";
+  std::error_code ec;
+  if (fs::exists(checkpoints, ec) && !fs::is_directory(checkpoints, ec))
+    throw FileError(checkpoints.string(), 0, "not a directory (the run's checkpoints go there)");
+  if (!fs::exists(pointer, ec)) {
+    // A step directory appears by an atomic rename before `latest` is written
+    // to name it, so one without the pointer (a kill between the two, a
+    // deleted pointer) is complete: resume from the newest, never from scratch.
+    std::string newest;
+    std::int64_t newest_step = -1;
+    if (fs::is_directory(checkpoints, ec))
+      for (const auto& e : fs::directory_iterator(checkpoints)) {
+        const std::string n = e.path().filename().string();
+        if (!e.is_directory() || n.size() <= 5 || n.rfind("step-", 0) != 0 ||
+            n.find_first_not_of("0123456789", 5) != std::string::npos || n.size() > 5 + 18)
+          continue;
+        const std::int64_t step = std::stoll(n.substr(5));
+        if (step > newest_step) newest_step = step, newest = e.path().string();
+      }
+    return newest;
+  }
   const fs::path dir = fs::path(run_dir) / "checkpoints" / read_pointer(pointer);
   if (!fs::is_directory(dir))
     throw FileError(pointer.string(), 1, "names a checkpoint that does not exist: " + dir.string());
@@ -210,8 +230,11 @@ std::string latest_checkpoint(const std::string& run_dir) {
 std::string resolve_checkpoint(const std::string& path, bool prefer_best) {
   if (fs::exists(fs::path(path) / "weights.safetensors")) return path;
   const fs::path checkpoints = fs::path(path) / "checkpoints";
-  if (!fs::is_directory(checkpoints))
+  if (!fs::is_directory(checkpoints)) {
+    // train.lock is a run's first file: a run stopped before its first checkpoint.
+    if (fs::exists(fs::path(path) / "train.lock")) throw FileError(path, 0, "the run directory has no checkpoint yet");
     throw FileError(path, 0, "neither a run directory nor a checkpoint directory");
+  }
   if (prefer_best && fs::exists(checkpoints / "best")) {
     const fs::path dir = checkpoints / read_pointer(checkpoints / "best");
     if (fs::is_directory(dir)) return dir.string();

@@ -63,8 +63,10 @@ void mark_best(const std::string& run_dir, const std::string& step_dir);
 std::string resolve_checkpoint(const std::string& path, bool prefer_best);
 // "step-00001230": the directory name of the checkpoint written after `step` updates.
 std::string step_checkpoint_name(std::int64_t step);
-// The latest checkpoint of a run directory, or "" when it has none. Throws
-// FileError when the `latest` pointer is damaged or names no directory.
+// The latest checkpoint of a run directory, or "" when it has none: the one
+// `latest` names, or without that pointer the newest step directory. Throws
+// FileError when the pointer is damaged or names no directory, or when
+// RUN/checkpoints is not a directory.
 std::string latest_checkpoint(const std::string& run_dir);
 
 struct CheckpointInfo {

@@ -70,6 +70,28 @@ TEST_F(CheckpointTest, LatestPointsAtTheNewestAndOldOnesArePruned) {
     EXPECT_EQ(e.path().filename().string().find(".tmp"), std::string::npos);
 }
 
+// A step directory is complete once renamed into place, before `latest`
+// names it: without the pointer (a kill between the two, a deleted pointer)
+// the run resumes from its newest step instead of starting over on top of it.
+TEST_F(CheckpointTest, WithoutTheLatestPointerTheNewestStepIsLatest) {
+  save(100);
+  const std::string newest = save(1200);
+  fs::remove(run_ + "/checkpoints/latest");
+  fs::create_directories(run_ + "/checkpoints/step-notanumber");
+  fs::create_directories(run_ + "/checkpoints/.step-00009999.tmp");
+  EXPECT_EQ(latest_checkpoint(run_), newest);
+  EXPECT_EQ(resolve_checkpoint(run_, /*prefer_best=*/false), newest);
+  // A file where the checkpoints directory belongs is an error, not a fresh start.
+  fs::remove_all(run_ + "/checkpoints");
+  std::ofstream(run_ + "/checkpoints") << "oops";
+  try {
+    latest_checkpoint(run_);
+    FAIL();
+  } catch (const FileError& e) {
+    EXPECT_NE(std::string(e.what()).find("checkpoints: not a directory"), std::string::npos) << e.what();
+  }
+}
+
 TEST_F(CheckpointTest, InfoCarriesRecipeVocabAndState) {
   const std::string dir = save(42);
   const CheckpointInfo info = read_checkpoint_info(dir);
@@ -88,7 +110,15 @@ TEST_F(CheckpointTest, InfoCarriesRecipeVocabAndState) {
 }
 
 TEST_F(CheckpointTest, ForeignOrMissingDirectoriesAreRefused) {
-  EXPECT_THROW(resolve_checkpoint(run_, true), FileError);  // no checkpoint yet
+  try {  // a run stopped before its first checkpoint
+    std::ofstream(run_ + "/train.lock");
+    resolve_checkpoint(run_, true);
+    FAIL();
+  } catch (const FileError& e) {
+    EXPECT_NE(std::string(e.what()).find("the run directory has no checkpoint yet"), std::string::npos) << e.what();
+  }
+  fs::remove(run_ + "/train.lock");
+  EXPECT_THROW(resolve_checkpoint(run_, true), FileError);
   EXPECT_THROW(resolve_checkpoint(run_ + "/nope", true), FileError);
   fs::create_directories(run_ + "/foreign");
   write_safetensors(run_ + "/foreign/weights.safetensors", {}, {{"format", "something-else"}});
