@@ -43,7 +43,8 @@ class Dumper {
   // a checkpoint), and a relative path would then resolve against that folder.
   void emit(const Path& v) {
     out_ << YAML::DoubleQuoted
-         << (v.value.empty() ? v.value : std::filesystem::absolute(v.value).lexically_normal().string());
+         << (v.value.empty() || v.dump_verbatim ? v.value
+                                                 : std::filesystem::absolute(v.value).lexically_normal().string());
   }
   void emit(const std::vector<std::string>& v) {
     out_ << YAML::Flow << YAML::BeginSeq;

@@ -39,6 +39,9 @@ struct Range {
 // relative to the current directory.
 struct Path {
   std::string value;
+  // Dumped as written instead of made absolute: a path meant relative to the
+  // dumped file itself (RUN/recipe.yaml's checkpoint.dir ".").
+  bool dump_verbatim = false;
   bool empty() const { return value.empty(); }
   bool operator==(const Path&) const = default;
 };

@@ -1084,7 +1084,13 @@ TrainResult Run::go() {
   // After the resume checks, so a refused recipe prunes nothing: its keep_last
   // may not be the run's. A run that trains no further step still prunes here.
   if (leader_) io::clean_checkpoints(run_dir_, r_.checkpoint.keep_last);
-  if (leader_) write_file_atomically((fs::path(run_dir_) / "recipe.yaml").string(), config::recipe_to_yaml(r_));
+  if (leader_) {
+    // Its checkpoint.dir is "." (this recipe's folder): the recipe of a `cp -a`
+    // copy then trains the copy on, not the run it was copied from.
+    config::Recipe saved = r_;
+    saved.checkpoint.dir = {".", /*dump_verbatim=*/true};
+    write_file_atomically((fs::path(run_dir_) / "recipe.yaml").string(), config::recipe_to_yaml(saved));
+  }
   if (leader_ && !opt_.quiet) {
     std::ostringstream o;
     o << "model: " << model_->weights().numel() << " parameters on this rank ("

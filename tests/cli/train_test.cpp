@@ -171,6 +171,14 @@ TEST(MoeTrain, TheRunsOwnRecipeTrainsOnFromTheRunDirectory) {
   const auto r = run_app("moe-train", shell_quote(d + "/run/recipe.yaml") + " -q --set train.max_steps=2");
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(losses(d + "/run").size(), 2u);  // resumed in the same run directory
+  // A `cp -a` copy's recipe trains the copy on, and leaves the original alone.
+  ASSERT_EQ(std::system(("cp -a " + shell_quote(d + "/run") + " " + shell_quote(d + "/copy")).c_str()), 0);
+  const auto c = run_app("moe-train", shell_quote(d + "/copy/recipe.yaml") + " -q --set train.max_steps=3");
+  EXPECT_EQ(c.exit_code, 0) << c.err;
+  EXPECT_EQ(losses(d + "/copy").size(), 3u);
+  EXPECT_EQ(losses(d + "/run").size(), 2u);
+  EXPECT_TRUE(fs::exists(d + "/run/checkpoints/step-00000002"));
+  EXPECT_FALSE(fs::exists(d + "/run/checkpoints/step-00000003"));
 }
 
 TEST(MoeTrain, MismatchedModelOrVocabularyIsRefusedOnResume) {
