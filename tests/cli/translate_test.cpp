@@ -2,7 +2,6 @@
 // model trained here by the real moe-train translating files.
 #include <gtest/gtest.h>
 
-#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -548,11 +547,10 @@ TEST(MoeTranslate, TagsAndControlPiecesAreNeverGenerated) {
 // SentencePiece's time grows quadratically over a run of unknown characters
 // (1M took 23 s); the source is cut to a byte budget first.
 TEST(MoeTranslate, AHugeLineIsCutBeforeItIsEncoded) {
-  const auto start = std::chrono::steady_clock::now();
+  // (Whether the cut saves time is bench/ material; here: that it happens
+  // before encoding, which the warning reports.)
   const auto r = run_app("moe-translate", translate_args(""), std::string(1 << 20, 'x') + "\n");
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_LT(seconds, 5.0);
   EXPECT_EQ(lines_of(r.out).size(), 1u);
   // Cut by bytes, not tokens (a run of unknown characters is one <unk>): the
   // warning says which, and which limit (the model's 64 positions, not the

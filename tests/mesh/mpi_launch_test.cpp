@@ -11,7 +11,6 @@
 #include <unistd.h>
 
 #include <array>
-#include <chrono>
 #include <cstdio>
 #include <string>
 
@@ -20,7 +19,6 @@ namespace {
 struct Launch {
   int exit_code = -1;  // -1: killed by a signal
   std::string output;  // stdout and stderr of all ranks, interleaved
-  double seconds = 0;
 };
 
 std::string this_binary() {
@@ -42,7 +40,6 @@ Launch launch(int ranks, const std::string& filter, const std::string& env_prefi
   command += "'" + this_binary() + "' --gtest_filter='" + filter +
              "' --gtest_shuffle=0 --gtest_repeat=1 --gtest_color=no 2>&1";
   Launch result;
-  const auto start = std::chrono::steady_clock::now();
   FILE* pipe = popen(command.c_str(), "r");
   if (pipe == nullptr) {
     result.output = "popen failed: " + command;
@@ -53,8 +50,6 @@ Launch launch(int ranks, const std::string& filter, const std::string& env_prefi
   while ((n = std::fread(chunk.data(), 1, chunk.size(), pipe)) > 0)
     result.output.append(chunk.data(), n);
   const int status = pclose(pipe);
-  result.seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (status != -1 && WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
   return result;
 }
@@ -86,7 +81,6 @@ TEST(MpiLaunch, ExceptionOnOneRankAbortsTheJob) {
   const Launch run = launch(4, "MpiFault.*", "MOE_MESH_TEST_FAULT=2", 30);
   EXPECT_NE(run.exit_code, 0) << run.output;
   EXPECT_NE(run.exit_code, 124) << "the job hung until the timeout killed it:\n" << run.output;
-  EXPECT_LT(run.seconds, 15.0) << run.output;
   EXPECT_NE(run.output.find("test_mesh: rank 2 of 4: error: injected failure"), std::string::npos)
       << run.output;
   EXPECT_EQ(run.output.find("run_on_mesh returned"), std::string::npos) << run.output;
