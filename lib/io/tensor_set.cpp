@@ -115,8 +115,11 @@ std::map<std::string, std::string> load_tensor_set(const std::string& dir, const
       std::vector<std::int64_t> want = dims(t.local.shape());
       want[0] = per_shard;
       const TensorInfo& info = f.info(t.name);
-      if (info.shape != want || info.dtype != DType::kF32)
+      if (info.shape != want)
         throw FileError(f.path(), 0, "tensor '" + t.name + "' does not match the model's shape");
+      if (info.dtype != DType::kF32)
+        throw FileError(f.path(), 0,
+                        "tensor '" + t.name + "' is " + dtype_name(info.dtype) + ", expert shards are F32");
       f.read_bytes(t.name, (global - r * per_shard) * slice * sizeof(float), slice * sizeof(float),
                    t.local.data() + k * slice);
     }

@@ -4,6 +4,7 @@
 
 #include <filesystem>
 
+#include "io/safetensors.h"
 #include "util/error.h"
 
 namespace moe::io {
@@ -136,6 +137,18 @@ TEST_F(TensorSetTest, ExpertShardNamesAreParsedStrictly) {
   fs::rename(dir_ + "/weights-experts-0-of-99999999999.safetensors", shard);
   load_tensor_set(dir_, "weights", loaded.tensors());
   expect_same(saved, loaded);
+  // The right shape in the wrong type is named as such.
+  const ShardedTensor wi = saved.tensors()[1];
+  ASSERT_EQ(wi.name, "moe.wi");
+  const std::vector<std::int32_t> ints(static_cast<std::size_t>(wi.local.numel()), 7);
+  write_safetensors(shard, {TensorSource{wi.name, DType::kI32, {kExperts, 2, 3}, ints.data()}});
+  try {
+    load_tensor_set(dir_, "weights", loaded.tensors());
+    FAIL();
+  } catch (const FileError& e) {
+    EXPECT_NE(std::string(e.what()).find("tensor 'moe.wi' is I32, expert shards are F32"), std::string::npos)
+        << e.what();
+  }
 }
 
 }  // namespace
