@@ -567,7 +567,12 @@ void Run::load_data() {
 
 void Run::append_metrics(Json record) {
   if (!data_summary_.is_null()) record["data"] = std::exchange(data_summary_, Json());
-  std::ofstream((fs::path(run_dir_) / "metrics.jsonl").string(), std::ios::app) << record.dump() << "\n";
+  const std::string path = (fs::path(run_dir_) / "metrics.jsonl").string();
+  std::ofstream out(path, std::ios::app);
+  out << record.dump() << "\n";
+  out.close();
+  // A record lost in silence (a full disk) would leave a gap in the log and report.
+  if (!out) throw FileError(path, 0, "cannot append the step's record (disk full, or not writable)");
 }
 
 void Run::build_model() {
