@@ -37,9 +37,10 @@ int find_expert_shards(const std::string& dir, const std::string& prefix) {
       continue;
     const std::string digits = name.substr(head.size(), name.size() - head.size() - tail.size());
     if (digits.find_first_not_of("0123456789") != std::string::npos) continue;
-    if (digits.size() > 8 || std::stol(digits) < 1 || std::stol(digits) > kMaxShards)
+    const long count = digits.size() > 8 ? -1 : std::stol(digits);
+    if (count < 1 || count > kMaxShards)
       throw FileError(e.path().string(), 0, "not a shard count between 1 and " + std::to_string(kMaxShards));
-    return static_cast<int>(std::stol(digits));
+    return static_cast<int>(count);
   }
   return 0;
 }
