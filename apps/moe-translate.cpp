@@ -21,6 +21,7 @@
 #include <fstream>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -101,7 +102,8 @@ void define_options(CLI::App& app, Args& a) {
 // every few seconds otherwise.
 class Progress {
  public:
-  Progress(bool enabled, std::size_t total)
+  // total: the input's line count, when it could be counted beforehand.
+  Progress(bool enabled, std::optional<std::size_t> total)
       : enabled_(enabled), total_(total), in_place_(isatty(STDERR_FILENO) != 0), start_(Clock::now()),
         last_(start_) {}
   void update(std::size_t done, std::size_t target_tokens, bool final) {
@@ -117,10 +119,13 @@ class Progress {
       std::snprintf(line, sizeof line, "moe-translate: %zu sentences in %s (%.1f sentences/s, %.0f target tokens/s)",
                     done, duration(elapsed).c_str(), rate,
                     elapsed > 0 ? static_cast<double>(target_tokens) / elapsed : 0.0);
+    } else if (!total_) {
+      std::snprintf(line, sizeof line, "moe-translate: %zu sentences, %.1f sentences/s", done, rate);
     } else {
-      const double eta = rate > 0 && total_ > done ? static_cast<double>(total_ - done) / rate : 0;
+      const std::size_t total = *total_;
+      const double eta = rate > 0 && total > done ? static_cast<double>(total - done) / rate : 0;
       std::snprintf(line, sizeof line, "moe-translate: %zu/%zu sentences (%.0f%%), %.1f sentences/s, ETA %s", done,
-                    total_, total_ ? 100.0 * static_cast<double>(done) / static_cast<double>(total_) : 100.0, rate,
+                    total, total ? 100.0 * static_cast<double>(done) / static_cast<double>(total) : 100.0, rate,
                     duration(eta).c_str());
     }
     if (in_place_)
@@ -140,7 +145,7 @@ class Progress {
     return buf;
   }
   bool enabled_;
-  std::size_t total_;
+  std::optional<std::size_t> total_;
   bool in_place_;
   Clock::time_point start_, last_;
 };
@@ -295,7 +300,11 @@ void translate_stream(const Args& a, moe::Collectives& experts, bool leader, std
                      std::to_string(longest_output) + "), got " + std::to_string(a.translator.search.min_length));
   const bool show_progress =
       leader && !a.quiet && a.input != "-" && (a.output != "-" || isatty(STDOUT_FILENO) == 0);
-  Progress progress(show_progress, show_progress ? count_lines(a.input) : 0);
+  // Only a regular file can be read twice: counting a pipe's lines (-i <(...),
+  // /dev/stdin) would consume the input the translation then finds empty.
+  std::error_code type_ec;
+  const bool countable = show_progress && fs::is_regular_file(a.input, type_ec);
+  Progress progress(show_progress, countable ? std::optional<std::size_t>(count_lines(a.input)) : std::nullopt);
   const std::size_t chunk = static_cast<std::size_t>(a.translator.search.mini_batch) * 10;
   std::vector<std::string> texts;
   std::string line;
@@ -409,7 +418,14 @@ int run(Args& a, moe::MpiRuntime& runtime) {
     // failure (a bad model, a bad input line) leaves an existing file as it
     // was, and -o may name the input, which is read through its own handle.
     // A symbolic link stays one: the file it points to is replaced.
-    const std::string target = output_type == fs::file_type::regular ? fs::canonical(a.output).string() : a.output;
+    // A dangling link too: it is the file the link names that gets created.
+    std::string target = a.output;
+    if (output_type == fs::file_type::regular) {
+      target = fs::canonical(a.output).string();
+    } else if (fs::is_symlink(fs::symlink_status(a.output, ec))) {
+      const fs::path link_target = fs::read_symlink(a.output, ec);
+      target = (link_target.is_absolute() ? link_target : fs::path(a.output).parent_path() / link_target).string();
+    }
     moe::write_file_atomically(target, [&](std::ostream& out) {
       translate_stream(a, experts, leader, in, input_name, &out, a.output);
     });

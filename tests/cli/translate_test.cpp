@@ -482,6 +482,32 @@ TEST(MoeTranslate, SymlinksAndPipesAreWrittenThrough) {
   ASSERT_EQ(std::system(("sh -c " + shell_quote(script)).c_str()), 0);
   EXPECT_EQ(fs::status(fifo).type(), fs::file_type::fifo);
   EXPECT_EQ(read_file(dir + "/got"), expected);
+  // A dangling link: the file it names is created, the link stays one.
+  fs::create_symlink("later.txt", dir + "/dangling.txt");
+  const auto d = run_app("moe-translate", translate_args("-i " + shell_quote(in) + " -o " + shell_quote(dir + "/dangling.txt")));
+  ASSERT_EQ(d.exit_code, 0) << d.err;
+  EXPECT_TRUE(fs::is_symlink(dir + "/dangling.txt"));
+  EXPECT_EQ(read_file(dir + "/later.txt"), expected);
+}
+
+// A pipe named by -i is read once: with the progress line on (output to a
+// file, no -q) its lines were counted first, which consumed the whole input.
+TEST(MoeTranslate, APipeNamedByInputIsTranslatedWithProgressOn) {
+  const std::string dir = temp_dir();
+  const std::string in = write_file(dir, "in.txt", tiny_run().pairs[0].first + "\n" + tiny_run().pairs[1].first + "\n");
+  const std::string expected = run_app("moe-translate", translate_args("-i " + shell_quote(in))).out;
+  const std::string fifo = dir + "/in.fifo";
+  ASSERT_EQ(std::system(("mkfifo " + shell_quote(fifo)).c_str()), 0);
+  std::string args = translate_args("-i " + shell_quote(fifo) + " -o " + shell_quote(dir + "/out.txt"));
+  const std::string quiet = " -q ";
+  ASSERT_NE(args.find(quiet), std::string::npos);
+  args.replace(args.find(quiet), quiet.size(), " ");  // the progress line on
+  const std::string script = "timeout 20 cat " + shell_quote(in) + " > " + shell_quote(fifo) + " & " +
+                             shell_quote(std::string(MOE_BIN_DIR) + "/moe-translate") + " " + args + " 2>" +
+                             shell_quote(dir + "/err") + " && wait";
+  ASSERT_EQ(std::system(("sh -c " + shell_quote(script)).c_str()), 0) << read_file(dir + "/err");
+  EXPECT_EQ(read_file(dir + "/out.txt"), expected);
+  EXPECT_NE(read_file(dir + "/err").find("moe-translate: 2 sentences in"), std::string::npos) << read_file(dir + "/err");
 }
 
 TEST(MoeTranslate, MinLengthBeyondTheModelsLongestOutputIsAnError) {
