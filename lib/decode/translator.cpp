@@ -39,27 +39,27 @@ EncodedSource encode_source(const data::Vocab& vocab, std::string_view text, con
   if (room < 1)
     throw InputError("max input length " + std::to_string(format.max_input_length) +
                      " leaves no room for a source token");
-  // SentencePiece's cost grows with the whole text (quadratically over a run
-  // of characters it does not know), so a huge line would take minutes before
-  // the cut below. `room` pieces of text span at most about room x the
-  // longest piece's bytes (a piece covers at least one character); twice that
-  // leaves slack for whitespace and characters that normalize to nothing. So
-  // cut the raw text there first, at a UTF-8 boundary: only sources that are
-  // cut anyway lose text (or, rarely, one with a run of unknown characters
-  // longer than the budget, which is a single <unk> piece); all are reported
-  // as truncated. The cleaning after the cut is linear, and its cost bounded
-  // with it.
-  const std::size_t budget =
-      2 * (static_cast<std::size_t>(room) + 1) * std::max<std::size_t>(vocab.longest_piece_bytes(), 4);
-  if (text.size() > budget) {
-    std::size_t end = budget;
-    while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;  // not inside a character
-    text = text.substr(0, end);
-    out.cut_bytes = end;
-  }
   // Cleaned as the corpus's sources were: otherwise an NFD letter, a BOM, a
   // tab or an NBSP reaches the model as pieces (often <unk>) it never saw.
-  const std::string cleaned = clean_source_text(text);
+  // The cleaning is linear in the line; it comes first so that whitespace and
+  // invisible characters count for nothing in the budget below.
+  std::string cleaned = clean_source_text(text);
+  // SentencePiece's cost grows with the whole text (quadratically over a run
+  // of characters it does not know), so a huge line would take minutes before
+  // the cut by pieces below. `room` pieces span at most about room x the
+  // longest piece's bytes (a piece covers at least one character); twice that
+  // leaves slack. So cut the cleaned text there first, at a UTF-8 boundary:
+  // only sources that are cut anyway lose text (or, rarely, one with a run of
+  // unknown characters longer than the budget, which is a single <unk>
+  // piece); all are reported as truncated.
+  const std::size_t budget =
+      2 * (static_cast<std::size_t>(room) + 1) * std::max<std::size_t>(vocab.longest_piece_bytes(), 4);
+  if (cleaned.size() > budget) {
+    std::size_t end = budget;
+    while (end > 0 && (static_cast<unsigned char>(cleaned[end]) & 0xC0) == 0x80) --end;  // not inside a character
+    cleaned.resize(end);
+    out.cut_bytes = end;
+  }
   const std::vector<int> pieces = is_blank(cleaned) ? std::vector<int>{} : vocab.encode_ids(cleaned);
   const std::size_t kept = std::min(pieces.size(), static_cast<std::size_t>(room));
   out.cut_tokens = kept < pieces.size();

@@ -587,6 +587,22 @@ TEST(MoeTranslate, AHugeLineIsCutBeforeItIsEncoded) {
       << r.err;
 }
 
+// Whitespace and invisible characters count for nothing in that byte
+// budget: a short sentence after 20000 spaces or zero-width spaces is
+// translated whole, not cut to nothing.
+TEST(MoeTranslate, LeadingBlanksDoNotUseUpTheByteBudget) {
+  const std::string sentence = tiny_run().pairs[0].first;
+  const std::string expected = run_app("moe-translate", translate_args(""), sentence + "\n").out;
+  std::string zero_width_spaces;
+  for (int i = 0; i < 5000; ++i) zero_width_spaces += "\u200b";
+  for (const std::string& blanks : {std::string(20000, ' '), zero_width_spaces}) {
+    const auto r = run_app("moe-translate", translate_args(""), blanks + sentence + "\n");
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(r.out, expected);
+    EXPECT_EQ(r.err, "");
+  }
+}
+
 TEST(MoeTranslate, ABeamWiderThanTheVocabularyIsAnError) {
   // The tiny model has 48 pieces.
   expect_one_line_error(run_app("moe-translate", translate_args("--beam-size 49"), "x\n"),
