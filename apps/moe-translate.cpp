@@ -167,14 +167,20 @@ std::size_t count_lines(const std::string& path) {
 // The text to translate from one input line; throws FileError naming the line.
 std::string source_text(std::string line, bool tsv, const std::string& name, std::size_t number) {
   if (!line.empty() && line.back() == '\r') line.pop_back();
-  if (!moe::utf8::is_valid(line)) throw FileError(name, static_cast<long>(number), "invalid UTF-8");
-  if (!tsv) return line;
-  if (line.empty()) return line;
+  if (!tsv) {
+    if (!moe::utf8::is_valid(line)) throw FileError(name, static_cast<long>(number), "invalid UTF-8");
+    return line;
+  }
+  // A blank line is a blank source, with or without --tsv.
+  if (line.find_first_not_of(' ') == std::string::npos) return "";
   const std::size_t tab = line.find('\t');
   if (tab == std::string::npos)
     throw FileError(name, static_cast<long>(number), "expected lang<TAB>source (--tsv), found no tab");
   const std::size_t end = line.find('\t', tab + 1);
-  return line.substr(tab + 1, end == std::string::npos ? std::string::npos : end - tab - 1);
+  // Only the columns read are checked: a reference column is ignored, bytes and all.
+  line.resize(end == std::string::npos ? line.size() : end);
+  if (!moe::utf8::is_valid(line)) throw FileError(name, static_cast<long>(number), "invalid UTF-8");
+  return line.substr(tab + 1);
 }
 
 std::string fixed6(double v) {

@@ -274,6 +274,15 @@ TEST(MoeTranslate, TsvInputTranslatesTheSecondColumn) {
   const auto plain = run_app("moe-translate", translate_args(""), t.pairs[0].first + "\n" + t.pairs[1].first + "\n");
   EXPECT_EQ(tsv.out, plain.out);
   expect_one_line_error(run_app("moe-translate", translate_args("--tsv"), "de\tok\nno tab here\n"), "<stdin>:2:");
+  // The reference column is not read, so its bytes are not checked; blank
+  // lines (spaces only too) are blank sources, as without --tsv.
+  const auto extra = run_app("moe-translate", translate_args("--tsv"),
+                             "de\t" + t.pairs[0].first + "\t\xff\xfe\n   \n\nde\t" + t.pairs[1].first + "\n");
+  ASSERT_EQ(extra.exit_code, 0) << extra.err;
+  const auto blanks = run_app("moe-translate", translate_args(""),
+                              t.pairs[0].first + "\n   \n\n" + t.pairs[1].first + "\n");
+  EXPECT_EQ(extra.out, blanks.out);
+  expect_one_line_error(run_app("moe-translate", translate_args("--tsv"), "de\tok\nde\t\xff\n"), "<stdin>:2: invalid UTF-8");
 }
 
 TEST(MoeTranslate, NBestTextIsMarianFormat) {
