@@ -79,7 +79,7 @@ void define_options(CLI::App& app, Args& a) {
   app.add_option("-n,--n-best", s.n_best, "hypotheses per sentence (<= beam size; text: Marian's n-best format)")
       ->capture_default_str();
   app.add_option("--sampling", a.sampling, "sample instead of beam search: topk:K, temperature:T or both, comma-separated");
-  app.add_option("--seed", s.seed, "seed of the sampling streams")->capture_default_str();
+  app.add_option("--seed", s.seed, "seed of the sampling streams")->capture_default_str()->check(moe::apps::kUnsigned64);
   app.add_option("--mini-batch", s.mini_batch, "sentences per batch (sorted by length)")->capture_default_str();
   app.add_option("--max-batch-tokens", s.max_batch_tokens, "padded source tokens per batch (0 = no limit)")
       ->capture_default_str();

@@ -46,6 +46,20 @@ inline CLI::Option* replace_when_repeated(CLI::Option* option) {
   return option->trigger_on_parse();
 }
 
+// For unsigned 64-bit flags (seeds): CLI11 converts with strtoull, which
+// takes "-1" as 2^64-1 and saturates past 2^64, so different seeds would
+// silently become the same one. Digits only, at most 2^64-1.
+inline const CLI::Validator kUnsigned64 = CLI::Validator(
+    [](const std::string& value) -> std::string {
+      const std::string max = "18446744073709551615";
+      const bool digits = !value.empty() && value.find_first_not_of("0123456789") == std::string::npos;
+      const std::string trimmed = digits ? value.substr(std::min(value.find_first_not_of('0'), value.size() - 1)) : "";
+      if (!digits || trimmed.size() > max.size() || (trimmed.size() == max.size() && trimmed > max))
+        return "must be an integer from 0 to " + max + ", got " + value;
+      return "";
+    },
+    "UINT64");
+
 // args: what CLI::App::parse takes (argc, argv or a reversed argument vector).
 // Returns the status to exit with, or nullopt to go on.
 template <typename... Args>

@@ -395,6 +395,13 @@ TEST(MoeTranslate, SamplingIsSeeded) {
   ASSERT_EQ(a.exit_code, 0) << a.err;
   EXPECT_EQ(a.out, b.out);  // batching does not change the draws
   EXPECT_NE(a.out, c.out);
+  // Seeds outside uint64 are errors, not the same wrapped or saturated seed.
+  for (const std::string bad : {"-1", "18446744073709551616", "1e3"})
+    expect_one_line_error(run_app("moe-translate", translate_args("--sampling temperature:3 --seed " + bad), "x\n"),
+                          "--seed: must be an integer from 0 to 18446744073709551615, got " + bad);
+  EXPECT_EQ(run_app("moe-translate", translate_args("--sampling temperature:3 --seed 18446744073709551615"), "x\n")
+                .exit_code,
+            0);
 }
 
 TEST(MoeTranslate, RoutingReportJsonShape) {
