@@ -39,8 +39,12 @@ void write_file_atomically(const std::string& path,
       out.flush();
       if (!out) throw FileError(path, 0, "write failed (disk full?)");
     }
-    fsync_path(tmp, false);
     std::error_code ec;
+    // A replaced file keeps its permissions (a 640 output stays 640), as an
+    // in-place rewrite would; a new one gets the umask's.
+    const fs::file_status old_status = fs::status(target, ec);
+    if (!ec && fs::is_regular_file(old_status)) fs::permissions(tmp, old_status.permissions(), ec);
+    fsync_path(tmp, false);
     fs::rename(tmp, target, ec);
     if (ec) throw FileError(path, 0, "cannot rename the temporary file: " + ec.message());
     fsync_path(dir.string(), true);

@@ -134,6 +134,18 @@ TEST(AtomicFile, FailedWriteLeavesOldFileAndNoTemporary) {
   fs::remove_all(dir);
 }
 
+TEST(AtomicFile, AReplacedFileKeepsItsPermissions) {
+  const fs::path dir = fs::temp_directory_path() / ("moe-atomic-mode-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  const std::string path = (dir / "out.txt").string();
+  write_file_atomically(path, std::string("old"));
+  const auto mode = fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read;  // 640
+  fs::permissions(path, mode);
+  write_file_atomically(path, std::string("new"));
+  EXPECT_EQ(fs::status(path).permissions(), mode);
+  fs::remove_all(dir);
+}
+
 TEST(AtomicFile, OnlyItsOwnTemporariesAreLeftoversToRemove) {
   EXPECT_TRUE(is_atomic_write_temporary(".recipe.yaml.tmp.123"));
   EXPECT_TRUE(is_atomic_write_temporary(".train.de.0123abcd.ids.tmp.4567"));
