@@ -106,18 +106,31 @@ void remove_step_dir(const fs::path& checkpoints, const std::string& name) {
   if (!ec) fs::remove_all(doomed, ec);
 }
 
+// The step-N directories of `checkpoints` (N digits only), oldest first.
+std::vector<std::string> step_directories(const fs::path& checkpoints) {
+  std::vector<std::pair<std::int64_t, std::string>> found;
+  std::error_code ec;
+  if (!fs::is_directory(checkpoints, ec)) return {};
+  for (const auto& e : fs::directory_iterator(checkpoints)) {
+    const std::string n = e.path().filename().string();
+    if (!e.is_directory() || n.size() <= 5 || n.size() > 5 + 18 || n.rfind("step-", 0) != 0 ||
+        n.find_first_not_of("0123456789", 5) != std::string::npos)
+      continue;
+    found.emplace_back(std::stoll(n.substr(5)), n);
+  }
+  std::sort(found.begin(), found.end());
+  std::vector<std::string> names;
+  for (auto& f : found) names.push_back(std::move(f.second));
+  return names;
+}
+
 void prune(const fs::path& checkpoints, int keep_last) {
   std::error_code ec;
   if (!fs::is_directory(checkpoints, ec)) return;
   const std::string best = pointer_target(checkpoints / "best");
   const std::string latest = pointer_target(checkpoints / "latest");
   if (latest.empty() && fs::exists(checkpoints / "latest", ec)) return;  // damaged: touch nothing
-  std::vector<std::string> steps;
-  for (const auto& e : fs::directory_iterator(checkpoints)) {
-    const std::string n = e.path().filename().string();
-    if (e.is_directory() && n.rfind("step-", 0) == 0) steps.push_back(n);
-  }
-  std::sort(steps.begin(), steps.end());
+  const std::vector<std::string> steps = step_directories(checkpoints);
   const std::size_t keep = static_cast<std::size_t>(std::max(1, keep_last));
   for (std::size_t i = 0; i + keep < steps.size(); ++i) {
     if (steps[i] == best || steps[i] == latest) continue;
@@ -208,18 +221,8 @@ std::string latest_checkpoint(const std::string& run_dir) {
     // A step directory appears by an atomic rename before `latest` is written
     // to name it, so one without the pointer (a kill between the two, a
     // deleted pointer) is complete: resume from the newest, never from scratch.
-    std::string newest;
-    std::int64_t newest_step = -1;
-    if (fs::is_directory(checkpoints, ec))
-      for (const auto& e : fs::directory_iterator(checkpoints)) {
-        const std::string n = e.path().filename().string();
-        if (!e.is_directory() || n.size() <= 5 || n.rfind("step-", 0) != 0 ||
-            n.find_first_not_of("0123456789", 5) != std::string::npos || n.size() > 5 + 18)
-          continue;
-        const std::int64_t step = std::stoll(n.substr(5));
-        if (step > newest_step) newest_step = step, newest = e.path().string();
-      }
-    return newest;
+    const std::vector<std::string> steps = step_directories(checkpoints);
+    return steps.empty() ? "" : (checkpoints / steps.back()).string();
   }
   const fs::path dir = fs::path(run_dir) / "checkpoints" / read_pointer(pointer);
   if (!fs::is_directory(dir))

@@ -64,8 +64,8 @@ extern "C" void on_stop_signal(int sig) {
 
 // eval.max_sentences: the dev pairs of each language that validation scores
 // (loss, and decoding where it decodes); 0 = all of them.
-std::size_t dev_pairs_per_language(const config::Recipe& r) {
-  return r.eval.max_sentences > 0 ? static_cast<std::size_t>(r.eval.max_sentences) : SIZE_MAX;
+std::int64_t dev_pairs_per_language(const config::Recipe& r) {
+  return r.eval.max_sentences > 0 ? r.eval.max_sentences : std::numeric_limits<std::int64_t>::max();
 }
 
 // Gradient all-reduce buckets: small enough that a model of d 256 (a block
@@ -532,7 +532,7 @@ void Run::load_data() {
     for (const auto& l : dev_) {
       const auto pairs = data::read_corpus_pairs(r_.data.corpus_dir.value, data::Split::kDev, l.code);
       std::vector<std::string> refs;
-      const std::size_t n = std::min(l.size(), dev_pairs_per_language(r_));
+      const std::size_t n = std::min<std::size_t>(l.size(), dev_pairs_per_language(r_));
       for (std::size_t i = 0; i < n; ++i) refs.push_back(pairs[l.line[i]].second);
       dev_refs_.push_back(std::move(refs));
     }
@@ -853,7 +853,7 @@ void Run::log_step(double lr, const StepTimes& times) {
 void Run::validate(bool last) {
   if (dev_.empty()) return;
   const auto batches = evaluation_batches(dev_, std::max<std::int64_t>(256, r_.train.batch_tokens),
-                                          r_.eval.max_sentences > 0 ? r_.eval.max_sentences : 1 << 30);
+                                          dev_pairs_per_language(r_));
   std::vector<double> nll(dev_.size(), 0.0), tokens(dev_.size(), 0.0);
   Rng unused(0);
   // Shares along the data axis only: the ranks of one expert group score the
@@ -877,7 +877,7 @@ void Run::validate(bool last) {
     all_nll += nll[l] / copies, all_tok += tokens[l] / copies;
     if (tokens[l] > 0)
       per_lang[dev_[l].code] = {{"loss", nll[l] / tokens[l]}, {"ppl", std::exp(nll[l] / tokens[l])},
-                                {"sentences", std::min(dev_[l].size(), dev_pairs_per_language(r_))}};
+                                {"sentences", std::min<std::size_t>(dev_[l].size(), dev_pairs_per_language(r_))}};
   }
   const double loss = all_tok > 0 ? all_nll / all_tok : NAN;
 
